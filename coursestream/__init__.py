@@ -1,0 +1,1 @@
+"""The `coursestream` command: runs and operates the four services together."""

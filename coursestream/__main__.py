@@ -1,0 +1,3 @@
+from coursestream.cli import main
+
+main()

@@ -1,0 +1,44 @@
+"""Where each service's pieces live, by convention, so the command can find them.
+
+A service `<name>` provides:
+- `services.<name>.settings.Settings`  its typed settings;
+- `services.<name>.app.create_app(settings=None)`  its aiohttp application;
+- `services.<name>.demo.load_demo_data(settings) -> bool`  optional; False when already there;
+- `services.<name>.entrypoints.cli.commands`  optional list of click commands or groups.
+A worker is an `async def main() -> None` in the module named below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+SERVICES: dict[str, int] = {"gateway": 8000, "catalog": 8001, "seckill": 8002, "scheduler": 8003}
+GATEWAY_ADMIN_PORT = 8009
+DATABASE_SERVICES = ("gateway", "catalog", "seckill", "scheduler")
+WORKERS: dict[str, str] = {
+    "order-writer": "services.seckill.entrypoints.order_writer",
+    "sms-sender": "services.scheduler.entrypoints.sms_sender",
+}
+
+
+def optional_module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return None
+        raise
+
+
+def settings_for(service: str) -> Any:
+    return importlib.import_module(f"services.{service}.settings").Settings()
+
+
+def available_workers() -> dict[str, str]:
+    return {name: mod for name, mod in WORKERS.items() if optional_module(mod) is not None}
+
+
+def available_services() -> list[str]:
+    return [name for name in SERVICES if optional_module(f"services.{name}.app") is not None]

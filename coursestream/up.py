@@ -1,0 +1,126 @@
+"""`coursestream up`: the whole platform on one machine, stopped cleanly by Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from coursestream import registry
+from shared.auth import ensure_dev_keypair
+from shared.db import migrate
+from shared.embedded_redis import DEFAULT_PORT, EmbeddedRedis
+from shared.settings import Settings
+
+DEMO_LOGINS = (
+    "admin  phone 13800000000  password admin12345",
+    "user   phone 13900000000  password user12345",
+)
+
+
+def load_demo_data() -> list[str]:
+    """Each service loads its demo data once; returns what happened, a line per service."""
+    lines = []
+    for service in registry.available_services():
+        module = registry.optional_module(f"services.{service}.demo")
+        if module is None:
+            continue
+        loaded = asyncio.run(module.load_demo_data(registry.settings_for(service)))
+        lines.append(f"{service}: demo data {'loaded' if loaded else 'already present'}")
+    return lines
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} was not ready after {timeout} s")
+
+
+def run_platform(host: str, base_port: int) -> int:
+    settings = Settings()
+    var_dir = settings.var_dir
+    var_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dev_keypair(var_dir)
+    env = dict(os.environ)
+    redis: EmbeddedRedis | None = None
+    if not settings.redis_url:
+        redis = EmbeddedRedis(var_dir / "redis", port=DEFAULT_PORT + base_port - 8000).start()
+        env["REDIS_URL"] = redis.url
+        print(f"embedded Redis (valkey) on {redis.url}, append-only file in {redis.data_dir}")
+    os.environ.update(env)  # migrations and demo data below read the same settings
+
+    ports = {name: base_port + i for i, name in enumerate(registry.SERVICES)}
+    public = env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{ports['gateway']}")
+    for name, port in ports.items():
+        env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    env["GATEWAY_ADMIN_PORT"] = str(base_port + 9)
+
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for service in registry.available_services():
+            migrate(service, registry.settings_for(service).database_url)
+        for line in load_demo_data():
+            print(line)
+        command = [sys.executable, "-m", "coursestream"]
+        for service in registry.available_services():
+            children[service] = subprocess.Popen(
+                [*command, "serve", service, "--host", host if service == "gateway"
+                 else "127.0.0.1", "--port", str(ports[service])], env=env)
+        for name in registry.available_workers():
+            children[name] = subprocess.Popen([*command, "worker", name], env=env)
+        for service, process in children.items():
+            if service in ports:
+                _wait_ready(f"http://127.0.0.1:{ports[service]}/readyz", process)
+        print(f"\ncoursestream is up: {public}/\n  API docs: {public}/api/docs")
+        print("  demo logins:\n    " + "\n    ".join(DEMO_LOGINS))
+        print("Ctrl-C stops everything.\n", flush=True)
+        return _supervise(children)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop_all(children)
+        if redis is not None:
+            redis.stop()
+            print("embedded Redis stopped")
+
+
+def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
+    stop = {"now": False}
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop["now"]:
+        for name, process in children.items():
+            if process.poll() is not None:
+                print(f"{name} exited with {process.returncode}; stopping the platform")
+                return 1
+        time.sleep(0.5)
+    return 0
+
+
+def _stop_all(children: dict[str, subprocess.Popen[bytes]], timeout: float = 15) -> None:
+    for process in children.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in children.values():
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()

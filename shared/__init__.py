@@ -1,0 +1,1 @@
+"""Code every coursestream service uses: settings, events, broker wiring, HTTP plumbing."""

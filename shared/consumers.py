@@ -1,0 +1,224 @@
+"""At-least-once stream consumption on FastStream, the same way for every consumer group.
+
+Per stream and group, three paths feed one plain handler (`Handle`, no FastStream types):
+- on start, this consumer's own pending entries (left by a crash) are read from `0`;
+- a batch subscriber reads new entries (`XREADGROUP >`);
+- a claim subscriber takes entries idle longer than `claim_idle_ms` from dead consumers
+  (`XAUTOCLAIM`), one at a time.
+Entries are acknowledged only after the handler returned, so its effect must be committed
+by then and be idempotent. A claimed entry that fails for good after `max_deliveries`
+goes to `<stream>.dead` through `on_dead`; errors listed as `transient` (a database that is
+down) never dead-letter: the entry waits in the pending list until it can be written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
+from prometheus_client import CollectorRegistry, Counter
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from shared.events import DEFAULT_MAXLEN, Envelope, decode_entry
+from shared.logging import get_logger
+from shared.streams import dead_letter, trim_stream
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One stream entry handed to a handler."""
+
+    entry_id: str
+    envelope: Envelope
+    fields: dict[Any, Any] = field(repr=False)
+    deliveries: int = 1
+
+
+Handle = Callable[[Sequence[Delivery]], Awaitable[None]]
+OnDead = Callable[[Delivery, str], Awaitable[None]]
+
+
+class ConsumerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.handled = Counter(
+            "stream_entries_handled_total", "Entries handled and acknowledged.",
+            ["stream", "group", "path"], registry=registry,
+        )
+        self.failed = Counter(
+            "stream_entries_failed_total", "Handler failures (entry left pending).",
+            ["stream", "group", "kind"], registry=registry,
+        )
+        self.dead = Counter(
+            "stream_entries_dead_total", "Entries moved to the dead-letter stream.",
+            ["stream", "group"], registry=registry,
+        )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass
+class StreamConsumer:
+    """One consumer (by name) of one stream in one group."""
+
+    redis: Redis
+    stream: str
+    group: str
+    consumer: str
+    handle: Handle
+    metrics: ConsumerMetrics
+    batch_size: int = 100
+    poll_ms: int = 1000
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    transient: tuple[type[BaseException], ...] = ()
+    on_dead: OnDead | None = None
+    maxlen: int = DEFAULT_MAXLEN
+    trim_every_s: float = 30.0
+
+    def subscribe(self, broker: RedisBroker) -> None:
+        """Register the new-entry and claim subscribers; call before the broker starts."""
+        new_entries = broker.subscriber(
+            stream=StreamSub(
+                self.stream, group=self.group, consumer=self.consumer, batch=True,
+                max_records=self.batch_size, polling_interval=self.poll_ms,
+            ),
+            title=f"{self.stream}:{self.group}",
+        )
+        claims = broker.subscriber(
+            stream=StreamSub(
+                self.stream, group=self.group, consumer=self.consumer,
+                min_idle_time=self.claim_idle_ms, polling_interval=self.poll_ms,
+            ),
+            title=f"{self.stream}:{self.group}:claims",
+        )
+
+        @new_entries
+        async def on_new(msg: RedisBatchStreamMessage) -> None:
+            raw = msg.raw_message
+            await self._handle_new(
+                [(_text(i), f) for i, f in zip(raw["message_ids"], raw["data"], strict=True)]
+            )
+
+        @claims
+        async def on_claim(msg: RedisStreamMessage) -> None:
+            raw = msg.raw_message
+            deliveries = await msg.get_delivery_count()
+            await self._handle_claimed(_text(raw["message_ids"][0]), raw["data"], deliveries)
+
+    async def ensure_group(self) -> None:
+        """Create the group at the start of the stream, so nothing written before is skipped."""
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def recover_own_pending(self) -> int:
+        """Handle entries this consumer name read but never acknowledged (a crash)."""
+        recovered = 0
+        start = "0"
+        while True:
+            reply: Any = await self.redis.xreadgroup(
+                self.group, self.consumer, {self.stream: start}, count=self.batch_size
+            )
+            entries = reply[0][1] if reply else []
+            if not entries:
+                return recovered
+            batch = [(_text(entry_id), fields) for entry_id, fields in entries]
+            await self._handle_new(batch, path="recovered")
+            recovered += len(batch)
+            start = batch[-1][0]
+
+    async def _handle_new(
+        self, entries: list[tuple[str, dict[Any, Any]]], path: str = "new"
+    ) -> None:
+        deliveries: list[Delivery] = []
+        for entry_id, fields in entries:
+            try:
+                deliveries.append(Delivery(entry_id, decode_entry(fields), fields))
+            except ValueError as exc:  # undecodable: no retry can help
+                await self._dead(entry_id, fields, f"undecodable entry: {exc}", 1)
+        if not deliveries:
+            return
+        try:
+            await self.handle(deliveries)
+        except self.transient as exc:
+            self.metrics.failed.labels(self.stream, self.group, "transient").inc()
+            log.warning("batch left pending", stream=self.stream, error=str(exc))
+            raise
+        except Exception:
+            self.metrics.failed.labels(self.stream, self.group, "error").inc()
+            log.exception("batch failed", stream=self.stream, size=len(deliveries))
+            raise
+        if path == "recovered":  # FastStream acks the other paths after the handler returns
+            await self.redis.xack(self.stream, self.group, *(d.entry_id for d in deliveries))
+        self.metrics.handled.labels(self.stream, self.group, path).inc(len(deliveries))
+
+    async def _handle_claimed(self, entry_id: str, fields: dict[Any, Any], deliveries: int) -> None:
+        try:
+            delivery = Delivery(entry_id, decode_entry(fields), fields, deliveries)
+        except ValueError as exc:
+            await self._dead(entry_id, fields, f"undecodable entry: {exc}", deliveries)
+            return
+        try:
+            await self.handle([delivery])
+        except self.transient:
+            self.metrics.failed.labels(self.stream, self.group, "transient").inc()
+            raise
+        except Exception as exc:
+            self.metrics.failed.labels(self.stream, self.group, "error").inc()
+            if deliveries < self.max_deliveries:
+                raise
+            await self._dead(entry_id, fields, repr(exc), deliveries, delivery)
+            return
+        self.metrics.handled.labels(self.stream, self.group, "claimed").inc()
+
+    async def _dead(
+        self, entry_id: str, fields: dict[Any, Any], error: str, deliveries: int,
+        delivery: Delivery | None = None,
+    ) -> None:
+        log.error("dead-lettering entry", stream=self.stream, entry_id=entry_id, error=error)
+        if delivery is not None and self.on_dead is not None:
+            await self.on_dead(delivery, error)
+        else:
+            await dead_letter(
+                self.redis, self.stream, self.group, entry_id, fields, error, deliveries
+            )
+        self.metrics.dead.labels(self.stream, self.group).inc()
+
+    async def trim_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.trim_every_s)
+            try:
+                await trim_stream(self.redis, self.stream, self.maxlen)
+            except Exception:
+                log.exception("trim failed", stream=self.stream)
+
+
+@contextlib.asynccontextmanager
+async def running(broker: RedisBroker, consumers: Sequence[StreamConsumer]) -> Any:
+    """Run consumers: groups made, own pending recovered, broker started, trimming on."""
+    for consumer in consumers:
+        await consumer.ensure_group()
+        recovered = await consumer.recover_own_pending()
+        if recovered:
+            log.info("recovered pending entries", stream=consumer.stream, count=recovered)
+    await broker.start()
+    trimmers = [asyncio.create_task(c.trim_forever()) for c in consumers]
+    try:
+        yield
+    finally:
+        for task in trimmers:
+            task.cancel()
+        await asyncio.gather(*trimmers, return_exceptions=True)
+        await broker.stop()

@@ -1,0 +1,104 @@
+"""SQLAlchemy async engines and Alembic migrations, the same for every service database."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, event, pool
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+           "postgres": "postgresql+asyncpg"}
+
+
+def async_url(url: str) -> str:
+    """Give a plain `sqlite:///` or `postgresql://` URL its async driver."""
+    parsed = make_url(url)
+    driver = DRIVERS.get(parsed.drivername)
+    if driver:
+        parsed = parsed.set(drivername=driver)
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; SQLite files get WAL, foreign keys and a busy timeout."""
+    full = make_url(async_url(url))
+    if full.get_backend_name() == "sqlite":
+        if full.database and full.database != ":memory:":
+            Path(full.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(full, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    return create_async_engine(full, **kwargs)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def version_table(service: str) -> str:
+    """Each service keeps its own Alembic version table, so services can share a database."""
+    return f"{service}_alembic_version"
+
+
+def alembic_config(service: str, url: str) -> Config:
+    migrations = Path(__file__).resolve().parent.parent / "services" / service / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    config.attributes["version_table"] = version_table(service)
+    return config
+
+
+def migrate(service: str, url: str, revision: str = "head") -> None:
+    """Upgrade a service's database. Call from sync code (or a thread): Alembic runs its own
+    event loop."""
+    command.upgrade(alembic_config(service, url), revision)
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """The body of every service's `migrations/env.py`."""
+    config = context.config
+    table = config.attributes.get("version_table", "alembic_version")
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url is not set"
+
+    def do_run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table=table,
+            render_as_batch=True,  # SQLite needs batch mode to alter tables
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, version_table=table,
+                          literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    async def run_online() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run)
+        await engine.dispose()
+
+    asyncio.run(run_online())

@@ -1,0 +1,125 @@
+"""The stream event envelope and its one wire format, shared by Python and Lua writers.
+
+An entry has one field, `__data__`, holding JSON `{"data": "<envelope JSON>", "headers": {...}}`.
+FastStream's parser reads that form, `XRANGE` shows it as text, and a Lua script can write it
+with `cjson` (see `lua_envelope` below for the exact shape it must produce).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from faststream.redis.parser import MessageFormat
+from pydantic import BaseModel, Field
+from ulid import ULID
+
+if TYPE_CHECKING:
+    from fast_depends.library.serializer import SerializerProto
+    from faststream._internal.basic_types import SendableMessage
+    from faststream._internal.parser import CodecProto
+    from redis.asyncio import Redis
+
+DATA_FIELD = "__data__"
+DEFAULT_MAXLEN = 100_000
+
+
+def new_event_id() -> str:
+    """A unique, time-sortable id (ULID)."""
+    return str(ULID())
+
+
+class Envelope(BaseModel):
+    """Every stream entry's payload."""
+
+    id: str = Field(default_factory=new_event_id)
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    producer: str
+    correlation_id: str | None = None
+    traceparent: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def encode_entry(envelope: Envelope) -> dict[str, bytes]:
+    """The stream fields for one envelope."""
+    headers = {
+        "correlation_id": envelope.correlation_id or envelope.id,
+        "message_id": envelope.id,
+        "content-type": "application/json",
+    }
+    body = envelope.model_dump_json()
+    return {DATA_FIELD: orjson.dumps({"data": body, "headers": headers})}
+
+
+def decode_entry(fields: Mapping[bytes | str, Any]) -> Envelope:
+    """The envelope of one stream entry, whoever wrote it."""
+    raw = fields.get(DATA_FIELD.encode()) or fields.get(DATA_FIELD)
+    if raw is None:
+        raise ValueError("stream entry has no __data__ field")
+    outer = orjson.loads(raw)
+    return Envelope.model_validate_json(outer["data"])
+
+
+async def publish(
+    redis: Redis, stream: str, envelope: Envelope, *, maxlen: int | None = None
+) -> str:
+    """XADD one envelope. `maxlen` (approximate) only for streams no group consumes;
+    grouped streams are trimmed by `shared.streams.trim_stream`, which keeps unacknowledged
+    entries."""
+    fields: Any = encode_entry(envelope)
+    entry_id = await redis.xadd(stream, fields, maxlen=maxlen, approximate=maxlen is not None)
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+class JsonMessageFormat(MessageFormat):
+    """FastStream message format that writes and reads the JSON form above."""
+
+    __slots__ = ()
+
+    @classmethod
+    async def encode(
+        cls,
+        *,
+        message: SendableMessage | Sequence[SendableMessage],
+        reply_to: str | None,
+        headers: dict[str, Any] | None,
+        correlation_id: str,
+        serializer: SerializerProto | None = None,
+        codec: CodecProto | None = None,
+    ) -> bytes:
+        msg = await cls.build(
+            message=message,
+            reply_to=reply_to,
+            headers=headers,
+            correlation_id=correlation_id,
+            serializer=serializer,
+            codec=codec,
+        )
+        return orjson.dumps({"data": msg.data.decode(), "headers": msg.headers})
+
+    @classmethod
+    def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
+        outer = orjson.loads(data)
+        return outer["data"].encode(), outer.get("headers", {})
+
+
+# Prepend to a Lua script (or Redis function library) that writes stream entries itself.
+# `occurred_ms` is Redis TIME in milliseconds; `data` a Lua table. It produces exactly the
+# fields `encode_entry` produces, so `decode_entry` and FastStream read both alike.
+LUA_ENCODE_ENTRY = """
+local function encode_entry(id, event_type, producer, correlation_id, occurred_ms, data)
+  local envelope = cjson.encode({
+    id = id, type = event_type, version = 1, occurred_at = occurred_ms,
+    producer = producer, correlation_id = correlation_id or cjson.null,
+    traceparent = cjson.null, data = data,
+  })
+  return cjson.encode({data = envelope, headers = {
+    correlation_id = correlation_id or id, message_id = id,
+    ["content-type"] = "application/json",
+  }})
+end
+"""

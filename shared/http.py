@@ -1,0 +1,143 @@
+"""The aiohttp plumbing every service shares: request ids, problems, health, metrics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from shared.logging import get_logger
+from shared.metrics import Handler, Metrics, metrics_middleware
+from shared.problems import Problem, from_http_exception, validation_problem
+
+REQUEST_ID_HEADER = "X-Request-ID"
+CORRELATION_ID_HEADER = "X-Correlation-ID"
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+METRICS_KEY = web.AppKey("metrics", Metrics)
+READINESS_KEY = web.AppKey("readiness", dict[str, ReadinessCheck])
+
+log = get_logger(__name__)
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Accept or make a request id, bind it (and the correlation id) to every log line."""
+    request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+    correlation_id = request.headers.get(CORRELATION_ID_HEADER) or request_id
+    request["request_id"] = request_id
+    request["correlation_id"] = correlation_id
+    with structlog.contextvars.bound_contextvars(
+        request_id=request_id, correlation_id=correlation_id
+    ):
+        response = await handler(request)
+    if not response.prepared:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error path answers with problem+json, aiohttp's own 404/405 included."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem.response(request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_http_exception(exc).response(request.path)
+    except Exception:
+        log.exception("unhandled error", path=request.path, method=request.method)
+        return Problem(500, detail="An unexpected error occurred.").response(request.path)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """Serialise with orjson (datetimes as RFC 3339, Decimals must be pre-rendered)."""
+    return web.Response(
+        body=orjson.dumps(data, default=_default),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
+    """Validate a JSON body: 400 when it is not JSON, 422 with field errors when invalid."""
+    raw = await request.read()
+    try:
+        payload = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "malformed-json", f"Body is not valid JSON: {exc}") from exc
+    if payload is None:
+        raise Problem(400, "malformed-json", "A JSON body is required.")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise validation_problem(exc) from exc
+
+
+def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
+    """Validate query parameters: 400 with field errors when invalid."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise validation_problem(exc, status=400, where="query") from exc
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    ready = True
+    for name, check in request.app[READINESS_KEY].items():
+        try:
+            await check()
+            checks[name] = "ok"
+        except Exception as exc:
+            ready = False
+            checks[name] = f"failed: {exc}"
+    return json_response(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+def create_base_app(service: str, *, expose_metrics: bool = True, **kwargs: Any) -> web.Application:
+    """An application with the shared middlewares and `/healthz`, `/readyz`, `/metrics`.
+
+    Services add readiness checks with `add_readiness_check` and their routes after this.
+    """
+    metrics = Metrics(service)
+    app = web.Application(
+        middlewares=[context_middleware, metrics_middleware(metrics), problem_middleware],
+        **kwargs,
+    )
+    app[METRICS_KEY] = metrics
+    app[READINESS_KEY] = {}
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    if expose_metrics:
+        app.router.add_get("/metrics", metrics.handler)
+    return app
+
+
+def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
+    app[READINESS_KEY][name] = check

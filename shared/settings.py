@@ -1,0 +1,66 @@
+"""Typed settings shared by every service; each service adds its own on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """Raised when the settings are unsafe or incomplete for the chosen environment."""
+
+
+class Settings(BaseSettings):
+    """Settings common to every process. Read from the environment only here."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Path("var")
+    redis_url: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Inline PEM wins over the file; in development a key pair is generated under var/.
+    jwt_public_key: str | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_algorithms: tuple[str, ...] = ("EdDSA",)
+    jwt_issuer: str = "coursestream"
+    consumer_name: str | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.is_production and not (self.jwt_public_key or self.jwt_public_key_file):
+            raise SettingsError(
+                "ENV=production needs JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE; "
+                "the generated development key pair is not allowed"
+            )
+        return self
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise SettingsError(
+                "REDIS_URL is not set; set it, or run `coursestream up`, "
+                "which starts an embedded Redis"
+            )
+        return self.redis_url
+
+
+class ServiceSettings(Settings):
+    """Settings of a service that owns a database: `<SERVICE>_DATABASE_URL`, else SQLite."""
+
+    service: ClassVar[str]
+    database_url: str = Field(default="")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> ServiceSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / f'{self.service}.db'}"
+        return self
