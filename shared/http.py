@@ -23,6 +23,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 METRICS_KEY = web.AppKey("metrics", Metrics)
 READINESS_KEY = web.AppKey("readiness", dict[str, ReadinessCheck])
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+CORRELATION_ID_KEY = web.RequestKey("correlation_id", str)
 
 log = get_logger(__name__)
 
@@ -32,8 +34,8 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Accept or make a request id, bind it (and the correlation id) to every log line."""
     request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
     correlation_id = request.headers.get(CORRELATION_ID_HEADER) or request_id
-    request["request_id"] = request_id
-    request["correlation_id"] = correlation_id
+    request[REQUEST_ID_KEY] = request_id
+    request[CORRELATION_ID_KEY] = correlation_id
     with structlog.contextvars.bound_contextvars(
         request_id=request_id, correlation_id=correlation_id
     ):

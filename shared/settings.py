@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class SettingsError(RuntimeError):
+class SettingsError(ValueError):
     """Raised when the settings are unsafe or incomplete for the chosen environment."""
 
 

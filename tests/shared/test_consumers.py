@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -12,6 +11,7 @@ from redis.asyncio import Redis
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer, running
 from shared.events import Envelope, decode_entry, publish
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +48,6 @@ def make_consumer(redis: Redis, handle: Recorder, name: str = "c1") -> StreamCon
 async def put(redis: Redis, *numbers: int) -> None:
     for n in numbers:
         await publish(redis, STREAM, Envelope(type="t", producer="test", data={"n": n}))
-
-
-async def eventually(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def pending(redis: Redis) -> int:

@@ -1,0 +1,123 @@
+"""The shared HTTP plumbing on a real aiohttp server: problems, request ids, metrics, health."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import BaseModel, Field
+
+from shared.http import add_readiness_check, create_base_app, json_response, parse_body, parse_query
+from shared.problems import Problem
+
+DOWN = web.AppKey("down", dict)
+
+
+class Body(BaseModel):
+    name: str = Field(min_length=1)
+    price: int = Field(ge=0)
+
+
+class Query(BaseModel):
+    ordering: str = Field("id", pattern="^-?(id|price)$")
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await parse_body(request, Body)
+    return json_response(body.model_dump(), status=201)
+
+
+async def listing(request: web.Request) -> web.Response:
+    return json_response(parse_query(request, Query).model_dump())
+
+
+async def item(request: web.Request) -> web.Response:
+    if request.match_info["id"] == "7":
+        raise Problem(409, "sold-out", "Nothing left.")
+    raise RuntimeError("boom")
+
+
+@pytest.fixture
+async def client() -> TestClient:  # type: ignore[misc]
+    app = create_base_app("test")
+    app.router.add_post("/things", create)
+    app.router.add_get("/things", listing)
+    app.router.add_get("/things/{id:\\d+}", item)
+    down = {"redis": False}
+
+    async def redis_check() -> None:
+        if down["redis"]:
+            raise ConnectionError("refused")
+
+    add_readiness_check(app, "redis", redis_check)
+    app[DOWN] = down
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def assert_problem(response, status: int, slug: str) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status == status
+    assert response.content_type == "application/problem+json"
+    body = await response.json()
+    assert body["status"] == status
+    assert body["type"].endswith(f"/{slug}")
+    assert body["title"] and body["detail"]
+    return body  # type: ignore[no-any-return]
+
+
+async def test_validation_errors_are_422_problems_with_fields(client: TestClient) -> None:
+    body = await assert_problem(
+        await client.post("/things", json={"name": "", "price": -1}), 422, "validation-error"
+    )
+    assert {tuple(e["loc"]) for e in body["errors"]} == {("body", "name"), ("body", "price")}
+
+
+async def test_malformed_json_is_400(client: TestClient) -> None:
+    await assert_problem(await client.post("/things", data=b"{nope"), 400, "malformed-json")
+    await assert_problem(await client.post("/things"), 400, "malformed-json")
+
+
+async def test_bad_query_is_400_with_errors(client: TestClient) -> None:
+    body = await assert_problem(await client.get("/things?ordering=name"), 400, "validation-error")
+    assert body["errors"][0]["loc"] == ["query", "ordering"]
+    assert (await client.get("/things?ordering=-price")).status == 200
+
+
+async def test_framework_errors_and_crashes_are_problems(client: TestClient) -> None:
+    await assert_problem(await client.get("/nowhere"), 404, "not-found")
+    await assert_problem(await client.get("/things/abc"), 404, "not-found")
+    response = await client.delete("/things")
+    await assert_problem(response, 405, "method-not-allowed")
+    assert "GET" in response.headers["Allow"]
+    await assert_problem(await client.get("/things/7"), 409, "sold-out")
+    body = await assert_problem(await client.get("/things/8"), 500, "internal-server-error")
+    assert "boom" not in body["detail"]  # internals are logged, not shown
+
+
+async def test_request_id_is_kept_or_made(client: TestClient) -> None:
+    kept = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert kept.headers["X-Request-ID"] == "abc-123"
+    made = await client.get("/healthz")
+    assert len(made.headers["X-Request-ID"]) == 32
+
+
+async def test_metrics_count_by_route_template(client: TestClient) -> None:
+    await client.get("/things/7")
+    await client.get("/things/7")
+    await client.get("/nowhere/at/all")
+    text = await (await client.get("/metrics")).text()
+    assert (
+        'http_requests_total{method="GET",route="/things/{id}",service="test",status="409"} 2.0'
+        in text
+    )
+    assert 'route="unmatched"' in text
+    assert "/nowhere" not in text
+    assert "http_request_duration_seconds_bucket" in text
+
+
+async def test_readiness_reports_each_check(client: TestClient) -> None:
+    assert (await client.get("/readyz")).status == 200
+    client.server.app[DOWN]["redis"] = True
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["checks"]["redis"].startswith("failed")
