@@ -128,7 +128,7 @@ class StreamConsumer:
         recovered = 0
         start = "0"
         while True:
-            reply: Any = await self.redis.xreadgroup(
+            reply = await self.redis.xreadgroup(
                 self.group, self.consumer, {self.stream: start}, count=self.batch_size
             )
             entries = reply[0][1] if reply else []

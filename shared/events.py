@@ -55,7 +55,7 @@ def encode_entry(envelope: Envelope) -> dict[str, bytes]:
     return {DATA_FIELD: orjson.dumps({"data": body, "headers": headers})}
 
 
-def decode_entry(fields: Mapping[bytes | str, Any]) -> Envelope:
+def decode_entry(fields: Mapping[Any, Any]) -> Envelope:
     """The envelope of one stream entry, whoever wrote it."""
     raw = fields.get(DATA_FIELD.encode()) or fields.get(DATA_FIELD)
     if raw is None:
@@ -70,8 +70,9 @@ async def publish(
     """XADD one envelope. `maxlen` (approximate) only for streams no group consumes;
     grouped streams are trimmed by `shared.streams.trim_stream`, which keeps unacknowledged
     entries."""
-    fields: Any = encode_entry(envelope)
-    entry_id = await redis.xadd(stream, fields, maxlen=maxlen, approximate=maxlen is not None)
+    entry_id = await redis.xadd(
+        stream, encode_entry(envelope), maxlen=maxlen, approximate=maxlen is not None
+    )
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 

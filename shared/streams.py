@@ -45,7 +45,7 @@ async def trim_stream(redis: Redis, stream: str, maxlen: int) -> int:
     excess = length - maxlen
     if excess <= 0:
         return 0
-    oldest_kept: Any = await redis.xrange(stream, "-", "+", count=excess + 1)
+    oldest_kept = await redis.xrange(stream, "-", "+", count=excess + 1)
     cutoff = _id_tuple(oldest_kept[-1][0])
     keep_from = await oldest_unacknowledged(redis, stream)
     if keep_from is not None:
