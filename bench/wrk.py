@@ -1,0 +1,53 @@
+"""Run wrk against a URL and read its figures (requests/s, latency percentiles)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    def row(self, ceiling: float | None) -> str:
+        ratio = f"{self.rps / ceiling:.0%}" if ceiling else "100% (ceiling)"
+        return (f"| {self.name} | {self.rps:,.0f} | {ratio} | {self.p50_ms:.2f} | "
+                f"{self.p99_ms:.2f} | {self.errors} |")
+
+
+HEADER = ("| target | requests/s | of ceiling | p50 ms | p99 ms | errors |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: |")
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * UNITS[unit]
+
+
+def run(name: str, url: str, connections: int = 50, seconds: int = 10, threads: int = 1,
+        headers: dict[str, str] | None = None) -> Result:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for the HTTP benchmarks: apt-get install wrk")
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for key, value in (headers or {}).items():
+        args += ["-H", f"{key}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                          out):
+        errors += sum(int(g) for g in match.groups())
+    return Result(name, rps, p50, p99, errors)

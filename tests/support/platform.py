@@ -1,0 +1,106 @@
+"""The whole platform as `coursestream up` runs it, in a temporary VAR_DIR, for e2e tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from coursestream import registry
+from shared.embedded_redis import DEFAULT_PORT
+
+OFFSETS = (0, 1, 2, 3, 9)  # gateway, catalog, seckill, scheduler, gateway admin
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_base_port() -> int:
+    """A base port whose service ports and embedded Redis port are all free."""
+    for _ in range(200):
+        base = random.randrange(20_000, 40_000, 10)
+        ports = [base + o for o in OFFSETS] + [DEFAULT_PORT + base - 8000]
+        if all(_port_free(p) for p in ports):
+            return base
+    raise RuntimeError("no free port range")
+
+
+@dataclass
+class Platform:
+    process: subprocess.Popen[bytes]
+    base_port: int
+    var_dir: Path
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.base_port}"
+
+    def service_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.base_port + list(registry.SERVICES).index(service)}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.base_port + 9}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_platform(workdir: Path, env: dict[str, str] | None = None,
+                     timeout: float = 120) -> Iterator[Platform]:
+    """Start `coursestream up` (embedded Redis unless REDIS_URL is given in `env`), wait until
+    every service answers /readyz, yield, then stop it with SIGINT as a user's Ctrl-C would."""
+    base = free_base_port()
+    var_dir = workdir / "var"
+    log_path = workdir / "platform.log"
+    child_env = {k: v for k, v in os.environ.items()
+                 if not k.endswith("_DATABASE_URL") and k not in {"REDIS_URL", "ENV"}}
+    child_env.update({"VAR_DIR": str(var_dir), "PUBLIC_BASE_URL": f"http://127.0.0.1:{base}",
+                      "LOG_JSON": "true", **(env or {})})
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "coursestream", "up", "--base-port", str(base)],
+            env=child_env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+        )
+    platform = Platform(process, base, var_dir, log_path)
+    try:
+        deadline = time.monotonic() + timeout
+        services = registry.available_services()
+        while not all(_ready(f"{platform.service_url(s)}/readyz") for s in services):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"platform did not come up:\n{platform.log()[-5000:]}")
+            time.sleep(0.3)
+        yield platform
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
