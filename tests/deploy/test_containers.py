@@ -1,0 +1,81 @@
+"""compose.yaml, the Dockerfiles and the Prometheus config, checked without a Docker engine:
+parsed, and their commands run through the same `coursestream` command line."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from coursestream import registry
+from coursestream.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def dockerfile_cmd(path: Path) -> list[str]:
+    match = re.search(r"^CMD (\[.*\])$", path.read_text(), re.MULTILINE)
+    assert match, f"{path} has no exec-form CMD"
+    return list(json.loads(match.group(1)))
+
+
+def assert_cli_accepts(argv: list[str]) -> None:
+    """The container's command parses as a real `coursestream` invocation."""
+    assert argv[0] == "coursestream"
+    result = CliRunner().invoke(main, [*argv[1:], "--help"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("service", list(registry.SERVICES))
+def test_each_service_has_an_image_that_serves_it(service: str) -> None:
+    dockerfile = ROOT / "services" / service / "Dockerfile"
+    cmd = dockerfile_cmd(dockerfile)
+    assert cmd[:3] == ["coursestream", "serve", service]
+    assert_cli_accepts(cmd)
+    assert f"EXPOSE {registry.SERVICES[service]}" in dockerfile.read_text()
+    for line in re.findall(r"^COPY (\S+)", dockerfile.read_text(), re.MULTILINE):
+        assert (ROOT / line).exists(), f"{dockerfile} copies missing {line}"
+    build = COMPOSE["services"][service]["build"]
+    assert build["dockerfile"] == f"services/{service}/Dockerfile"
+
+
+def test_compose_runs_every_service_worker_and_dependency() -> None:
+    services = COMPOSE["services"]
+    assert {"redis", "postgres", "prometheus", "migrate", *registry.SERVICES,
+            *registry.WORKERS} <= set(services)
+    for name in registry.WORKERS:
+        assert_cli_accepts(services[name]["command"])
+    assert_cli_accepts(services["migrate"]["command"])
+    env = COMPOSE["x-common-env"]
+    for service in registry.DATABASE_SERVICES:
+        assert env[f"{service.upper()}_DATABASE_URL"].startswith("postgresql://")
+    assert env["ENV"] == "production" and "JWT_PUBLIC_KEY_FILE" in env
+
+
+def test_prometheus_scrapes_every_service_and_the_gateway_admin_port() -> None:
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
+               for t in sc["targets"]}
+    expected = {f"{s}:{p}" for s, p in registry.SERVICES.items() if s != "gateway"}
+    assert expected | {f"gateway:{registry.GATEWAY_ADMIN_PORT}"} == targets
+
+
+@pytest.mark.slow
+def test_the_wheel_the_images_install_carries_migrations(tmp_path: Path) -> None:
+    """`pip install .` in the images must bring every migration along."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    [wheel] = tmp_path.glob("coursestream-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for service in registry.available_services():
+        assert f"services/{service}/migrations/env.py" in names
+        assert f"services/{service}/migrations/script.py.mako" in names
+        assert any(n.startswith(f"services/{service}/migrations/versions/") for n in names)
