@@ -1,0 +1,49 @@
+"""One running platform (`coursestream up`) for the end-to-end tests of a session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.support.platform import Platform, running_platform
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with running_platform(tmp_path_factory.mktemp("platform")) as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+async def login(http: aiohttp.ClientSession, platform: Platform, phone: str,
+                password: str) -> dict[str, Any]:
+    async with http.post(f"{platform.url}/api/v1/auth/tokens",
+                         json={"phone": phone, "password": password}) as response:
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+
+@pytest.fixture
+async def admin_headers(http: aiohttp.ClientSession, platform: Platform) -> dict[str, str]:
+    token = await login(http, platform, "13800000000", "admin12345")
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+@pytest.fixture
+async def user_headers(http: aiohttp.ClientSession, platform: Platform) -> dict[str, str]:
+    token = await login(http, platform, "13900000000", "user12345")
+    return {"Authorization": f"Bearer {token['access_token']}"}

@@ -1,0 +1,36 @@
+"""`coursestream up` from a user's point of view: starts, prints, stops cleanly, restarts."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from shared.embedded_redis import DEFAULT_PORT
+from tests.support.platform import OFFSETS, running_platform
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_prints_the_address_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) -> None:
+    with running_platform(tmp_path) as platform:
+        ports = [platform.base_port + o for o in OFFSETS]
+        redis_port = DEFAULT_PORT + platform.base_port - 8000
+        assert all(listening(p) for p in [*ports, redis_port])
+    log = platform.log()
+    assert platform.process.returncode == 0, log[-3000:]
+    assert f"coursestream is up: {platform.url}/" in log
+    assert "13800000000" in log  # the demo logins are printed
+    assert "embedded Redis stopped" in log
+    assert not any(listening(p) for p in [*ports, redis_port])
+    assert list((platform.var_dir / "redis").glob("appendonly*"))  # the AOF is under var/
+    assert all((platform.var_dir / f"{s}.db").exists()
+               for s in ("catalog", "gateway"))
+
+    # A second start finds its data: demo data is not loaded twice.
+    with running_platform(tmp_path) as again:
+        pass
+    assert "demo data already present" in again.log()
+    assert "demo data loaded" not in again.log()
