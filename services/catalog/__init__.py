@@ -1,0 +1,1 @@
+"""The catalog service: courses, chapters, sections, teachers, categories and banners."""

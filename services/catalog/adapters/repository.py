@@ -1,0 +1,149 @@
+"""SQL reads and writes of the catalog. Public reads see live (not soft-deleted), shown rows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.catalog.adapters.orm import (
+    Banner,
+    BaseFields,
+    Chapter,
+    Course,
+    CourseCategory,
+    Section,
+    Teacher,
+)
+from services.catalog.domain import SECTION_PREVIEW, ordering_key
+
+RowT = TypeVar("RowT", bound=BaseFields)
+
+
+def _public(model: Any) -> Any:
+    return (model.is_delete.is_(False)) & (model.is_show.is_(True))
+
+
+class CatalogRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- public reads -------------------------------------------------------------------
+
+    async def banners(self) -> Sequence[Banner]:
+        query = select(Banner).where(_public(Banner)).order_by(Banner.orders, Banner.id)
+        return (await self.session.scalars(query)).all()
+
+    async def categories(self) -> Sequence[CourseCategory]:
+        query = (select(CourseCategory).where(_public(CourseCategory))
+                 .order_by(CourseCategory.orders, CourseCategory.id))
+        return (await self.session.scalars(query)).all()
+
+    async def teachers(self, offset: int, limit: int) -> tuple[int, Sequence[Teacher]]:
+        where = _public(Teacher)
+        count = await self.session.scalar(select(func.count()).select_from(Teacher).where(where))
+        rows = await self.session.scalars(
+            select(Teacher).where(where).order_by(Teacher.orders, Teacher.id)
+            .offset(offset).limit(limit)
+        )
+        return int(count or 0), rows.all()
+
+    async def teacher(self, teacher_id: int) -> Teacher | None:
+        return await self.session.scalar(
+            select(Teacher).where(Teacher.id == teacher_id, _public(Teacher))
+        )
+
+    async def courses(
+        self, *, kind: str | None, category: int | None, search: str | None, ordering: str,
+        offset: int, limit: int,
+    ) -> tuple[int, Sequence[Course]]:
+        where = [_public(Course)]
+        if kind is not None:
+            where.append(Course.kind == kind)
+        if category is not None:
+            where.append(Course.course_category_id == category)
+        if search:
+            needle = search.lower()
+            where.append(or_(func.lower(Course.name).contains(needle, autoescape=True),
+                             func.lower(Course.brief).contains(needle, autoescape=True)))
+        count = await self.session.scalar(select(func.count()).select_from(Course).where(*where))
+        field, descending = ordering_key(ordering)
+        column = getattr(Course, field)
+        # id breaks ties, so pages never overlap or skip rows
+        query = (self._course_query().where(*where)
+                 .order_by(column.desc() if descending else column.asc(), Course.id)
+                 .offset(offset).limit(limit))
+        return int(count or 0), (await self.session.scalars(query)).all()
+
+    async def course(self, course_id: int, *, public: bool = True) -> Course | None:
+        query = self._course_query().where(Course.id == course_id)
+        query = query.where(_public(Course) if public else Course.is_delete.is_(False))
+        return await self.session.scalar(query)
+
+    @staticmethod
+    def _course_query() -> Select[Course]:
+        return select(Course).options(
+            selectinload(Course.teacher), selectinload(Course.course_category)
+        )
+
+    async def section_previews(
+        self, course_ids: Sequence[int]
+    ) -> dict[int, list[tuple[Section, int]]]:
+        """The first sections of each course in reading order (with their chapter number),
+        in one query."""
+        if not course_ids:
+            return {}
+        rank = func.row_number().over(
+            partition_by=Chapter.course_id,
+            order_by=(Chapter.chapter, Chapter.id, Section.orders, Section.id),
+        ).label("rank")
+        inner = (
+            select(Chapter.course_id, Chapter.chapter.label("chapter_number"), Section.id, rank)
+            .join(Section, Section.chapter_id == Chapter.id)
+            .where(Chapter.course_id.in_(course_ids), _public(Chapter), _public(Section))
+            .subquery()
+        )
+        query = (
+            select(inner.c.course_id, inner.c.chapter_number, Section)
+            .join(Section, Section.id == inner.c.id)
+            .where(inner.c.rank <= SECTION_PREVIEW)
+            .order_by(inner.c.course_id, inner.c.rank)
+        )
+        previews: dict[int, list[tuple[Section, int]]] = defaultdict(list)
+        for course_id, chapter_number, section in (await self.session.execute(query)).all():
+            previews[course_id].append((section, chapter_number))
+        return previews
+
+    async def chapters(self, course_id: int) -> list[tuple[Chapter, list[Section]]]:
+        chapters = (await self.session.scalars(
+            select(Chapter).where(Chapter.course_id == course_id, _public(Chapter))
+            .order_by(Chapter.chapter, Chapter.orders, Chapter.id)
+        )).all()
+        sections: dict[int, list[Section]] = defaultdict(list)
+        if chapters:
+            rows = await self.session.scalars(
+                select(Section)
+                .where(Section.chapter_id.in_([c.id for c in chapters]), _public(Section))
+                .order_by(Section.orders, Section.id)
+            )
+            for row in rows:
+                sections[row.chapter_id].append(row)
+        return [(c, sections[c.id]) for c in chapters]
+
+    # --- admin --------------------------------------------------------------------------
+
+    async def live(self, model: type[RowT], row_id: int) -> RowT | None:
+        """A row that is not soft-deleted, shown or hidden (admins edit hidden rows too)."""
+        row = await self.session.get(model, row_id)
+        return row if row is not None and not row.is_delete else None
+
+    async def chapter_of_live_course(self, chapter_id: int) -> Chapter | None:
+        return await self.session.scalar(
+            select(Chapter).join(Course, Course.id == Chapter.course_id)
+            .where(Chapter.id == chapter_id, Chapter.is_delete.is_(False),
+                   Course.is_delete.is_(False))
+        )

@@ -1,0 +1,80 @@
+"""Catalog rules and vocabulary, free of I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import Any, Literal
+
+
+class CourseKind(StrEnum):
+    """The seed's three course pages: free, hands-on (actual) and light courses."""
+
+    FREE = "free"
+    ACTUAL = "actual"
+    LIGHT = "light"
+
+
+class CourseType(IntEnum):
+    PAID = 0
+    VIP = 1
+    DEGREE = 2
+
+
+class Level(IntEnum):
+    BEGINNER = 0
+    INTERMEDIATE = 1
+    ADVANCED = 2
+
+
+class CourseStatus(IntEnum):
+    ONLINE = 0
+    OFFLINE = 1
+    PRE_RELEASE = 2
+
+
+class SectionType(IntEnum):
+    DOCUMENT = 0
+    EXERCISE = 1
+    VIDEO = 2
+
+
+class TeacherRole(IntEnum):
+    LECTURER = 0
+    TUTOR = 1
+    HEAD_TEACHER = 2
+
+
+# The contract's `ordering` values for course lists; anything else is a 400.
+CourseOrdering = Literal[
+    "orders", "-orders", "id", "-id", "price", "-price", "students", "-students"
+]
+SECTION_PREVIEW = 4  # sections shown per course in lists, as on the seed's course page
+
+# Event types on catalog.events.
+BANNER_CHANGED = "banner.changed"
+COURSE_CHANGED = "course.changed"
+REBUILD_BANNERS = "banners.rebuild-cache"
+
+
+def ordering_key(ordering: str) -> tuple[str, bool]:
+    """`-price` -> ("price", descending=True)."""
+    return ordering.lstrip("-"), ordering.startswith("-")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedBanners:
+    """A banner list together with the cache version it was built under."""
+
+    version: str
+    banners: list[dict[str, Any]]
+
+
+def fresh(copy: CachedBanners | None, version: str) -> bool:
+    """A cached copy may be served only when it was built under the current version.
+
+    The version changes after every committed banner write, and a copy is stored only if the
+    version it was read under is still current at store time, so a matching copy holds rows
+    read after the last write committed.
+    """
+    return copy is not None and copy.version == version

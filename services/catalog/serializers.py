@@ -1,0 +1,134 @@
+"""The contract's JSON shapes of catalog rows, one function per shape.
+
+Every image path becomes absolute here, through `shared.urls.absolute_url`, for the request
+path and the banner cache rebuild alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from services.catalog.adapters.orm import Banner, Chapter, Course, CourseCategory, Section, Teacher
+from shared.urls import absolute_url
+
+
+def money(value: Any) -> str:
+    """Decimal string with two places: "39.90"."""
+    return f"{value:.2f}"
+
+
+def banner(row: Banner, base_url: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "title": row.title,
+        "image": absolute_url(base_url, row.image),
+        "link": row.link,
+        "info": row.info,
+        "orders": row.orders,
+    }
+
+
+def banners(rows: Iterable[Banner], base_url: str) -> list[dict[str, Any]]:
+    return [banner(row, base_url) for row in rows]
+
+
+def category(row: CourseCategory) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name}
+
+
+def teacher_brief(row: Teacher, base_url: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "title": row.title,
+        "image": absolute_url(base_url, row.image),
+    }
+
+
+def teacher(row: Teacher, base_url: str) -> dict[str, Any]:
+    return {**teacher_brief(row, base_url), "signature": row.signature, "brief": row.brief}
+
+
+def section_preview(row: Section, chapter_number: int) -> dict[str, Any]:
+    return {
+        "chapter": chapter_number,
+        "orders": row.orders,
+        "name": row.name,
+        "section_type": row.section_type,
+        "duration": row.duration,
+        "free_trail": row.free_trail,
+    }
+
+
+def section(row: Section, chapter_number: int) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        **section_preview(row, chapter_number),
+        "section_link": row.section_link,
+        "pub_date": row.pub_date.isoformat(),
+    }
+
+
+def _live(row: Any) -> Any:
+    """A linked row soft-deleted since is rendered as absent."""
+    return row if row is not None and not row.is_delete else None
+
+
+def course(row: Course, base_url: str, preview: list[dict[str, Any]]) -> dict[str, Any]:
+    """A course in a list: `preview` holds its first sections (`section_preview`)."""
+    linked_teacher, linked_category = _live(row.teacher), _live(row.course_category)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "kind": row.kind,
+        "course_type": row.course_type,
+        "level": row.level,
+        "status": row.status,
+        "brief": row.brief,
+        "course_img": absolute_url(base_url, row.course_img),
+        "students": row.students,
+        "sections": row.sections,
+        "pub_sections": row.pub_sections,
+        "price": money(row.price),
+        "period": row.period,
+        "teacher": teacher_brief(linked_teacher, base_url) if linked_teacher else None,
+        "category": category(linked_category) if linked_category else None,
+        "section_list": preview,
+    }
+
+
+def chapter(row: Chapter, sections: list[Section]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "chapter": row.chapter,
+        "name": row.name,
+        "summary": row.summary,
+        "sections": [section(s, row.chapter) for s in sections],
+    }
+
+
+def course_detail(
+    row: Course, base_url: str, chapters: list[tuple[Chapter, list[Section]]],
+    preview: list[dict[str, Any]],
+) -> dict[str, Any]:
+    body = course(row, base_url, preview)
+    linked_teacher = _live(row.teacher)
+    body.update(
+        teacher=teacher(linked_teacher, base_url) if linked_teacher else None,
+        pub_date=row.pub_date.isoformat(),
+        attachment_path=row.attachment_path,
+        chapters=[chapter(c, sections) for c, sections in chapters],
+    )
+    return body
+
+
+def admin_fields(row: Any) -> dict[str, Any]:
+    """What an admin write answers with besides the public shape."""
+    return {
+        "orders": row.orders,
+        "is_show": row.is_show,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
