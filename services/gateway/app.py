@@ -1,0 +1,64 @@
+"""The gateway's composition root: proxy, auth, web page, admin site."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import text
+
+from services.gateway.adapters.repository import UsersRepository
+from services.gateway.adapters.tokens import TokenIssuer
+from services.gateway.entrypoints import auth_http
+from services.gateway.entrypoints.admin import admin_site
+from services.gateway.entrypoints.proxy import Proxy
+from services.gateway.settings import Settings
+from shared.auth import VERIFIER_KEY, TokenVerifier
+from shared.db import make_engine
+from shared.http import add_readiness_check, create_base_app
+from shared.problems import Problem
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    app = create_base_app("gateway", expose_metrics=False)
+    issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s)
+    app[auth_http.ISSUER_KEY] = issuer
+    # Verified with the public half of our own key, so the pair can never mismatch here.
+    app[VERIFIER_KEY] = TokenVerifier(
+        issuer.public_key_pem(), settings.jwt_algorithms, settings.jwt_issuer
+    )
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app[auth_http.USERS_KEY] = UsersRepository(engine)
+
+        async def check() -> None:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        add_readiness_check(app, "database", check)
+        yield
+        await engine.dispose()
+
+    proxy = Proxy(settings)
+    app.cleanup_ctx.extend([database, proxy.session_ctx, admin_site(settings)])
+    auth_http.setup_routes(app)
+    proxy.add_routes(app)
+    add_web_routes(app, settings)
+    return app
+
+
+def add_web_routes(app: web.Application, settings: Settings) -> None:
+    """`web/` at `/`: index.html for the root, the folder's files below it. aiohttp's own
+    static route answers a missing file with a bare 404, hence this handler."""
+    root = settings.web_dir.resolve()
+
+    async def static_file(request: web.Request) -> web.FileResponse:
+        relative = request.match_info["path"] or "index.html"
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise Problem(404, detail=f"Nothing at {request.path}.")
+        return web.FileResponse(path)
+
+    app.router.add_get("/{path:(?!api/).*}", static_file)

@@ -1,0 +1,97 @@
+"""Users, roles and the rules of logging in; plain Python, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+
+USER = "user"
+ADMIN = "admin"
+ROLES = (USER, ADMIN)
+
+# Mainland China mobile numbers: 11 digits, 1 then 3-9.
+PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+CODE_LENGTH = 6
+
+Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN.pattern)]
+Password = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+Code = Annotated[str, StringConstraints(pattern=rf"^\d{{{CODE_LENGTH}}}$")]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    phone: str
+    roles: tuple[str, ...]
+    is_active: bool
+    created_at: datetime
+    password_hash: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+    def public(self) -> dict[str, Any]:
+        """What clients see of a user."""
+        return {"id": self.id, "phone": self.phone, "roles": list(self.roles)}
+
+
+def roles_for(admin: bool) -> tuple[str, ...]:
+    return (USER, ADMIN) if admin else (USER,)
+
+
+class NewUser(BaseModel):
+    """A user added by an operator (`coursestream users add`)."""
+
+    phone: Phone
+    password: Password
+    admin: bool = False
+
+
+class CodeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+
+
+class TokenRequest(BaseModel):
+    """`{"phone","password"}` or `{"phone","code"}`: exactly one way of proving who you are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+    password: Password | None = None
+    code: Code | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> TokenRequest:
+        if (self.password is None) == (self.code is None):
+            raise ValueError("give either a password or a code")
+        return self
+
+
+class InvalidCredentials(Exception):
+    """Wrong phone, password or code: one answer for all, so phones cannot be probed."""
+
+
+class UserDisabled(Exception):
+    pass
+
+
+class PhoneTaken(Exception):
+    pass
+
+
+class CodeCoolingDown(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"a code was sent recently; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class TooManyCodeRequests(CodeCoolingDown):
+    """The caller's address asked for too many codes in the window."""

@@ -1,0 +1,143 @@
+"""The reverse proxy: `/api/v1/<service>/...` to that service, path and query unchanged.
+
+The hot path of the platform: one pooled client session, headers filtered in one pass, bodies
+streamed both ways (server-sent events pass through chunk by chunk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from services.gateway.settings import Settings
+from shared.http import (
+    CORRELATION_ID_HEADER,
+    CORRELATION_ID_KEY,
+    REQUEST_ID_HEADER,
+    REQUEST_ID_KEY,
+)
+from shared.logging import get_logger
+from shared.metrics import Handler
+from shared.problems import Problem
+
+log = get_logger(__name__)
+
+# RFC 9110 section 7.6.1 connection-specific headers, plus those the gateway sets itself.
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "transfer-encoding", "upgrade",
+})
+NOT_FORWARDED = HOP_BY_HOP | {
+    "host", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-correlation-id",
+}
+
+
+class Proxy:
+    """Forwards requests to one upstream per path prefix over one pooled session."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    async def session_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """cleanup_ctx: open the pooled session with the app, close it with the app."""
+        connector = aiohttp.TCPConnector(
+            limit=self._settings.proxy_pool_limit, limit_per_host=0, keepalive_timeout=30,
+            ttl_dns_cache=300,
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self._settings.proxy_connect_timeout_s,
+            sock_read=self._settings.proxy_read_timeout_s,
+        )
+        # auto_decompress off: compressed bodies pass through as the upstream sent them.
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        yield
+        await self._session.close()
+
+    def add_routes(self, app: web.Application) -> None:
+        for prefix, base_url in self._settings.upstreams().items():
+            app.router.add_route("*", prefix + "{tail:(/.*)?}", self._handler(base_url.rstrip("/")))
+
+    def _handler(self, base_url: str) -> Handler:
+        async def forward(request: web.Request) -> web.StreamResponse:
+            return await self.forward(request, base_url)
+
+        return forward
+
+    async def forward(self, request: web.Request, base_url: str) -> web.StreamResponse:
+        assert self._session is not None, "the proxy session is opened by the app's cleanup_ctx"
+        headers = upstream_headers(request)
+        body = request.content if request.body_exists else None
+        url = base_url + request.raw_path
+        try:
+            upstream = await self._session.request(
+                request.method, url, headers=headers, data=body, allow_redirects=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            )
+        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise _unreachable(base_url, exc) from exc
+            raise Problem(504, "upstream-timeout",
+                          f"The service behind {request.path} did not answer in time.") from exc
+        except aiohttp.ClientError as exc:
+            raise _unreachable(base_url, exc) from exc
+        try:
+            return await _relay(request, upstream)
+        finally:
+            upstream.release()
+
+
+async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    """Stream the upstream's answer back as it arrives."""
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+    for name, value in upstream.headers.items():
+        if name.lower() not in HOP_BY_HOP:
+            response.headers.add(name, value)
+    response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID_KEY]
+    await response.prepare(request)
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except ConnectionResetError:
+        return response  # the client went away; the upstream connection is dropped
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # Too late for a problem response: cut the connection so the client sees the
+        # body is incomplete rather than a clean end.
+        log.warning("upstream failed mid-response", url=str(upstream.url), error=repr(exc))
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    await response.write_eof()
+    return response
+
+
+def upstream_headers(request: web.Request) -> CIMultiDict[str]:
+    """The client's headers minus hop-by-hop and `X-User-*`, plus request id and forwarding."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in request.headers.items():
+        lower = name.lower()
+        if lower in NOT_FORWARDED or lower.startswith("x-user-"):
+            continue
+        if lower == "x-forwarded-for":
+            continue  # rebuilt below, with the peer appended
+        headers.add(name, value)
+    peer = request.remote or ""
+    prior = request.headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
+    headers["X-Forwarded-Proto"] = request.scheme
+    headers["X-Forwarded-Host"] = request.host
+    headers[REQUEST_ID_HEADER] = request[REQUEST_ID_KEY]
+    headers[CORRELATION_ID_HEADER] = request[CORRELATION_ID_KEY]
+    return headers
+
+
+def _unreachable(base_url: str, exc: BaseException) -> Problem:
+    log.warning("upstream unreachable", upstream=base_url, error=repr(exc))
+    return Problem(502, "upstream-unavailable",
+                   "The service behind this path is unreachable; try again shortly.")

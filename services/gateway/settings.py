@@ -1,0 +1,75 @@
+"""The gateway's settings: upstreams, its admin port, its database, the signing key, SMS codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field, model_validator
+
+from shared.auth import ensure_dev_keypair
+from shared.settings import ServiceSettings, SettingsError
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SMS_CODE_SECRET = "development-only-sms-code-secret"
+
+
+class Settings(ServiceSettings):
+    service: ClassVar[str] = "gateway"
+
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("GATEWAY_DATABASE_URL", "database_url")
+    )
+    catalog_url: str = "http://127.0.0.1:8001"
+    seckill_url: str = "http://127.0.0.1:8002"
+    scheduler_url: str = "http://127.0.0.1:8003"
+    # Metrics live on a second site, never on the public one.
+    gateway_admin_host: str = "127.0.0.1"
+    gateway_admin_port: int = 8009
+    # Upstream pool: connections kept alive and reused across requests.
+    proxy_pool_limit: int = Field(default=512, ge=1)
+    proxy_connect_timeout_s: float = Field(default=3.0, gt=0)
+    # Longest silence from an upstream (waiting for headers, or between body chunks) -> 504.
+    proxy_read_timeout_s: float = Field(default=30.0, gt=0)
+    web_dir: Path = REPOSITORY_ROOT / "web"
+
+    # Inline PEM wins over the file; development falls back to the pair under var/.
+    jwt_private_key: str | None = None
+    jwt_private_key_file: Path | None = None
+    token_ttl_s: int = Field(default=7200, ge=60)
+
+    sms_code_secret: str = DEFAULT_SMS_CODE_SECRET
+    sms_code_ttl_s: int = Field(default=300, ge=1)
+    sms_code_cooldown_s: int = Field(default=60, ge=1)
+    sms_code_max_tries: int = Field(default=5, ge=1)
+    sms_ip_limit: int = Field(default=20, ge=1)
+    sms_ip_window_s: int = Field(default=3600, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> Settings:
+        if self.is_production:
+            if not (self.jwt_private_key or self.jwt_private_key_file):
+                raise SettingsError(
+                    "ENV=production needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE; "
+                    "the generated development key pair is not allowed"
+                )
+            if self.sms_code_secret == DEFAULT_SMS_CODE_SECRET:
+                raise SettingsError("ENV=production needs SMS_CODE_SECRET (not the default)")
+        return self
+
+    def private_key_pem(self) -> str:
+        """The signing key: inline, from a file, or the development pair under var/."""
+        if self.jwt_private_key:
+            return self.jwt_private_key
+        if self.jwt_private_key_file:
+            return self.jwt_private_key_file.read_text()
+        private_path, _ = ensure_dev_keypair(self.var_dir)
+        return private_path.read_text()
+
+    def upstreams(self) -> dict[str, str]:
+        """Public path prefix -> upstream base URL."""
+        return {
+            "/api/v1/catalog": self.catalog_url,
+            "/api/v1/seckill": self.seckill_url,
+            "/api/v1/scheduler": self.scheduler_url,
+        }

@@ -1,0 +1,72 @@
+"""Real upstream HTTP servers for the proxy tests: an echo app with a few special paths."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from shared.embedded_redis import free_port
+
+WAIT_S = 5.0  # every wait in an upstream is bounded
+
+
+@dataclass
+class Upstream:
+    name: str
+    port: int = 0
+    runner: web.AppRunner | None = None
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> Upstream:
+        app = web.Application()
+        app.router.add_get("/api/v1/seckill/tickets/t1/events", self.events)
+        app.router.add_get("/api/v1/catalog/slow", self.slow)
+        app.router.add_route("*", "/{tail:.*}", self.echo)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        self.release.set()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def echo(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response(
+            {
+                "upstream": self.name,
+                "method": request.method,
+                "path_qs": request.path_qs,
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "body": body.decode(),
+            },
+            status=int(request.query.get("status", "200")),
+            headers={"X-Upstream": self.name, "Connection": "keep-alive"},
+        )
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: one event, then wait for the test's go, then the last one."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"event: status\ndata: pending\n\n")
+        await asyncio.wait_for(self.release.wait(), WAIT_S)
+        await response.write(b"event: status\ndata: success\n\n")
+        await response.write_eof()
+        self.finished.set()
+        return response
+
+    async def slow(self, request: web.Request) -> web.Response:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.release.wait(), WAIT_S)
+        return web.json_response({"late": True})
