@@ -1,0 +1,153 @@
+"""Password login, tokens and /auth/me through the gateway app, on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from services.gateway import handlers
+from services.gateway.adapters.orm import users as users_table
+from services.gateway.adapters.repository import UsersRepository
+from services.gateway.adapters.tokens import TokenIssuer
+from services.gateway.domain import NewUser, User
+from shared.auth import TokenVerifier
+from shared.db import make_engine
+from tests.gateway.conftest import GatewayFactory, assert_problem, private_pem
+from tests.support.databases import DatabaseFactory
+
+pytestmark = pytest.mark.integration
+
+ADMIN = NewUser(phone="13800000000", password="admin12345", admin=True)
+USER = NewUser(phone="13900000000", password="user12345")
+
+
+async def count_users(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(
+                select(func.count()).select_from(users_table))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def database_url(database_factory: DatabaseFactory, db_backend: str) -> str:
+    url = await database_factory.new("gateway", db_backend)
+    engine = make_engine(url)
+    repository = UsersRepository(engine)
+    for new in (ADMIN, USER):
+        await handlers.add_user(repository, new)
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory, database_url: str) -> TestClient:
+    return await make_gateway(database_url=database_url, token_ttl_s=600)
+
+
+async def login(gateway: TestClient, phone: str, password: str) -> dict[str, Any]:
+    response = await gateway.post("/api/v1/auth/tokens", json={"phone": phone,
+                                                                "password": password})
+    assert response.status == 200, await response.text()
+    assert response.headers["Cache-Control"] == "no-store"
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def test_password_login_gives_a_token_the_services_accept(
+    gateway: TestClient, signing_key: str
+) -> None:
+    body = await login(gateway, ADMIN.phone, ADMIN.password)
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 600
+    assert body["user"]["phone"] == ADMIN.phone
+    assert body["user"]["roles"] == ["user", "admin"]
+
+    # What every service does with it: verify with the public key alone.
+    public = TokenIssuer(signing_key, "coursestream", 600).public_key_pem()
+    principal = TokenVerifier(public).verify(body["access_token"])
+    assert principal.user_id == body["user"]["id"]
+    assert principal.is_admin
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["iss"] == "coursestream"
+    assert claims["sub"] == str(body["user"]["id"])
+    assert claims["exp"] - claims["iat"] == 600
+    assert jwt.get_unverified_header(body["access_token"])["alg"] == "EdDSA"
+
+
+async def test_me_answers_for_the_token_holder(gateway: TestClient) -> None:
+    body = await login(gateway, USER.phone, USER.password)
+    response = await gateway.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert response.status == 200
+    me = await response.json()
+    assert me["id"] == body["user"]["id"]
+    assert me["phone"] == USER.phone
+    assert me["roles"] == ["user"]
+    assert me["created_at"].endswith("+00:00")
+
+
+async def test_wrong_phone_or_password_get_the_same_401(gateway: TestClient) -> None:
+    wrong_password = await assert_problem(await gateway.post(
+        "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"}),
+        401, "invalid-credentials")
+    unknown_phone = await assert_problem(await gateway.post(
+        "/api/v1/auth/tokens", json={"phone": "13700000001", "password": "user12345"}),
+        401, "invalid-credentials")
+    assert wrong_password["detail"] == unknown_phone["detail"]
+
+
+async def test_me_refuses_missing_bad_and_foreign_tokens(gateway: TestClient) -> None:
+    await assert_problem(await gateway.get("/api/v1/auth/me"), 401, "unauthenticated")
+    await assert_problem(await gateway.get(
+        "/api/v1/auth/me", headers={"Authorization": "Bearer not-a-jwt"}), 401, "invalid-token")
+    forged = TokenIssuer(private_pem(), "coursestream", 600).issue(
+        User(id=1, phone=ADMIN.phone, roles=("user", "admin"), is_active=True,
+             created_at=None)  # type: ignore[arg-type]
+    )
+    response = await gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    await assert_problem(response, 401, "invalid-token")
+
+
+async def test_a_valid_token_for_a_user_that_is_gone_is_refused(
+    make_gateway: GatewayFactory, signing_key: str, database_url: str
+) -> None:
+    gateway = await make_gateway(database_url=database_url)
+    token = TokenIssuer(signing_key, "coursestream", 600).issue(
+        User(id=999, phone="13700000009", roles=("user",), is_active=True,
+             created_at=None)  # type: ignore[arg-type]
+    )
+    response = await gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    await assert_problem(response, 401, "invalid-token")
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({"phone": "23800000000", "password": "admin12345"}, 422),  # not a mobile number
+    ({"phone": "1380000000", "password": "admin12345"}, 422),  # too short
+    ({"phone": "13800000000", "password": "short"}, 422),
+    ({"phone": "13800000000"}, 422),  # no proof
+    ({"phone": "13800000000", "password": "admin12345", "code": "123456"}, 422),  # both
+    ({"phone": "13800000000", "code": "12345a"}, 422),
+    ({"phone": "13800000000", "password": "admin12345", "role": "admin"}, 422),
+    (["13800000000"], 422),
+    ("{not json", 400),
+    ("", 400),
+])
+async def test_bad_login_input_is_a_problem_and_writes_nothing(
+    gateway: TestClient, database_url: str, body: object, status: int
+) -> None:
+    before = await count_users(database_url)
+    if isinstance(body, str):
+        response = await gateway.post("/api/v1/auth/tokens", data=body)
+    else:
+        response = await gateway.post("/api/v1/auth/tokens", json=body)
+    slug = "validation-error" if status == 422 else "malformed-json"
+    await assert_problem(response, status, slug)
+    assert await count_users(database_url) == before

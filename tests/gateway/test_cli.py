@@ -1,0 +1,68 @@
+"""`coursestream users add` through click, against a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from coursestream.cli import main
+from services.gateway.adapters.passwords import verify_password
+from services.gateway.adapters.repository import UsersRepository
+from services.gateway.domain import User
+from shared.db import make_engine
+from tests.support.databases import DatabaseFactory
+
+pytestmark = pytest.mark.integration
+
+
+async def find(url: str, phone: str) -> User | None:
+    engine = make_engine(url)
+    try:
+        return await UsersRepository(engine).by_phone(phone)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_factory: DatabaseFactory, tmp_path: Path) -> str:
+    return asyncio.run(database_factory.new("gateway", "sqlite"))
+
+
+def run(database_url: str, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["users", "add", *args],
+                                env={"GATEWAY_DATABASE_URL": database_url})
+    return result.exit_code, result.output
+
+
+def test_users_add_makes_a_user_who_can_log_in(database_url: str) -> None:
+    code, output = run(database_url, "--phone", "13700000000", "--password", "secret-123",
+                       "--admin")
+    assert code == 0, output
+    assert "roles user, admin" in output
+    user = asyncio.run(find(database_url, "13700000000"))
+    assert user is not None and user.roles == ("user", "admin")
+    assert user.password_hash and "secret-123" not in user.password_hash
+    assert asyncio.run(verify_password(user.password_hash, "secret-123"))
+
+    code, output = run(database_url, "--phone", "13700000001", "--password", "secret-123")
+    assert code == 0
+    user = asyncio.run(find(database_url, "13700000001"))
+    assert user is not None and user.roles == ("user",)
+
+
+def test_users_add_refuses_bad_input_and_duplicates(database_url: str) -> None:
+    code, output = run(database_url, "--phone", "12345", "--password", "secret-123")
+    assert code == 2 and "phone" in output
+    code, output = run(database_url, "--phone", "13700000000", "--password", "short")
+    assert code == 2 and "password" in output
+    assert asyncio.run(find(database_url, "13700000000")) is None
+
+    assert run(database_url, "--phone", "13700000000", "--password", "secret-123")[0] == 0
+    code, output = run(database_url, "--phone", "13700000000", "--password", "another-1",
+                       "--admin")
+    assert code == 1 and "already exists" in output
+    user = asyncio.run(find(database_url, "13700000000"))
+    assert user is not None and user.roles == ("user",)

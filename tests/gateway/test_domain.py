@@ -1,0 +1,95 @@
+"""Unit tests: input rules, tokens, the headers the proxy sends upstream."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+from pydantic import ValidationError
+
+from services.gateway.adapters.tokens import TokenIssuer
+from services.gateway.domain import CodeRequest, TokenRequest, User, roles_for
+from services.gateway.entrypoints.proxy import upstream_headers
+from services.gateway.settings import Settings
+from shared.auth import TokenVerifier
+from shared.http import CORRELATION_ID_KEY, REQUEST_ID_KEY
+from shared.problems import Problem
+from tests.gateway.conftest import private_pem
+
+USER = User(id=7, phone="13900000000", roles=("user",), is_active=True,
+            created_at=datetime.now(UTC))
+
+
+@pytest.mark.parametrize("phone", ["13000000000", "19999999999", "13800000000"])
+def test_mainland_mobile_numbers_are_accepted(phone: str) -> None:
+    assert CodeRequest(phone=phone).phone == phone
+
+
+@pytest.mark.parametrize("phone", ["12000000000", "1380000000", "138000000000", "+8613800000000",
+                                   "1380000000a", " 13800000000"])
+def test_other_numbers_are_refused(phone: str) -> None:
+    with pytest.raises(ValidationError):
+        CodeRequest(phone=phone)
+
+
+def test_a_token_request_needs_exactly_one_proof() -> None:
+    assert TokenRequest(phone="13800000000", code="012345").code == "012345"
+    assert TokenRequest(phone="13800000000", password="12345678").password == "12345678"
+    for bad in ({}, {"password": "12345678", "code": "012345"}, {"code": "12345"},
+                {"password": "1234567"}, {"password": "x" * 129}):
+        with pytest.raises(ValidationError):
+            TokenRequest.model_validate({"phone": "13800000000", **bad})
+
+
+def test_roles() -> None:
+    assert roles_for(admin=False) == ("user",)
+    assert roles_for(admin=True) == ("user", "admin")
+
+
+def test_tokens_verify_with_the_pair_only() -> None:
+    issuer = TokenIssuer(private_pem(), "coursestream", 60)
+    principal = TokenVerifier(issuer.public_key_pem()).verify(issuer.issue(USER))
+    assert (principal.user_id, principal.phone, principal.roles) == (7, USER.phone, {"user"})
+    other = TokenIssuer(private_pem(), "coursestream", 60)
+    with pytest.raises(Problem) as refused:
+        TokenVerifier(other.public_key_pem()).verify(issuer.issue(USER))
+    assert refused.value.status == 401
+    with pytest.raises(Problem):
+        TokenVerifier(issuer.public_key_pem()).verify(
+            TokenIssuer(private_pem(), "someone-else", 60).issue(USER))
+
+
+def test_production_refuses_development_secrets(tmp_path: object) -> None:
+    public = TokenIssuer(private_pem(), "coursestream", 60).public_key_pem()
+    with pytest.raises(ValidationError, match="JWT_PRIVATE_KEY"):
+        Settings(env="production", jwt_public_key=public, sms_code_secret="s" * 32)
+    with pytest.raises(ValidationError, match="SMS_CODE_SECRET"):
+        Settings(env="production", jwt_public_key=public, jwt_private_key=private_pem())
+    Settings(env="production", jwt_public_key=public, jwt_private_key=private_pem(),
+             sms_code_secret="s" * 32)
+
+
+def test_development_signs_with_the_pair_under_var(tmp_path: object) -> None:
+    from pathlib import Path
+
+    settings = Settings(var_dir=Path(str(tmp_path)) / "var")
+    assert settings.private_key_pem() == settings.private_key_pem()  # made once, then reused
+    assert (settings.var_dir / "jwt-public.pem").exists()
+
+
+def test_upstream_headers_drop_identity_and_hop_by_hop() -> None:
+    request = make_mocked_request("GET", "/api/v1/catalog/x", headers={
+        "X-User-Id": "1", "X-USER-ROLES": "admin", "Authorization": "Bearer t",
+        "Connection": "close", "Transfer-Encoding": "chunked", "Host": "example.com",
+        "X-Request-ID": "client-sent", "Cookie": "a=b",
+    })
+    request[REQUEST_ID_KEY] = "rid"
+    request[CORRELATION_ID_KEY] = "cid"
+    headers = upstream_headers(request)
+    assert {k.lower() for k in headers} == {
+        "authorization", "cookie", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+        "x-request-id", "x-correlation-id",
+    }
+    assert headers["X-Request-ID"] == "rid"
+    assert headers["X-Forwarded-Host"] == "example.com"
