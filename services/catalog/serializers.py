@@ -132,3 +132,29 @@ def admin_fields(row: Any) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
+
+
+def chapter_written(row: Chapter) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "course_id": row.course_id,
+        "chapter": row.chapter,
+        "name": row.name,
+        "summary": row.summary,
+        "pub_date": row.pub_date.isoformat(),
+        **admin_fields(row),
+    }
+
+
+def section_written(row: Section) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "chapter_id": row.chapter_id,
+        "name": row.name,
+        "section_type": row.section_type,
+        "section_link": row.section_link,
+        "duration": row.duration,
+        "free_trail": row.free_trail,
+        "pub_date": row.pub_date.isoformat(),
+        **admin_fields(row),
+    }

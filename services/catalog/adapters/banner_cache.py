@@ -46,6 +46,13 @@ Banners = list[dict[str, Any]]
 Load = Callable[[], Awaitable[Banners]]
 
 
+async def replace_version(redis: Redis) -> str:
+    """Make every existing banner copy unservable; call after banner rows changed."""
+    version = new_event_id()
+    await redis.set(VERSION_KEY, version)
+    return version
+
+
 class BannerCacheMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.hits = Counter(
@@ -110,8 +117,7 @@ class BannerCache:
 
     async def invalidate(self) -> str:
         """Call after a banner write committed: every existing copy stops matching."""
-        version = new_event_id()
-        await self.redis.set(VERSION_KEY, version)
+        version = await replace_version(self.redis)
         self.local = None
         return version
 

@@ -1,0 +1,85 @@
+"""The catalog's composition root: settings, engine, Redis, banner cache, broker, routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from functools import partial
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.catalog.adapters.banner_cache import BannerCache, BannerCacheMetrics
+from services.catalog.entrypoints.consumers import command_consumer, follow_changes
+from services.catalog.entrypoints.http import CATALOG_KEY, setup_routes
+from services.catalog.handlers import Catalog, load_banners
+from services.catalog.settings import Settings
+from shared.auth import VERIFIER_KEY, make_verifier
+from shared.broker import make_broker
+from shared.consumers import running
+from shared.db import make_engine, make_sessionmaker
+from shared.http import METRICS_KEY, add_readiness_check, create_base_app
+from shared.redis import make_redis
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+ENGINE_KEY = web.AppKey("engine", AsyncEngine)
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    app = create_base_app("catalog")
+    app[SETTINGS_KEY] = settings
+    app[VERIFIER_KEY] = make_verifier(settings)
+    app.cleanup_ctx.append(_resources)
+    setup_routes(app)
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    redis_url = settings.require_redis_url()
+    engine = make_engine(settings.database_url)
+    redis = make_redis(redis_url)
+    sessions = make_sessionmaker(engine)
+    registry = app[METRICS_KEY].registry
+    cache = BannerCache(
+        redis, partial(load_banners, sessions, settings.public_base_url),
+        BannerCacheMetrics(registry), ttl_ms=settings.banner_cache_ttl_s * 1000,
+        lease_ms=settings.banner_lease_ms, wait_ms=settings.banner_wait_ms,
+        poll_ms=settings.banner_poll_ms,
+    )
+    app[ENGINE_KEY] = engine
+    app[CATALOG_KEY] = Catalog(sessions, redis, cache, settings)
+    broker = make_broker(redis_url)
+    consumer_name = settings.consumer_name or f"{socket.gethostname()}-catalog"
+    consumers = [command_consumer(redis, cache, registry, consumer_name)]
+    for consumer in consumers:
+        consumer.subscribe(broker)
+    follower = asyncio.create_task(follow_changes(redis, cache))
+
+    async def database() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def redis_alive() -> None:
+        await redis.ping()
+
+    async def streams() -> None:
+        if follower.done():
+            raise RuntimeError("catalog.events reader stopped")
+
+    add_readiness_check(app, "database", database)
+    add_readiness_check(app, "redis", redis_alive)
+    add_readiness_check(app, "consumers", streams)
+    try:
+        async with running(broker, consumers):
+            yield
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+        await redis.aclose()
+        await engine.dispose()

@@ -1,0 +1,71 @@
+"""The catalog's stream readers.
+
+- `catalog.commands`, group `catalog`: `banners.rebuild-cache` (sent by the scheduler).
+- `catalog.events`, no group, every replica: a `banner.changed` from any replica drops this
+  replica's in-process banner copy at once. Freshness does not depend on it (every read checks
+  the version in Redis); it only frees the stale copy early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.catalog.adapters.banner_cache import BannerCache
+from services.catalog.domain import BANNER_CHANGED, REBUILD_BANNERS
+from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer
+from shared.events import decode_entry
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+COMMANDS_STREAM, COMMANDS_GROUP = "catalog.commands", "catalog"
+EVENTS_STREAM = "catalog.events"
+
+
+def command_consumer(
+    redis: Redis, cache: BannerCache, registry: CollectorRegistry, consumer: str,
+    poll_ms: int = 1000,
+) -> StreamConsumer:
+    async def handle(batch: Sequence[Delivery]) -> None:
+        # A rebuild is idempotent, and one answers every rebuild request in the batch.
+        if any(d.envelope.type == REBUILD_BANNERS for d in batch):
+            banners = await cache.rebuild()
+            log.info("banner cache rebuilt", banners=len(banners))
+        for delivery in batch:
+            if delivery.envelope.type != REBUILD_BANNERS:
+                log.warning("unknown command ignored", type=delivery.envelope.type)
+
+    return StreamConsumer(
+        redis=redis, stream=COMMANDS_STREAM, group=COMMANDS_GROUP, consumer=consumer,
+        handle=handle, metrics=ConsumerMetrics(registry), poll_ms=poll_ms,
+    )
+
+
+async def follow_changes(redis: Redis, cache: BannerCache, block_ms: int = 1000) -> None:
+    """Read `catalog.events` from its current end, forever."""
+    last: str | None = None
+    while True:
+        try:
+            if last is None:
+                newest = await redis.xrevrange(EVENTS_STREAM, count=1)
+                last = newest[0][0].decode() if newest else "0-0"
+            reply = await redis.xread({EVENTS_STREAM: last}, block=block_ms, count=100)
+        except (RedisError, OSError) as exc:
+            log.warning("catalog.events unreadable; retrying", error=str(exc))
+            cache.drop_local()
+            await asyncio.sleep(1)
+            continue
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                last = entry_id.decode()
+                try:
+                    envelope = decode_entry(fields)
+                except ValueError:
+                    continue
+                if envelope.type == BANNER_CHANGED:
+                    cache.drop_local()

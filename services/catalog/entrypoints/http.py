@@ -1,0 +1,140 @@
+"""The catalog's routes under /api/v1/catalog: parse, call one handler, render."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from services.catalog import handlers
+from services.catalog.entrypoints import schemas
+from services.catalog.handlers import Catalog, Entity
+from shared.auth import require_admin
+from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
+from shared.pagination import PageParams, page_body
+from shared.problems import Problem
+
+PREFIX = "/api/v1/catalog"
+CATALOG_KEY = web.AppKey("catalog", Catalog)
+
+Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _catalog(request: web.Request) -> Catalog:
+    return request.app[CATALOG_KEY]
+
+
+def _path_id(request: web.Request) -> int:
+    """The `{id}` of the path (digits by the route); beyond any stored id is simply absent."""
+    value = int(request.match_info["id"])
+    if value > schemas.MAX_INT:
+        raise Problem(404, "not-found", f"No row with id {value}.")
+    return value
+
+
+def _page(
+    request: web.Request, count: int, results: list[dict[str, Any]], page: PageParams
+) -> web.Response:
+    base = _catalog(request).base_url
+    return json_response(page_body(base, request.rel_url, page, count, results))
+
+
+async def banners(request: web.Request) -> web.Response:
+    return json_response(await _catalog(request).banners.get())
+
+
+async def categories(request: web.Request) -> web.Response:
+    return json_response(await handlers.list_categories(_catalog(request)))
+
+
+async def courses(request: web.Request) -> web.Response:
+    query = parse_query(request, schemas.CourseQuery)
+    page = parse_query(request, PageParams)
+    count, results = await handlers.list_courses(_catalog(request), query, page)
+    return _page(request, count, results, page)
+
+
+async def course(request: web.Request) -> web.Response:
+    return json_response(await handlers.course_detail(_catalog(request), _path_id(request)))
+
+
+async def teachers(request: web.Request) -> web.Response:
+    page = parse_query(request, PageParams)
+    count, results = await handlers.list_teachers(_catalog(request), page)
+    return _page(request, count, results, page)
+
+
+async def teacher(request: web.Request) -> web.Response:
+    return json_response(await handlers.teacher_detail(_catalog(request), _path_id(request)))
+
+
+def _creator(entity: Entity, model: type[BaseModel], nested: bool = False) -> Route:
+    """POST on a collection (`nested`: under its parent's `{id}`) -> 201 with the row."""
+
+    async def create(request: web.Request) -> web.Response:
+        require_admin(request)
+        parent_id = _path_id(request) if nested else None
+        body = await parse_body(request, model)
+        row = await handlers.create(_catalog(request), entity, body.model_dump(),
+                                    request[CORRELATION_ID_KEY], parent_id=parent_id)
+        return json_response(row, status=201)
+
+    return create
+
+
+def _updater(entity: Entity, model: type[schemas.Patch]) -> Route:
+    async def update(request: web.Request) -> web.Response:
+        require_admin(request)
+        row_id = _path_id(request)
+        body = await parse_body(request, model)
+        return json_response(await handlers.update(
+            _catalog(request), entity, row_id, body.changes(), request[CORRELATION_ID_KEY]
+        ))
+
+    return update
+
+
+def _deleter(entity: Entity) -> Route:
+    async def delete(request: web.Request) -> web.Response:
+        require_admin(request)
+        await handlers.delete(_catalog(request), entity, _path_id(request),
+                              request[CORRELATION_ID_KEY])
+        return web.Response(status=204)
+
+    return delete
+
+
+# collection path, its entity, create body, patch body, public GET of the collection
+ADMIN = (
+    ("banners", handlers.BANNER, schemas.BannerIn, schemas.BannerPatch),
+    ("categories", handlers.CATEGORY, schemas.CategoryIn, schemas.CategoryPatch),
+    ("courses", handlers.COURSE, schemas.CourseIn, schemas.CoursePatch),
+    ("teachers", handlers.TEACHER, schemas.TeacherIn, schemas.TeacherPatch),
+)
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    member = "/{id:\\d+}"
+    r.add_get(f"{PREFIX}/banners", banners)
+    r.add_get(f"{PREFIX}/categories", categories)
+    r.add_get(f"{PREFIX}/courses", courses)
+    r.add_get(f"{PREFIX}/courses{member}", course)
+    r.add_get(f"{PREFIX}/teachers", teachers)
+    r.add_get(f"{PREFIX}/teachers{member}", teacher)
+    for collection, entity, create_body, patch_body in ADMIN:
+        r.add_post(f"{PREFIX}/{collection}", _creator(entity, create_body))
+        r.add_patch(f"{PREFIX}/{collection}{member}", _updater(entity, patch_body))
+        r.add_delete(f"{PREFIX}/{collection}{member}", _deleter(entity))
+    r.add_post(f"{PREFIX}/courses{member}/chapters",
+               _creator(handlers.CHAPTER, schemas.ChapterIn, nested=True))
+    r.add_post(f"{PREFIX}/chapters{member}/sections",
+               _creator(handlers.SECTION, schemas.SectionIn, nested=True))
+    for collection, entity, patch_body in (
+        ("chapters", handlers.CHAPTER, schemas.ChapterPatch),
+        ("sections", handlers.SECTION, schemas.SectionPatch),
+    ):
+        r.add_patch(f"{PREFIX}/{collection}{member}", _updater(entity, patch_body))
+        r.add_delete(f"{PREFIX}/{collection}{member}", _deleter(entity))
