@@ -1,0 +1,191 @@
+"""SQL for items and orders (SQLAlchemy Core; the same statements on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.seckill.adapters.orm import items, orders
+from services.seckill.domain import HOLDING, OrderStatus
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; every stored time is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    id: int
+    course_id: int
+    title: str
+    price: Decimal
+    stock: int
+    starts_at: datetime
+    ends_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> ItemRow:
+        return cls(row.id, row.course_id, row.title, row.price, row.stock,
+                   utc(row.starts_at), utc(row.ends_at))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    id: int
+    item_id: int
+    user_id: int
+    ticket: str
+    price: Decimal
+    status: str
+    created_at: datetime
+    pay_by: datetime
+    paid_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> OrderRow:
+        return cls(row.id, row.item_id, row.user_id, row.ticket, row.price, row.status,
+                   utc(row.created_at), utc(row.pay_by), utc(row.paid_at))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    item_id: int
+    user_id: int
+    ticket: str
+    price: Decimal
+
+
+class Repository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # Items
+
+    async def create_item(self, values: dict[str, Any]) -> ItemRow:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                items.insert().values(**values, created_at=datetime.now(UTC))
+                .returning(*items.c)
+            )
+            return ItemRow.of(result.one())
+
+    async def item(self, item_id: int) -> ItemRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(items).where(items.c.id == item_id))).first()
+        return ItemRow.of(row) if row else None
+
+    async def items_page(self, offset: int, limit: int) -> tuple[int, list[ItemRow]]:
+        async with self.engine.connect() as conn:
+            count = await conn.scalar(select(func.count()).select_from(items))
+            rows = await conn.execute(
+                select(items).order_by(items.c.starts_at.desc(), items.c.id.desc())
+                .offset(offset).limit(limit)
+            )
+            return int(count or 0), [ItemRow.of(r) for r in rows]
+
+    async def all_items(self) -> list[ItemRow]:
+        async with self.engine.connect() as conn:
+            return [ItemRow.of(r) for r in await conn.execute(select(items).order_by(items.c.id))]
+
+    # Orders
+
+    async def insert_orders(
+        self, new: Sequence[NewOrder], pay_timeout_s: int
+    ) -> dict[str, OrderRow]:
+        """Insert a batch in one transaction; rows that exist already (same ticket, or a live
+        order of the same buyer and item) are skipped. Returns the orders of these tickets,
+        new or old: a redelivered request finds its order again."""
+        now = datetime.now(UTC)
+        pay_by = datetime.fromtimestamp(now.timestamp() + pay_timeout_s, UTC)
+        rows = [
+            {"item_id": o.item_id, "user_id": o.user_id, "ticket": o.ticket, "price": o.price,
+             "status": OrderStatus.UNPAID.value, "created_at": now, "pay_by": pay_by}
+            for o in new
+        ]
+        async with self.engine.begin() as conn:
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            await conn.execute(insert(orders).on_conflict_do_nothing(), rows)
+            found = await conn.execute(
+                select(orders).where(orders.c.ticket.in_([o.ticket for o in new]))
+            )
+            return {r.ticket: OrderRow.of(r) for r in found}
+
+    async def order(self, order_id: int) -> OrderRow | None:
+        async with self.engine.connect() as conn:
+            return await _order(conn, order_id)
+
+    async def orders_page(
+        self, offset: int, limit: int, user_id: int | None
+    ) -> tuple[int, list[OrderRow]]:
+        where = [] if user_id is None else [orders.c.user_id == user_id]
+        async with self.engine.connect() as conn:
+            count = await conn.scalar(select(func.count()).select_from(orders).where(*where))
+            rows = await conn.execute(
+                select(orders).where(*where).order_by(orders.c.id.desc())
+                .offset(offset).limit(limit)
+            )
+            return int(count or 0), [OrderRow.of(r) for r in rows]
+
+    async def pay(self, order_id: int) -> tuple[OrderRow | None, bool]:
+        """Unpaid and before pay_by -> paid. Returns the order afterwards, and whether this
+        call changed it."""
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.status == OrderStatus.UNPAID.value,
+                       orders.c.pay_by > now)
+                .values(status=OrderStatus.PAID.value, paid_at=now)
+            )
+            return await _order(conn, order_id), result.rowcount == 1
+
+    async def expire(self, order_id: int) -> tuple[OrderRow | None, bool]:
+        """Unpaid and past pay_by -> expired. Both updates are conditional on `unpaid` under
+        the row's write lock, so of a racing payment and expiry exactly one changes the
+        order. Returns the order afterwards, and whether this call changed it."""
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.status == OrderStatus.UNPAID.value,
+                       orders.c.pay_by <= now)
+                .values(status=OrderStatus.EXPIRED.value, expired_at=now)
+            )
+            return await _order(conn, order_id), result.rowcount == 1
+
+    async def holding(self, item_id: int) -> tuple[list[int], list[int]]:
+        """(buyers holding a unit, ids of expired orders) of one item."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(orders.c.id, orders.c.user_id, orders.c.status)
+                .where(orders.c.item_id == item_id)
+            )).all()
+        holders = [r.user_id for r in rows if r.status in HOLDING]
+        expired = [r.id for r in rows if r.status == OrderStatus.EXPIRED]
+        return holders, expired
+
+    async def orders_by_ticket(self, tickets: Sequence[str]) -> dict[str, OrderRow]:
+        found: dict[str, OrderRow] = {}
+        async with self.engine.connect() as conn:
+            for start in range(0, len(tickets), 500):
+                rows = await conn.execute(
+                    select(orders).where(orders.c.ticket.in_(tickets[start:start + 500]))
+                )
+                found.update((r.ticket, OrderRow.of(r)) for r in rows)
+        return found
+
+
+async def _order(conn: AsyncConnection, order_id: int) -> OrderRow | None:
+    row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
+    return OrderRow.of(row) if row else None

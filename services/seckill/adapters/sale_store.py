@@ -1,0 +1,199 @@
+"""The sale's state in Redis: stock, buyers, tickets, and the scripts that change them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib.resources import files
+from typing import Any
+
+from redis.asyncio import Redis
+
+from services.seckill.adapters.keys import Keys
+from services.seckill.domain import Admission, TicketStatus, money, partition_of
+from shared.events import LUA_ENCODE_ENTRY
+
+PRODUCER = "seckill"
+ORDER_WRITER_GROUP = "order-writer"
+
+
+def _lua(name: str) -> str:
+    return (files("services.seckill.adapters") / "lua" / name).read_text()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedItem:
+    """What admission needs of an item, as loaded into its Redis hash."""
+
+    id: int
+    course_id: int
+    price: Decimal
+    stock: int
+    remaining: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    ticket: str
+    status: str
+    user_id: int
+    item_id: int
+    order_id: int | None
+    reason: str | None
+
+    @property
+    def final(self) -> bool:
+        return self.status != TicketStatus.PENDING
+
+    def public(self) -> dict[str, Any]:
+        return {"ticket": self.ticket, "status": self.status, "order_id": self.order_id,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketMark:
+    """A final status for one ticket, set by the order writer."""
+
+    ticket: str
+    status: TicketStatus
+    order_id: int | None = None
+    reason: str | None = None
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class SaleStore:
+    def __init__(self, redis: Redis, keys: Keys, ticket_ttl_s: int = 86_400) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.ticket_ttl_s = ticket_ttl_s
+        self._admit = redis.register_script(LUA_ENCODE_ENTRY + _lua("admit.lua"))
+        self._dead = redis.register_script(_lua("dead.lua"))
+        self._release = redis.register_script(_lua("release.lua"))
+        self._snapshot = redis.register_script(_lua("snapshot.lua"))
+
+    async def load_item(
+        self, item: LoadedItem, buyers: Iterable[int] = (), released: Iterable[int] = ()
+    ) -> None:
+        """(Re)write one item's hash, buyers and released orders, and mark it loaded."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(k.item(item.id), k.buyers(item.id), k.released(item.id))
+            pipe.hset(k.item(item.id), mapping={
+                "stock": item.stock, "remaining": item.remaining,
+                "starts_at_ms": _ms(item.starts_at), "ends_at_ms": _ms(item.ends_at),
+                "price": money(item.price), "course_id": item.course_id,
+            })
+            buyer_ids, released_ids = list(buyers), [f"o:{o}" for o in released]
+            if buyer_ids:
+                pipe.sadd(k.buyers(item.id), *buyer_ids)
+            if released_ids:
+                pipe.sadd(k.released(item.id), *released_ids)
+            pipe.sadd(k.index(item.id), item.id)
+            pipe.set(k.loaded(item.id), 1)
+            await pipe.execute()
+
+    async def is_loaded(self, item_id: int) -> bool:
+        return bool(await self.redis.exists(self.keys.item(item_id)))
+
+    async def admit(
+        self, item_id: int, user_id: int, ticket: str, event_id: str,
+        correlation_id: str, idempotency_key: str | None = None,
+    ) -> Admission:
+        k = self.keys
+        keys = [k.item(item_id), k.buyers(item_id), k.ticket(ticket),
+                k.orders_stream_of(item_id), k.index(item_id), k.loaded(item_id)]
+        if idempotency_key:
+            keys.append(k.idempotency(item_id, user_id, idempotency_key))
+        reply = await self._admit(keys=keys, args=[
+            item_id, user_id, ticket, event_id, PRODUCER, correlation_id, self.ticket_ttl_s,
+        ])
+        outcome = _text(reply[0])
+        return Admission(outcome, _text(reply[1]) if len(reply) > 1 else None)
+
+    async def remaining(self, item_ids: Sequence[int]) -> dict[int, int | None]:
+        """Remaining stock per item; None where the item is not loaded."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item_id in item_ids:
+                pipe.hget(self.keys.item(item_id), "remaining")
+            values = await pipe.execute()
+        return {i: None if v is None else int(v) for i, v in zip(item_ids, values, strict=True)}
+
+    async def ticket(self, ticket: str) -> Ticket | None:
+        raw = await self.redis.hgetall(self.keys.ticket(ticket))
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return Ticket(
+            ticket=ticket, status=fields["status"], user_id=int(fields["user_id"]),
+            item_id=int(fields["item_id"]),
+            order_id=int(fields["order_id"]) if fields.get("order_id") else None,
+            reason=fields.get("reason") or None,
+        )
+
+    async def mark_tickets(self, marks: Sequence[TicketMark]) -> None:
+        """Set final statuses (keeping each ticket's expiry) and wake their listeners."""
+        if not marks:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for mark in marks:
+                key = self.keys.ticket(mark.ticket)
+                pipe.hset(key, mapping={
+                    "status": mark.status.value, "order_id": mark.order_id or "",
+                    "reason": mark.reason or "",
+                })
+                pipe.expire(key, self.ticket_ttl_s, nx=True)
+                pipe.publish(self.keys.ticket_channel(mark.ticket), mark.status.value)
+            await pipe.execute()
+
+    async def release(self, item_id: int, member: str, buyer: int | None) -> bool:
+        """Give one unit back to stock once per `member` (`o:<order id>` for an expired
+        order, `t:<ticket>` for a rejected request) and drop `buyer` from the buyers set so
+        they may try again. True the first time."""
+        k = self.keys
+        done = await self._release(
+            keys=[k.item(item_id), k.buyers(item_id), k.released(item_id)],
+            args=[member, "" if buyer is None else buyer],
+        )
+        return bool(done)
+
+    async def dead_letter(
+        self, item_id: int, user_id: int, ticket: str, entry_id: str,
+        fields: dict[Any, Any], error: str, deliveries: int,
+    ) -> bool:
+        """Dead-letter an order request, fail its ticket and return its unit, atomically."""
+        k = self.keys
+        partition = partition_of(item_id, k.partitions)
+        raw = fields.get(b"__data__") or fields.get("__data__") or b""
+        done = await self._dead(
+            keys=[k.orders_stream(partition), k.dead_stream(partition), k.ticket(ticket),
+                  k.item(item_id), k.buyers(item_id)],
+            args=[ORDER_WRITER_GROUP, entry_id, raw, error[:2000], deliveries, user_id,
+                  datetime.now(UTC).isoformat()],
+        )
+        return bool(done)
+
+    async def ack_order_request(self, item_id: int, entry_id: str) -> None:
+        await self.redis.xack(self.keys.orders_stream_of(item_id), ORDER_WRITER_GROUP, entry_id)
+
+    async def snapshot(self, item_id: int) -> tuple[int | None, list[str]]:
+        """Remaining stock and the tickets of unacknowledged order requests, at one instant."""
+        remaining, tickets = await self._snapshot(
+            keys=[self.keys.item(item_id), self.keys.orders_stream_of(item_id)],
+            args=[ORDER_WRITER_GROUP, item_id],
+        )
+        return (None if remaining is None else int(remaining)), [_text(t) for t in tickets]
+
+    async def adjust_remaining(self, item_id: int, delta: int) -> int:
+        """Shift remaining stock by `delta` (an increment keeps concurrent admissions)."""
+        return int(await self.redis.hincrby(self.keys.item(item_id), "remaining", delta))

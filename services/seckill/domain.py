@@ -1,0 +1,98 @@
+"""Flash-sale rules, free of I/O: partitions, item state, refusals, order statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+def partition_of(item_id: int, partitions: int) -> int:
+    """Every key of one item's sale lives in partition N: one cluster slot per admission."""
+    return item_id % partitions
+
+
+class ItemState(StrEnum):
+    UPCOMING = "upcoming"
+    LIVE = "live"
+    SOLD_OUT = "sold_out"
+    ENDED = "ended"
+
+
+def item_state(
+    now: datetime, starts_at: datetime, ends_at: datetime, remaining: int | None
+) -> ItemState:
+    if now < starts_at:
+        return ItemState.UPCOMING
+    if now >= ends_at:
+        return ItemState.ENDED
+    if remaining is not None and remaining <= 0:
+        return ItemState.SOLD_OUT
+    return ItemState.LIVE
+
+
+class TicketStatus(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class OrderStatus(StrEnum):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    EXPIRED = "expired"
+
+
+# Orders in these statuses hold a unit of stock; an expired order gave its unit back.
+HOLDING = (OrderStatus.UNPAID, OrderStatus.PAID)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    slug: str
+    detail: str
+
+
+# What the admission script may answer instead of a ticket, and how each is told to a client.
+REFUSALS: dict[str, Refusal] = {
+    "not-found": Refusal(404, "not-found", "No such seckill item."),
+    "not-ready": Refusal(503, "not-ready", "The item's stock is not loaded; try again shortly."),
+    "not-started": Refusal(409, "not-started", "The sale has not started yet."),
+    "ended": Refusal(409, "ended", "The sale has ended."),
+    "already-purchased": Refusal(409, "already-purchased", "You already hold this item."),
+    "sold-out": Refusal(409, "sold-out", "The item is sold out."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The admission script's answer: a ticket, or the outcome that refused it."""
+
+    outcome: str
+    ticket: str | None = None
+
+    @property
+    def admitted(self) -> bool:
+        return self.ticket is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFigures:
+    """One item's stock equation: orders + remaining + pending requests must equal stock."""
+
+    item_id: int
+    stock: int
+    orders: int
+    remaining: int | None
+    pending: int
+
+    @property
+    def drift(self) -> int:
+        """Units missing (negative) or extra (positive) in Redis stock."""
+        return (self.remaining or 0) + self.orders + self.pending - self.stock
+
+
+def money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01'))}"

@@ -1,0 +1,211 @@
+"""HTTP routes of the seckill service: parse, call one handler, render."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from services.seckill import handlers
+from services.seckill.adapters.repository import ItemRow, OrderRow
+from services.seckill.adapters.sale_store import Ticket
+from services.seckill.domain import REFUSALS, OrderStatus, item_state, money
+from services.seckill.state import STATE_KEY, State
+from shared.auth import Principal, require_admin, require_user
+from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
+from shared.pagination import PageParams, page_body
+from shared.problems import Problem
+from shared.urls import absolute_url
+
+BASE = "/api/v1/seckill"
+ID = r"{id:\d{1,18}}"
+TICKET = r"{ticket:\d{1,18}-[0-9a-f]{32}}"
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    course_id: int = Field(ge=1)
+    title: str = Field(min_length=1, max_length=200)
+    price: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
+    stock: int = Field(ge=1, le=1_000_000)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _window(self) -> ItemIn:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class OrdersQuery(PageParams):
+    user: int | None = Field(default=None, ge=1)
+
+
+def _state(request: web.Request) -> State:
+    return request.app[STATE_KEY]
+
+
+def _item_body(item: ItemRow, remaining: int | None) -> dict[str, Any]:
+    return {
+        "id": item.id, "course_id": item.course_id, "title": item.title,
+        "price": money(item.price), "stock": item.stock, "remaining": remaining,
+        "starts_at": item.starts_at.isoformat(), "ends_at": item.ends_at.isoformat(),
+        "state": item_state(datetime.now(UTC), item.starts_at, item.ends_at, remaining),
+    }
+
+
+async def list_items(request: web.Request) -> web.Response:
+    state, params = _state(request), parse_query(request, PageParams)
+    count, rows = await state.repo.items_page(params.offset, params.page_size)
+    remaining = await state.store.remaining([r.id for r in rows])
+    results = [_item_body(r, remaining[r.id]) for r in rows]
+    return json_response(
+        page_body(state.settings.public_base_url, request.rel_url, params, count, results)
+    )
+
+
+async def get_item(request: web.Request) -> web.Response:
+    state = _state(request)
+    item = await state.repo.item(int(request.match_info["id"]))
+    if item is None:
+        raise Problem(404, "not-found", "No such seckill item.")
+    remaining = await state.store.remaining([item.id])
+    return json_response(_item_body(item, remaining[item.id]))
+
+
+async def create_item(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = await parse_body(request, ItemIn)
+    state = _state(request)
+    item = await handlers.create_item(state.repo, state.store, body.model_dump())
+    return json_response(_item_body(item, item.stock), status=201,
+                         headers={"Location": f"{BASE}/items/{item.id}"})
+
+
+async def attempt(request: web.Request) -> web.Response:
+    principal = require_user(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise Problem(400, "bad-idempotency-key",
+                      "Idempotency-Key must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+    state = _state(request)
+    with state.admission_metrics.latency.time():
+        admission = await handlers.attempt(
+            state.store, int(request.match_info["id"]), principal.user_id,
+            request[CORRELATION_ID_KEY], key,
+        )
+    state.admission_metrics.attempts.labels(admission.outcome).inc()
+    if admission.ticket is None:
+        refusal = REFUSALS[admission.outcome]
+        raise Problem(refusal.status, refusal.slug, refusal.detail)
+    base = state.settings.public_base_url
+    path = f"{BASE}/tickets/{admission.ticket}"
+    return json_response({
+        "ticket": admission.ticket, "status": "pending",
+        "links": {"self": absolute_url(base, path), "events": absolute_url(base, f"{path}/events")},
+    }, status=202, headers={"Location": path})
+
+
+async def _own_ticket(request: web.Request, principal: Principal) -> Ticket:
+    ticket = await _state(request).store.ticket(request.match_info["ticket"])
+    if ticket is None or ticket.user_id != principal.user_id:
+        raise Problem(404, "not-found", "No such ticket.")
+    return ticket
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    ticket = await _own_ticket(request, require_user(request))
+    return json_response(ticket.public())
+
+
+async def ticket_events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: the ticket's status now, then its final status, then the end."""
+    ticket = await _own_ticket(request, require_user(request))
+    state = _state(request)
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+    })
+    await response.prepare(request)
+    await _send(response, ticket)
+    if not ticket.final:
+        final = await _wait_final(state, ticket.ticket, state.settings.ticket_events_timeout_s)
+        if final is not None:
+            await _send(response, final)
+    await response.write_eof()
+    return response
+
+
+async def _send(response: web.StreamResponse, ticket: Ticket) -> None:
+    await response.write(b"event: status\ndata: " + orjson.dumps(ticket.public()) + b"\n\n")
+
+
+async def _wait_final(state: State, ticket_id: str, timeout_s: float) -> Ticket | None:
+    """Subscribe first, then re-read: a status set in between is not missed."""
+    pubsub = state.redis.pubsub()
+    await pubsub.subscribe(state.store.keys.ticket_channel(ticket_id))
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                ticket = await state.store.ticket(ticket_id)
+                if ticket is None or ticket.final:
+                    return ticket
+                await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+    except TimeoutError:
+        return None
+    finally:
+        await pubsub.aclose()
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    principal = require_user(request)
+    state, params = _state(request), parse_query(request, OrdersQuery)
+    user = params.user if principal.is_admin else principal.user_id
+    count, rows = await state.repo.orders_page(params.offset, params.page_size, user)
+    return json_response(page_body(state.settings.public_base_url, request.rel_url, params,
+                                   count, [handlers.order_data(r) for r in rows]))
+
+
+async def _visible_order(request: web.Request, principal: Principal) -> OrderRow:
+    order = await _state(request).repo.order(int(request.match_info["id"]))
+    if order is None or not (principal.is_admin or order.user_id == principal.user_id):
+        raise Problem(404, "not-found", "No such order.")
+    return order
+
+
+async def get_order(request: web.Request) -> web.Response:
+    return json_response(handlers.order_data(await _visible_order(request, require_user(request))))
+
+
+async def pay_order(request: web.Request) -> web.Response:
+    principal = require_user(request)
+    order = await _visible_order(request, principal)
+    if order.user_id != principal.user_id:
+        raise Problem(403, "forbidden", "Only the buyer pays an order.")
+    state = _state(request)
+    paid, _ = await handlers.pay(state.repo, state.store, state.redis, order.id)
+    if paid is None or paid.status != OrderStatus.PAID:
+        raise Problem(409, "expired", "The order was not paid before its pay_by time.")
+    return json_response(handlers.order_data(paid))
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(f"{BASE}/items", list_items)
+    r.add_post(f"{BASE}/items", create_item)
+    r.add_get(f"{BASE}/items/{ID}", get_item)
+    r.add_post(f"{BASE}/items/{ID}/attempts", attempt)
+    r.add_get(f"{BASE}/tickets/{TICKET}", get_ticket)
+    r.add_get(f"{BASE}/tickets/{TICKET}/events", ticket_events)
+    r.add_get(f"{BASE}/orders", list_orders)
+    r.add_get(f"{BASE}/orders/{ID}", get_order)
+    r.add_post(f"{BASE}/orders/{ID}/payment", pay_order)

@@ -1,0 +1,136 @@
+"""`coursestream worker order-writer`: turns admitted order requests into orders.
+
+One consumer per partition stream `seckill:{pN}:orders`, group `order-writer`, on
+shared.consumers.StreamConsumer (own pending first, then new entries in batches, claims of
+entries idle on a dead consumer, dead letters after `max_deliveries`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from services.seckill import handlers
+from services.seckill.adapters.keys import Keys
+from services.seckill.adapters.repository import Repository
+from services.seckill.adapters.sale_store import ORDER_WRITER_GROUP, SaleStore
+from services.seckill.metrics import OrderWriterMetrics
+from services.seckill.settings import Settings
+from shared.broker import make_broker
+from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer, running
+from shared.db import make_engine
+from shared.logging import configure_logging, get_logger
+from shared.metrics import Metrics
+from shared.redis import make_redis
+
+log = get_logger(__name__)
+GAUGE_EVERY_S = 5.0
+
+
+@contextlib.asynccontextmanager
+async def order_writer(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[None]:
+    """Run the order writer until the block exits."""
+    metrics = metrics or Metrics("order-writer")
+    redis_url = settings.require_redis_url()
+    redis = make_redis(redis_url)
+    engine = make_engine(settings.database_url)
+    repo = Repository(engine)
+    keys = Keys(settings.seckill_partitions)
+    store = SaleStore(redis, keys, settings.ticket_ttl_s)
+    writer_metrics = OrderWriterMetrics(metrics.registry)
+    consumer_metrics = ConsumerMetrics(metrics.registry)
+
+    async def on_dead(delivery: Delivery, error: str) -> None:
+        await handlers.order_failed(delivery, error, repo, store, writer_metrics)
+
+    consumers = [
+        StreamConsumer(
+            redis=redis, stream=stream, group=ORDER_WRITER_GROUP,
+            consumer=settings.consumer_for("order-writer"),
+            handle=partial(handlers.write_orders, repo=repo, store=store, redis=redis,
+                           pay_timeout_s=settings.seckill_pay_timeout_s,
+                           metrics=writer_metrics),
+            metrics=consumer_metrics, batch_size=settings.order_writer_batch,
+            poll_ms=settings.order_writer_poll_ms,
+            claim_idle_ms=settings.order_writer_claim_idle_ms,
+            max_deliveries=settings.order_writer_max_deliveries,
+            transient=(handlers.DatabaseUnavailable,), on_dead=on_dead,
+        )
+        for stream in keys.all_orders_streams()
+    ]
+    broker = make_broker(redis_url)
+    for consumer in consumers:
+        consumer.subscribe(broker)
+    gauges = asyncio.create_task(_sample_forever(redis, keys, writer_metrics))
+    try:
+        async with running(broker, consumers):
+            log.info("order writer running", streams=len(consumers))
+            yield
+    finally:
+        gauges.cancel()
+        await asyncio.gather(gauges, return_exceptions=True)
+        await redis.aclose()
+        await engine.dispose()
+
+
+async def _sample_forever(redis: Redis, keys: Keys, metrics: OrderWriterMetrics) -> None:
+    while True:
+        for stream in keys.all_orders_streams():
+            try:
+                await _sample(redis, stream, metrics)
+            except Exception as exc:  # a stream not created yet, Redis away: try again later
+                log.debug("sampling failed", stream=stream, error=str(exc))
+        await asyncio.sleep(GAUGE_EVERY_S)
+
+
+async def _sample(redis: Redis, stream: str, metrics: OrderWriterMetrics) -> None:
+    groups: Any = await redis.xinfo_groups(stream)
+    group = next((g for g in groups if g["name"] in (ORDER_WRITER_GROUP,
+                                                     ORDER_WRITER_GROUP.encode())), None)
+    if group is None:
+        return
+    metrics.lag.labels(stream).set(group.get("lag") or 0)
+    metrics.pending.labels(stream).set(group["pending"])
+    age = 0.0
+    if group["pending"]:
+        oldest: Any = await redis.xpending_range(stream, ORDER_WRITER_GROUP, "-", "+", 1)
+        entry_id = oldest[0]["message_id"]
+        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        age = max(0.0, time.time() - int(entry_id.partition("-")[0]) / 1000)
+    metrics.oldest_pending_age.labels(stream).set(age)
+
+
+async def _serve_metrics(metrics: Metrics, port: int) -> web.AppRunner:
+    app = web.Application()
+    app.router.add_get("/metrics", metrics.handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging("order-writer", settings.log_level, settings.log_json)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    metrics = Metrics("order-writer")
+    runner = None
+    if settings.order_writer_metrics_port:
+        runner = await _serve_metrics(metrics, settings.order_writer_metrics_port)
+    try:
+        async with order_writer(settings, metrics):
+            await stop.wait()
+    finally:
+        if runner is not None:
+            await runner.cleanup()

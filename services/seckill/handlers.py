@@ -1,0 +1,264 @@
+"""Use cases of the seckill service: one function per command or event."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from services.seckill.adapters.event_log import (
+    SCHEDULER_REQUESTS,
+    SECKILL_COMMANDS,
+    SECKILL_EVENTS,
+    publish_many,
+)
+from services.seckill.adapters.repository import ItemRow, NewOrder, OrderRow, Repository
+from services.seckill.adapters.sale_store import LoadedItem, SaleStore, TicketMark
+from services.seckill.domain import (
+    Admission,
+    ItemFigures,
+    OrderStatus,
+    TicketStatus,
+    money,
+)
+from services.seckill.metrics import OrderWriterMetrics
+from shared.consumers import Delivery
+from shared.events import Envelope, new_event_id
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+PRODUCER = "seckill"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached: the entries wait in the pending list, never dead."""
+
+
+class OrderRequested(BaseModel):
+    ticket: str
+    item_id: int
+    user_id: int
+    price: Decimal
+
+
+def new_ticket(item_id: int) -> str:
+    """`<item_id>-<32 hex>`: unguessable, and names its partition."""
+    return f"{item_id}-{uuid.uuid4().hex}"
+
+
+# Items
+
+
+async def create_item(repo: Repository, store: SaleStore, values: dict[str, object]) -> ItemRow:
+    item = await repo.create_item(values)
+    await store.load_item(_loaded(item, remaining=item.stock))
+    return item
+
+
+def _loaded(item: ItemRow, remaining: int) -> LoadedItem:
+    return LoadedItem(item.id, item.course_id, item.price, item.stock, remaining,
+                      item.starts_at, item.ends_at)
+
+
+async def warm(repo: Repository, store: SaleStore, force: bool = False) -> list[str]:
+    """Load items into Redis from the database: stock minus the orders holding a unit.
+
+    Without `force` only items missing from Redis are loaded, so a running sale's pending
+    requests are never counted twice."""
+    lines = []
+    for item in await repo.all_items():
+        if not force and await store.is_loaded(item.id):
+            lines.append(f"item {item.id}: already loaded")
+            continue
+        holders, expired = await repo.holding(item.id)
+        remaining = item.stock - len(holders)
+        await store.load_item(_loaded(item, remaining), buyers=holders, released=expired)
+        lines.append(f"item {item.id}: loaded, remaining {remaining} of {item.stock}")
+    return lines
+
+
+# Admission
+
+
+async def attempt(
+    store: SaleStore, item_id: int, user_id: int, correlation_id: str,
+    idempotency_key: str | None,
+) -> Admission:
+    """Everything is decided by the admission script in Redis; no database work here."""
+    return await store.admit(
+        item_id, user_id, new_ticket(item_id), new_event_id(), correlation_id, idempotency_key
+    )
+
+
+# Order writer
+
+
+@contextlib.asynccontextmanager
+async def database_errors() -> AsyncIterator[None]:
+    """Tell a database that cannot be reached (transient: wait and retry) from bad data."""
+    try:
+        yield
+    except (IntegrityError, DataError):
+        raise  # the data is wrong: retrying cannot help
+    except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+
+
+async def write_orders(
+    batch: Sequence[Delivery], repo: Repository, store: SaleStore, redis: Redis,
+    pay_timeout_s: int, metrics: OrderWriterMetrics,
+) -> None:
+    """Insert a batch of order requests in one transaction, then mark their tickets and
+    publish. The consumer acknowledges after this returns; a redelivered request finds its
+    order and only marks and publishes again."""
+    requests = [OrderRequested.model_validate(d.envelope.data) for d in batch]
+    async with database_errors():
+        written = await repo.insert_orders(
+            [NewOrder(r.item_id, r.user_id, r.ticket, r.price) for r in requests],
+            pay_timeout_s,
+        )
+    metrics.batch_size.observe(len(requests))
+    marks: list[TicketMark] = []
+    out: list[tuple[str, Envelope]] = []
+    for request, delivery in zip(requests, batch, strict=True):
+        order = written.get(request.ticket)
+        correlation = delivery.envelope.correlation_id
+        if order is None:
+            # The buyer holds another live order of this item (stock reloaded by hand, say):
+            # refuse, and give back the unit this admission took.
+            await store.release(request.item_id, f"t:{request.ticket}", None)
+            marks.append(TicketMark(request.ticket, TicketStatus.FAILED,
+                                    reason="already-purchased"))
+            out.append((SECKILL_EVENTS, _event("order.rejected", correlation, {
+                "ticket": request.ticket, "item_id": request.item_id,
+                "user_id": request.user_id, "reason": "already-purchased"})))
+            metrics.orders.labels("rejected").inc()
+            continue
+        marks.append(TicketMark(request.ticket, TicketStatus.SUCCESS, order_id=order.id))
+        out.append((SECKILL_EVENTS, _event("order.created", correlation, order_data(order))))
+        if order.status == OrderStatus.UNPAID:
+            out.append(_expiry_request(order, correlation))
+        metrics.orders.labels("created").inc()
+    await store.mark_tickets(marks)
+    await publish_many(redis, out)
+
+
+async def order_failed(
+    delivery: Delivery, error: str, repo: Repository, store: SaleStore,
+    metrics: OrderWriterMetrics,
+) -> None:
+    """An order request failed `max_deliveries` times: dead-letter it, fail its ticket and
+    return its unit, in one script. If its order was written after all, only mark it."""
+    request = OrderRequested.model_validate(delivery.envelope.data)
+    async with database_errors():
+        order = (await repo.orders_by_ticket([request.ticket])).get(request.ticket)
+    if order is not None:
+        await store.mark_tickets([TicketMark(request.ticket, TicketStatus.SUCCESS,
+                                             order_id=order.id)])
+        await store.ack_order_request(request.item_id, delivery.entry_id)
+        return
+    if await store.dead_letter(request.item_id, request.user_id, request.ticket,
+                               delivery.entry_id, delivery.fields, error, delivery.deliveries):
+        metrics.dead.inc()
+
+
+# Orders
+
+
+def order_data(order: OrderRow) -> dict[str, object]:
+    return {
+        "id": order.id, "item_id": order.item_id, "user_id": order.user_id,
+        "ticket": order.ticket, "price": money(order.price), "status": order.status,
+        "created_at": order.created_at.isoformat(), "pay_by": order.pay_by.isoformat(),
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+    }
+
+
+def _event(event_type: str, correlation_id: str | None, data: dict[str, object]) -> Envelope:
+    return Envelope(type=event_type, producer=PRODUCER, correlation_id=correlation_id,
+                    data=data)
+
+
+def _expiry_request(order: OrderRow, correlation_id: str | None) -> tuple[str, Envelope]:
+    """Ask the scheduler for `order.expire` at pay_by (keyed: asking twice is one delay)."""
+    return SCHEDULER_REQUESTS, _event("delay.requested", correlation_id, {
+        "stream": SECKILL_COMMANDS, "type": "order.expire", "data": {"order_id": order.id},
+        "at": order.pay_by.isoformat(), "key": f"order-expire:{order.id}",
+    })
+
+
+async def pay(
+    repo: Repository, store: SaleStore, redis: Redis, order_id: int
+) -> tuple[OrderRow | None, bool]:
+    """Pay an unpaid order before pay_by. Returns (order, paid now). An order found past
+    pay_by is expired on the spot, which returns its unit without waiting for the command."""
+    order, changed = await repo.pay(order_id)
+    if changed and order is not None:
+        await publish_many(redis, [(SECKILL_EVENTS, _event("order.paid", None, order_data(order)))])
+    elif order is not None and order.status == OrderStatus.UNPAID:
+        order = await expire(repo, store, redis, order_id) or order
+    return order, changed
+
+
+async def expire(
+    repo: Repository, store: SaleStore, redis: Redis, order_id: int
+) -> OrderRow | None:
+    """`order.expire`: an unpaid order past pay_by expires, its unit returns to Redis stock
+    and the buyer may try again. A command that comes early asks for the delay again."""
+    order, changed = await repo.expire(order_id)
+    if order is None:
+        log.warning("order.expire for an unknown order", order_id=order_id)
+        return None
+    if order.status == OrderStatus.EXPIRED:
+        released = await store.release(order.item_id, f"o:{order.id}", order.user_id)
+        if changed or released:
+            await publish_many(
+                redis, [(SECKILL_EVENTS, _event("order.expired", None, order_data(order)))]
+            )
+    elif order.status == OrderStatus.UNPAID:
+        await publish_many(redis, [_expiry_request(order, None)])
+    return order
+
+
+async def handle_commands(
+    batch: Sequence[Delivery], repo: Repository, store: SaleStore, redis: Redis
+) -> None:
+    for delivery in batch:
+        if delivery.envelope.type == "order.expire":
+            async with database_errors():
+                await expire(repo, store, redis, int(delivery.envelope.data["order_id"]))
+        else:
+            log.warning("ignored command", type=delivery.envelope.type)
+
+
+# Reconcile
+
+
+async def reconcile(repo: Repository, store: SaleStore, fix: bool = False) -> list[ItemFigures]:
+    """Check orders + Redis stock + pending requests = stock for every item; with `fix`,
+    shift Redis stock by the drift (an increment, so concurrent admissions are kept)."""
+    figures = []
+    for item in await repo.all_items():
+        found = await _figures(repo, store, item)
+        if fix and found.remaining is not None and found.drift:
+            # A sale in full swing can show a passing drift (an order committed between
+            # the Redis snapshot and the SQL count); repair only a drift seen twice.
+            again = await _figures(repo, store, item)
+            if again.drift == found.drift:
+                await store.adjust_remaining(item.id, -found.drift)
+        figures.append(found)
+    return figures
+
+
+async def _figures(repo: Repository, store: SaleStore, item: ItemRow) -> ItemFigures:
+    remaining, unacked = await store.snapshot(item.id)
+    holders, _ = await repo.holding(item.id)
+    written = await repo.orders_by_ticket(unacked)
+    pending = len(set(unacked) - set(written))
+    return ItemFigures(item.id, item.stock, len(holders), remaining, pending)

@@ -1,0 +1,35 @@
+"""The seckill service's settings: its database, partitions and order-writer tuning."""
+
+from __future__ import annotations
+
+import socket
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field
+
+from shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    service: ClassVar[str] = "seckill"
+
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("SECKILL_DATABASE_URL", "database_url")
+    )
+    # Keys carry the hash tag {pN}, N = item_id % partitions: one slot per admission.
+    seckill_partitions: int = Field(default=4, ge=1, le=1024)
+    seckill_pay_timeout_s: int = Field(default=900, ge=1)
+    ticket_ttl_s: int = Field(default=86_400, ge=60)
+    # How long `GET /tickets/{t}/events` waits for a final status before it ends anyway.
+    ticket_events_timeout_s: float = Field(default=30.0, gt=0)
+    order_writer_batch: int = Field(default=200, ge=1, le=10_000)
+    order_writer_poll_ms: int = Field(default=100, ge=10)
+    order_writer_claim_idle_ms: int = Field(default=30_000, ge=100)
+    order_writer_max_deliveries: int = Field(default=5, ge=1)
+    # The order writer serves /metrics on this port; 0 turns it off.
+    order_writer_metrics_port: int = Field(default=8012, ge=0, le=65535)
+
+    def consumer_for(self, role: str) -> str:
+        """A name stable across restarts on one host, so a restarted process reads its own
+        pending entries at once instead of waiting for another consumer's claim."""
+        return self.consumer_name or f"{socket.gethostname()}-{role}"
