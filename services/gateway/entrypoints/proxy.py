@@ -33,6 +33,11 @@ HOP_BY_HOP = frozenset({
 NOT_FORWARDED = HOP_BY_HOP | {
     "host", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-correlation-id",
 }
+# aiohttp sets the length of a buffered body itself.
+NOT_RETURNED_BUFFERED = HOP_BY_HOP | {"content-length"}
+# Answers of known length up to this size are read whole and sent in one write: a separate
+# write for headers and body costs a second send() per request on the hot path.
+BUFFERED_MAX = 64 * 1024
 
 
 class Proxy:
@@ -88,20 +93,43 @@ class Proxy:
         except aiohttp.ClientError as exc:
             raise _unreachable(base_url, exc) from exc
         try:
-            return await _relay(request, upstream)
+            length = upstream.content_length
+            if length is not None and length <= BUFFERED_MAX and request.method != "HEAD":
+                return await _buffered(request, upstream, base_url)
+            return await _streamed(request, upstream)
         finally:
             upstream.release()
 
 
-async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
-    """Stream the upstream's answer back as it arrives."""
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+def _response_headers(request: web.Request, upstream: aiohttp.ClientResponse,
+                      skip: frozenset[str]) -> CIMultiDict[str]:
+    headers: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.headers.items():
-        if name.lower() not in HOP_BY_HOP:
-            response.headers.add(name, value)
-    response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID_KEY]
-    await response.prepare(request)
+        if name.lower() not in skip:
+            headers.add(name, value)
+    headers[REQUEST_ID_HEADER] = request[REQUEST_ID_KEY]
+    return headers
+
+
+async def _buffered(
+    request: web.Request, upstream: aiohttp.ClientResponse, base_url: str
+) -> web.Response:
+    """A small answer of known length, sent in one write (headers and body together)."""
     try:
+        body = await upstream.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise _unreachable(base_url, exc) from exc
+    return web.Response(body=body, status=upstream.status, reason=upstream.reason,
+                        headers=_response_headers(request, upstream, NOT_RETURNED_BUFFERED))
+
+
+async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    """Anything else (server-sent events, chunked, large) is relayed chunk by chunk as it
+    arrives."""
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
+                                  headers=_response_headers(request, upstream, HOP_BY_HOP))
+    try:
+        await response.prepare(request)
         async for chunk in upstream.content.iter_any():
             await response.write(chunk)
     except ConnectionResetError:
