@@ -98,3 +98,12 @@ async def create_item(
     response = await client.post(f"{BASE}/items", json=body, headers=tokens.headers(1, "admin"))
     assert response.status == 201, await response.text()
     return await response.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def inspector(settings: Settings) -> AsyncIterator[Any]:
+    from tests.seckill.helpers import Inspector
+
+    found = Inspector(settings)
+    yield found
+    await found.close()

@@ -54,7 +54,10 @@ class Keys:
 
     def loaded(self, item_id: int) -> str:
         """Set when the partition was loaded; absent after a Redis loss: fail closed (503)."""
-        return f"{PREFIX}:{self.tag(item_id)}:loaded"
+        return self.partition_loaded(partition_of(item_id, self.partitions))
+
+    def partition_loaded(self, partition: int) -> str:
+        return f"{self._p(partition)}:loaded"
 
     def orders_stream(self, partition: int) -> str:
         return f"{self._p(partition)}:orders"

@@ -102,6 +102,11 @@ class SaleStore:
             pipe.sadd(k.index(item.id), item.id)
             pipe.set(k.loaded(item.id), 1)
             await pipe.execute()
+        # Every partition now answers 404 for unknown ids instead of 503 (one slot each).
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(k.partitions):
+                pipe.set(k.partition_loaded(partition), 1)
+            await pipe.execute()
 
     async def is_loaded(self, item_id: int) -> bool:
         return bool(await self.redis.exists(self.keys.item(item_id)))
