@@ -97,7 +97,7 @@ async def create_item(
             **window(**times)}
     response = await client.post(f"{BASE}/items", json=body, headers=tokens.headers(1, "admin"))
     assert response.status == 201, await response.text()
-    return await response.json()  # type: ignore[no-any-return]
+    return await response.json()
 
 
 @pytest.fixture
