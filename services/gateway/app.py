@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from services.gateway.adapters.repository import UsersRepository
+from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.entrypoints import auth_http
 from services.gateway.entrypoints.admin import admin_site
@@ -17,6 +18,7 @@ from shared.auth import VERIFIER_KEY, TokenVerifier
 from shared.db import make_engine
 from shared.http import add_readiness_check, create_base_app
 from shared.problems import Problem
+from shared.redis import make_redis
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -41,8 +43,24 @@ def create_app(settings: Settings | None = None) -> web.Application:
         yield
         await engine.dispose()
 
+    async def redis(app: web.Application) -> AsyncIterator[None]:
+        client = make_redis(settings.require_redis_url())
+        app[auth_http.REDIS_KEY] = client
+        app[auth_http.SMS_CODES_KEY] = SmsCodes(
+            client, settings.sms_code_secret, ttl_s=settings.sms_code_ttl_s,
+            cooldown_s=settings.sms_code_cooldown_s, max_tries=settings.sms_code_max_tries,
+            ip_limit=settings.sms_ip_limit, ip_window_s=settings.sms_ip_window_s,
+        )
+
+        async def check() -> None:
+            await client.ping()
+
+        add_readiness_check(app, "redis", check)
+        yield
+        await client.aclose()
+
     proxy = Proxy(settings)
-    app.cleanup_ctx.extend([database, proxy.session_ctx, admin_site(settings)])
+    app.cleanup_ctx.extend([database, redis, proxy.session_ctx, admin_site(settings)])
     auth_http.setup_routes(app)
     proxy.add_routes(app)
     add_web_routes(app, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -43,6 +44,11 @@ class User:
 
 def roles_for(admin: bool) -> tuple[str, ...]:
     return (USER, ADMIN) if admin else (USER,)
+
+
+def new_code() -> str:
+    """A login code: CODE_LENGTH digits from the secrets module."""
+    return f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
 
 
 class NewUser(BaseModel):

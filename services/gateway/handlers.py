@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.asyncio import Redis
+
 from services.gateway.adapters.passwords import hash_password, verify_password
 from services.gateway.adapters.repository import UsersRepository
+from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.domain import InvalidCredentials, NewUser, User, UserDisabled, roles_for
+from shared.events import Envelope, publish
+
+SMS_STREAM = "notify.sms"
 
 
 async def add_user(users: UsersRepository, new: NewUser) -> User:
@@ -21,6 +27,32 @@ async def login_with_password(
     user = await users.by_phone(phone)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise InvalidCredentials
+    return token_body(issuer, user)
+
+
+async def request_code(
+    codes: SmsCodes, redis: Redis, phone: str, client_ip: str, correlation_id: str | None
+) -> None:
+    """Make a code and hand it to the SMS sender (the scheduler's `sms-sender` group)."""
+    code = await codes.issue(phone, client_ip)
+    envelope = Envelope(
+        type="sms.send", producer="gateway", correlation_id=correlation_id,
+        data={"phone": phone, "template": "login_code", "params": {"code": code}},
+    )
+    try:
+        await publish(redis, SMS_STREAM, envelope)
+    except BaseException:
+        await codes.withdraw(phone)
+        raise
+
+
+async def login_with_code(
+    users: UsersRepository, codes: SmsCodes, issuer: TokenIssuer, phone: str, code: str
+) -> dict[str, Any]:
+    """A right code logs in; a phone seen for the first time becomes a user."""
+    if not await codes.check(phone, code):
+        raise InvalidCredentials
+    user = await users.get_or_add(phone, roles_for(admin=False))
     return token_body(issuer, user)
 
 

@@ -3,33 +3,76 @@
 from __future__ import annotations
 
 from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.gateway import handlers
 from services.gateway.adapters.repository import UsersRepository
+from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
-from services.gateway.domain import InvalidCredentials, TokenRequest, UserDisabled
+from services.gateway.domain import (
+    CodeCoolingDown,
+    CodeRequest,
+    InvalidCredentials,
+    TokenRequest,
+    TooManyCodeRequests,
+    UserDisabled,
+)
 from shared.auth import require_user
-from shared.http import json_response, parse_body
+from shared.http import CORRELATION_ID_KEY, json_response, parse_body
 from shared.problems import Problem
 
 USERS_KEY = web.AppKey("users", UsersRepository)
 ISSUER_KEY = web.AppKey("token_issuer", TokenIssuer)
+REDIS_KEY = web.AppKey("redis", Redis)
+SMS_CODES_KEY = web.AppKey("sms_codes", SmsCodes)
 
 PREFIX = "/api/v1/auth"
+
+
+async def request_code(request: web.Request) -> web.Response:
+    body = await parse_body(request, CodeRequest)
+    codes = request.app[SMS_CODES_KEY]
+    try:
+        await handlers.request_code(codes, request.app[REDIS_KEY], body.phone,
+                                    request.remote or "unknown", request.get(CORRELATION_ID_KEY))
+    except TooManyCodeRequests as exc:
+        raise Problem(429, "too-many-requests",
+                      f"Too many codes asked from this address; retry in {exc.retry_after_s} s.",
+                      headers={"Retry-After": str(exc.retry_after_s)}) from exc
+    except CodeCoolingDown as exc:
+        raise Problem(429, "code-recently-sent",
+                      f"A code was sent to this phone recently; retry in {exc.retry_after_s} s.",
+                      headers={"Retry-After": str(exc.retry_after_s)}) from exc
+    except RedisError as exc:
+        raise _unavailable() from exc
+    return json_response({"expires_in": codes.ttl_s, "resend_after": codes.cooldown_s},
+                         status=202)
 
 
 async def create_token(request: web.Request) -> web.Response:
     body = await parse_body(request, TokenRequest)
     users, issuer = request.app[USERS_KEY], request.app[ISSUER_KEY]
-    if body.password is None:
-        raise Problem(422, "validation-error", "Log in with a password.")
     try:
-        token = await handlers.login_with_password(users, issuer, body.phone, body.password)
+        if body.password is not None:
+            token = await handlers.login_with_password(users, issuer, body.phone, body.password)
+        else:
+            assert body.code is not None  # TokenRequest holds exactly one of the two
+            token = await handlers.login_with_code(
+                users, request.app[SMS_CODES_KEY], issuer, body.phone, body.code)
     except InvalidCredentials as exc:
-        raise Problem(401, "invalid-credentials", "Wrong phone or password.") from exc
+        what = "password" if body.password is not None else "code"
+        raise Problem(401, "invalid-credentials", f"Wrong phone or {what}.") from exc
     except UserDisabled as exc:
         raise Problem(403, "user-disabled", "This account is disabled.") from exc
+    except RedisError as exc:
+        raise _unavailable() from exc
     return json_response(token, headers={"Cache-Control": "no-store"})
+
+
+def _unavailable() -> Problem:
+    return Problem(503, "unavailable", "Login codes are unavailable; try again shortly.",
+                   headers={"Retry-After": "5"})
 
 
 async def me(request: web.Request) -> web.Response:
@@ -42,5 +85,6 @@ async def me(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
+    app.router.add_post(f"{PREFIX}/sms-codes", request_code)
     app.router.add_post(f"{PREFIX}/tokens", create_token)
     app.router.add_get(f"{PREFIX}/me", me)

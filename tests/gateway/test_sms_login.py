@@ -1,0 +1,158 @@
+"""SMS-code login against real Redis: the code is read back from the notify.sms stream."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from services.gateway.adapters.sms_codes import SmsCodes
+from shared.events import decode_entry
+from tests.gateway.conftest import GatewayFactory, assert_problem
+
+pytestmark = pytest.mark.integration
+
+PHONE = "13700000001"
+CODES = "/api/v1/auth/sms-codes"
+TOKENS = "/api/v1/auth/tokens"
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory, redis_url: str) -> TestClient:
+    return await make_gateway(redis_url=redis_url)
+
+
+async def sent_codes(redis: Redis) -> list[dict[str, Any]]:
+    return [decode_entry(fields).model_dump() for _, fields in await redis.xrange("notify.sms")]
+
+
+async def ask_code(gateway: TestClient, redis: Redis, phone: str = PHONE) -> str:
+    response = await gateway.post(CODES, json={"phone": phone})
+    assert response.status == 202, await response.text()
+    assert set(await response.json()) == {"expires_in", "resend_after"}
+    last = (await sent_codes(redis))[-1]
+    assert last["data"]["phone"] == phone
+    code: str = last["data"]["params"]["code"]
+    return code
+
+
+async def test_code_login_makes_a_new_user_once(gateway: TestClient, redis: Redis) -> None:
+    response = await gateway.post(CODES, json={"phone": PHONE},
+                                  headers={"X-Request-ID": "sms-1"})
+    assert response.status == 202
+    assert await response.json() == {"expires_in": 300, "resend_after": 60}
+    (entry,) = await sent_codes(redis)
+    assert entry["type"] == "sms.send" and entry["producer"] == "gateway"
+    assert entry["correlation_id"] == "sms-1"
+    assert entry["data"]["template"] == "login_code"
+    code = entry["data"]["params"]["code"]
+    assert len(code) == 6 and code.isdigit()
+    # Only a keyed hash of the code is kept.
+    stored = await redis.hgetall(f"gateway:sms-code:{PHONE}")
+    assert code.encode() not in b"".join(stored.values())
+    assert 0 < await redis.pttl(f"gateway:sms-code:{PHONE}") <= 300_000
+
+    response = await gateway.post(TOKENS, json={"phone": PHONE, "code": code})
+    assert response.status == 200, await response.text()
+    token = await response.json()
+    assert token["user"]["phone"] == PHONE and token["user"]["roles"] == ["user"]
+    me = await gateway.get("/api/v1/auth/me",
+                           headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert (await me.json())["id"] == token["user"]["id"]
+
+    # Single use.
+    await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": code}),
+                         401, "invalid-credentials")
+
+
+async def test_an_existing_user_logs_in_as_themselves(
+    make_gateway: GatewayFactory, redis_url: str, redis: Redis
+) -> None:
+    gateway = await make_gateway(redis_url=redis_url, sms_code_cooldown_s=1)
+    first = await gateway.post(TOKENS, json={"phone": PHONE, "code": await ask_code(
+        gateway, redis)})
+    user_id = (await first.json())["user"]["id"]
+    await asyncio.sleep(1.1)  # past the (shortened) cooldown
+    again = await gateway.post(TOKENS, json={"phone": PHONE, "code": await ask_code(
+        gateway, redis)})
+    assert again.status == 200
+    assert (await again.json())["user"]["id"] == user_id
+
+
+async def test_five_wrong_tries_void_the_code(gateway: TestClient, redis: Redis) -> None:
+    code = await ask_code(gateway, redis)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": wrong}),
+                             401, "invalid-credentials")
+    await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": code}),
+                         401, "invalid-credentials")
+
+
+async def test_the_right_code_on_the_fifth_try_still_works(
+    gateway: TestClient, redis: Redis
+) -> None:
+    code = await ask_code(gateway, redis)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        response = await gateway.post(TOKENS, json={"phone": PHONE, "code": wrong})
+        assert response.status == 401
+    assert (await gateway.post(TOKENS, json={"phone": PHONE, "code": code})).status == 200
+
+
+async def test_concurrent_tries_cannot_pass_the_limit(redis: Redis) -> None:
+    codes = SmsCodes(redis, "secret", ttl_s=300, cooldown_s=60, max_tries=5, ip_limit=100,
+                     ip_window_s=60)
+    code = await codes.issue(PHONE, "198.51.100.1")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    results = await asyncio.gather(*(codes.check(PHONE, wrong) for _ in range(20)))
+    assert not any(results)
+    assert not await codes.check(PHONE, code)
+    # And of concurrent right answers, exactly one wins.
+    other = "13700000002"
+    code = await codes.issue(other, "198.51.100.1")
+    results = await asyncio.gather(*(codes.check(other, code) for _ in range(5)))
+    assert results.count(True) == 1
+
+
+async def test_one_code_per_phone_per_minute(gateway: TestClient, redis: Redis) -> None:
+    await ask_code(gateway, redis)
+    response = await gateway.post(CODES, json={"phone": PHONE})
+    await assert_problem(response, 429, "code-recently-sent")
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert len(await sent_codes(redis)) == 1
+    # Another phone is not held back.
+    await ask_code(gateway, redis, "13700000002")
+
+
+async def test_per_address_limit(make_gateway: GatewayFactory, redis_url: str,
+                                 redis: Redis) -> None:
+    gateway = await make_gateway(redis_url=redis_url, sms_ip_limit=3)
+    for n in range(3):
+        await ask_code(gateway, redis, f"1370000001{n}")
+    response = await gateway.post(CODES, json={"phone": "13700000019"})
+    await assert_problem(response, 429, "too-many-requests")
+    assert 1 <= int(response.headers["Retry-After"]) <= 3600
+    assert len(await sent_codes(redis)) == 3
+    assert not await redis.exists("gateway:sms-code:13700000019")
+
+
+async def test_an_expired_code_is_refused(make_gateway: GatewayFactory, redis_url: str,
+                                          redis: Redis) -> None:
+    gateway = await make_gateway(redis_url=redis_url, sms_code_ttl_s=1)
+    code = await ask_code(gateway, redis)
+    await asyncio.sleep(1.2)
+    await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": code}),
+                         401, "invalid-credentials")
+
+
+@pytest.mark.parametrize("body", [{"phone": "12345"}, {}, {"phone": PHONE, "extra": 1}, [PHONE]])
+async def test_bad_code_requests_are_422_and_send_nothing(
+    gateway: TestClient, redis: Redis, body: object
+) -> None:
+    await assert_problem(await gateway.post(CODES, json=body), 422, "validation-error")
+    assert await sent_codes(redis) == []
+    assert await redis.keys("gateway:*") == []
