@@ -2,6 +2,7 @@
 
 A write commits, then (banners) replaces the cache version, then publishes its event on
 `catalog.events`; only then does it return, so no reader can see the old list afterwards.
+Banner writes also replace the version before the transaction (see `_unit_of_work`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -145,7 +147,7 @@ async def create(
 ) -> dict[str, Any]:
     """Insert a row (a chapter under course `parent_id`, a section under chapter
     `parent_id`)."""
-    async with _unit_of_work(catalog) as repo:
+    async with _unit_of_work(catalog, entity) as repo:
         values = await _checked(repo, fields)
         course_id = await _attach(repo, entity, values, parent_id)
         row = entity.model(**values)
@@ -160,7 +162,7 @@ async def update(
     catalog: Catalog, entity: Entity, row_id: int, fields: dict[str, Any],
     correlation_id: str | None,
 ) -> dict[str, Any]:
-    async with _unit_of_work(catalog) as repo:
+    async with _unit_of_work(catalog, entity) as repo:
         row = await repo.live(entity.model, row_id)
         if row is None:
             raise not_found(entity.name, row_id)
@@ -174,7 +176,7 @@ async def delete(
     catalog: Catalog, entity: Entity, row_id: int, correlation_id: str | None
 ) -> None:
     """Soft delete: the row stays, flagged `is_delete`, and vanishes from every read."""
-    async with _unit_of_work(catalog) as repo:
+    async with _unit_of_work(catalog, entity) as repo:
         row = await repo.live(entity.model, row_id)
         if row is None:
             raise not_found(entity.name, row_id)
@@ -184,8 +186,18 @@ async def delete(
 
 
 @contextlib.asynccontextmanager
-async def _unit_of_work(catalog: Catalog) -> AsyncIterator[CatalogRepository]:
-    """A transaction committed on leaving; a unique-constraint clash becomes a 409."""
+async def _unit_of_work(catalog: Catalog, entity: Entity) -> AsyncIterator[CatalogRepository]:
+    """A transaction committed on leaving; a unique-constraint clash becomes a 409.
+
+    A banner write first replaces the cache version: a Redis that cannot be told refuses the
+    write before anything changed (503), instead of leaving a stale copy behind it.
+    """
+    if entity is BANNER:
+        try:
+            await catalog.banners.invalidate()
+        except (RedisError, OSError) as error:
+            raise Problem(503, "cache-unavailable",
+                          "The banner cache cannot be reached; nothing was changed.") from error
     try:
         async with catalog.sessions() as session, session.begin():
             yield CatalogRepository(session)
@@ -270,8 +282,8 @@ async def _after_commit(
     catalog: Catalog, entity: Entity, row_id: int, action: str, course_id: int | None,
     correlation_id: str | None,
 ) -> None:
-    if entity is BANNER:
-        await catalog.banners.invalidate()
+    if entity is BANNER:  # again: a reader between the first replacement and the commit
+        await catalog.banners.invalidate()  # may have cached the rows from before it
     data: dict[str, Any] = {"entity": entity.name, "id": row_id, "action": action}
     if course_id is not None:
         data["course_id"] = course_id

@@ -4,6 +4,7 @@ write (slow readers, replicas, lost keys), one query per stampede, the rebuild c
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,7 +19,8 @@ from services.catalog.adapters.orm import Banner
 from services.catalog.entrypoints.http import CATALOG_KEY
 from shared.events import Envelope, publish
 from shared.http import METRICS_KEY
-from tests.catalog.conftest import API, StartApp, count_queries
+from tests.catalog.conftest import API, StartApp, count_queries, snapshot
+from tests.support.redis_servers import start_embedded
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -190,3 +192,23 @@ async def test_the_rebuild_command_is_consumed_by_group_catalog(
     groups = {g["name"].decode(): g for g in await redis.xinfo_groups("catalog.commands")}
     assert groups["catalog"]["pending"] == 0
     assert metric(client, "catalog_banner_cache_rebuilds_total", trigger="command") == 1
+
+
+async def test_without_redis_reads_come_fresh_from_the_database_and_writes_are_refused(
+    start_app: StartApp, admin: dict[str, str], tmp_path: Path
+) -> None:
+    server = start_embedded(tmp_path / "valkey")
+    try:
+        client = await start_app(redis_url=server.url)
+        banner = await add_banner(client, admin, "one")
+        assert await titles(client) == ["one"]
+        server.kill()
+        before = await snapshot(client, with_redis=False)
+        response = await client.patch(f"{API}/banners/{banner['id']}", headers=admin,
+                                      json={"title": "two"})
+        assert response.status == 503, await response.text()
+        assert await snapshot(client, with_redis=False) == before
+        await rename_behind_the_api(client, "changed")
+        assert await titles(client) == ["changed"]  # never the copy held in process
+    finally:
+        server.stop()

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.catalog.domain import CachedBanners, fresh
 from shared.events import new_event_id
@@ -100,7 +101,14 @@ class BannerCache:
 
     async def get(self) -> Banners:
         """The shown banners by `orders`, never older than the last write that returned."""
-        version = await self._version()
+        try:
+            version = await self._version()
+        except (RedisError, OSError) as exc:
+            # The database is the truth and always fresh; only the caches need Redis.
+            log.warning("redis unreachable; banners read from the database", error=str(exc))
+            self.metrics.hits.labels("db").inc()
+            self.metrics.rebuilds.labels("redis-down").inc()
+            return await self.load()
         local = self.local
         if local is not None and fresh(local, version):
             self.metrics.hits.labels("local").inc()
