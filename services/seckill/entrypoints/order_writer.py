@@ -92,6 +92,8 @@ async def _sample_forever(redis: Redis, keys: Keys, metrics: OrderWriterMetrics)
 
 
 async def _sample(redis: Redis, stream: str, metrics: OrderWriterMetrics) -> None:
+    if not await redis.exists(stream):
+        return
     groups: Any = await redis.xinfo_groups(stream)
     group = next((g for g in groups if g["name"] in (ORDER_WRITER_GROUP,
                                                      ORDER_WRITER_GROUP.encode())), None)

@@ -1,0 +1,183 @@
+"""Tickets, orders, payment and expiry over HTTP, with the order writer and the app's
+`seckill.commands` consumer running against real Redis and real databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.seckill.adapters.event_log import SECKILL_COMMANDS, SECKILL_EVENTS
+from services.seckill.adapters.repository import utc
+from shared.events import Envelope, decode_entry, publish
+from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
+from tests.seckill.helpers import Inspector
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def buy(client: TestClient[Any, Any], tokens: Tokens, item_id: int, user: int) -> str:
+    response = await client.post(f"{BASE}/items/{item_id}/attempts", headers=tokens.headers(user))
+    assert response.status == 202, await response.text()
+    return str((await response.json())["ticket"])
+
+
+async def order_of(
+    client: TestClient[Any, Any], tokens: Tokens, ticket: str, user: int
+) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def written() -> bool:
+        body = await (await client.get(f"{BASE}/tickets/{ticket}",
+                                       headers=tokens.headers(user))).json()
+        found.update(body)
+        return body["status"] != "pending"
+
+    await eventually(written, within=20)
+    assert found["status"] == "success", found
+    response = await client.get(f"{BASE}/orders/{found['order_id']}", headers=tokens.headers(user))
+    assert response.status == 200
+    return await response.json()  # type: ignore[no-any-return]
+
+
+async def expire_command(inspector: Inspector, order_id: int) -> None:
+    await publish(inspector.redis, SECKILL_COMMANDS,
+                  Envelope(type="order.expire", producer="test", data={"order_id": order_id}))
+
+
+async def event_types(inspector: Inspector) -> Counter[str]:
+    return Counter(decode_entry(f).type for _, f in await inspector.redis.xrange(SECKILL_EVENTS))
+
+
+async def test_ticket_events_end_with_the_final_status(
+    client: TestClient[Any, Any], tokens: Tokens, writer: WriterFactory,
+) -> None:
+    item = await create_item(client, tokens, stock=2)
+    ticket = await buy(client, tokens, item["id"], 8)
+    response = await client.get(f"{BASE}/tickets/{ticket}/events", headers=tokens.headers(8))
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    first = await response.content.readuntil(b"\n\n")
+    assert orjson.loads(first.split(b"data: ", 1)[1])["status"] == "pending"
+    async with writer(), asyncio.timeout(20):
+        rest = await response.content.read()  # the stream ends by itself once final
+    events = [orjson.loads(chunk.split(b"data: ", 1)[1])
+              for chunk in rest.split(b"\n\n") if chunk.startswith(b"event: status")]
+    assert [e["status"] for e in events] == ["success"]
+    assert events[0]["order_id"] is not None and events[0]["ticket"] == ticket
+
+
+async def test_tickets_and_orders_are_their_owners_only(
+    client: TestClient[Any, Any], tokens: Tokens, writer: WriterFactory,
+) -> None:
+    item = await create_item(client, tokens, stock=3)
+    ticket = await buy(client, tokens, item["id"], 21)
+    async with writer():
+        order = await order_of(client, tokens, ticket, 21)
+    other = tokens.headers(22)
+    for path in (f"/tickets/{ticket}", f"/tickets/{ticket}/events", f"/orders/{order['id']}"):
+        response = await client.get(f"{BASE}{path}", headers=other)
+        assert response.status == 404, path
+        assert (await client.get(f"{BASE}{path}")).status == 401
+    assert (await client.post(f"{BASE}/orders/{order['id']}/payment", headers=other)).status == 404
+    mine = await (await client.get(f"{BASE}/orders", headers=other)).json()
+    assert mine["count"] == 0
+    admin = tokens.headers(1, "admin")
+    assert (await client.get(f"{BASE}/orders/{order['id']}", headers=admin)).status == 200
+    everyone = await (await client.get(f"{BASE}/orders?user=21", headers=admin)).json()
+    assert [o["id"] for o in everyone["results"]] == [order["id"]]
+    assert (await client.get(f"{BASE}/orders?page_size=1000", headers=admin)).status == 400
+    unpaid = await (await client.get(f"{BASE}/orders/{order['id']}",
+                                     headers=tokens.headers(21))).json()
+    assert unpaid["status"] == "unpaid"
+
+
+async def test_payment_is_idempotent_and_expiry_gives_the_unit_back(
+    client: TestClient[Any, Any], tokens: Tokens, writer: WriterFactory, inspector: Inspector,
+) -> None:
+    item = await create_item(client, tokens, stock=1)
+    async with writer(seckill_pay_timeout_s=1):
+        first = await order_of(client, tokens, await buy(client, tokens, item["id"], 31), 31)
+        await asyncio.sleep(1.1)  # past pay_by
+        await expire_command(inspector, first["id"])
+        path = f"{BASE}/orders/{first['id']}"
+
+        async def expired() -> bool:
+            body = await (await client.get(path, headers=tokens.headers(31))).json()
+            return body["status"] == "expired"
+
+        await eventually(expired)
+        assert (await inspector.store.remaining([item["id"]]))[item["id"]] == 1
+        late = await client.post(f"{path}/payment", headers=tokens.headers(31))
+        assert late.status == 409 and (await late.json())["type"].endswith("/expired")
+        await expire_command(inspector, first["id"])  # a redelivered command changes nothing
+    # The unit is back and the same buyer may try again: a second, live order.
+    async with writer(seckill_pay_timeout_s=900):
+        second = await order_of(client, tokens, await buy(client, tokens, item["id"], 31), 31)
+    pay = f"{BASE}/orders/{second['id']}/payment"
+    for _ in range(2):
+        response = await client.post(pay, headers=tokens.headers(31))
+        assert response.status == 200, await response.text()
+        assert (await response.json())["status"] == "paid"
+    figures = await inspector.figures(item["id"])
+    assert (figures.orders, figures.remaining, figures.drift) == (1, 0, 0)
+    types = await event_types(inspector)
+    assert types["order.expired"] == 1 and types["order.created"] == 2
+
+
+@pytest.mark.slow
+async def test_payment_racing_expiry_has_exactly_one_winner(
+    client: TestClient[Any, Any], tokens: Tokens, writer: WriterFactory, inspector: Inspector,
+) -> None:
+    users = list(range(600, 640))
+    item = await create_item(client, tokens, stock=len(users))
+    for user in users:
+        await buy(client, tokens, item["id"], user)
+    async with writer(seckill_pay_timeout_s=4):
+        async def written() -> bool:
+            return await inspector.order_count(item["id"]) == len(users)
+
+        await eventually(written)
+    orders = {r.user_id: r for r in await inspector.orders(item["id"])}
+    loop = asyncio.get_running_loop()
+    wall_offset = datetime.now(UTC).timestamp() - loop.time()
+    # Payment and expiry fire together at pay_by plus a spread of -200..+190 ms, so both
+    # sides win somewhere; each pair still races at one instant.
+    offsets = [(i % 40 - 20) * 0.01 for i in range(len(users))]
+    assert min(utc(o.pay_by) for o in orders.values()).timestamp() - wall_offset - 0.2 > (
+        loop.time()), "pay_by passed before the race began"
+
+    async def race(user: int, offset: float) -> int:
+        order = orders[user]
+        at = utc(order.pay_by).timestamp() - wall_offset + offset
+        await asyncio.sleep(max(0.0, at - loop.time()))
+        pay = client.post(f"{BASE}/orders/{order.id}/payment", headers=tokens.headers(user))
+        response, _ = await asyncio.gather(pay, expire_command(inspector, order.id))
+        return response.status
+
+    outcomes = await asyncio.gather(*(race(u, o) for u, o in zip(users, offsets, strict=True)))
+    statuses = dict(zip(users, outcomes, strict=True))
+
+    async def settled() -> bool:
+        groups = await inspector.redis.xinfo_groups(SECKILL_COMMANDS)
+        return all(g["pending"] == 0 and not g.get("lag") for g in groups)
+
+    await eventually(settled, within=20)
+    final = {r.user_id: r.status for r in await inspector.orders(item["id"])}
+    for user, status in statuses.items():
+        assert (status, final[user]) in ((200, "paid"), (409, "expired")), (user, status)
+    expired = [u for u, s in final.items() if s == "expired"]
+    paid = [u for u, s in final.items() if s == "paid"]
+    assert paid and expired  # both sides won some races
+    assert (await inspector.store.remaining([item["id"]]))[item["id"]] == len(expired)
+    buyers = {int(b) for b in await inspector.redis.smembers(inspector.keys.buyers(item["id"]))}
+    assert buyers == set(paid)
+    types = await event_types(inspector)
+    assert (types["order.paid"], types["order.expired"]) == (len(paid), len(expired))
+    assert (await inspector.figures(item["id"])).drift == 0
