@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from services.gateway.settings import Settings
 from shared.http import (
@@ -79,7 +80,8 @@ class Proxy:
         assert self._session is not None, "the proxy session is opened by the app's cleanup_ctx"
         headers = upstream_headers(request)
         body = request.content if request.body_exists else None
-        url = base_url + request.raw_path
+        # Already encoded: the path and query go on byte for byte (and yarl skips re-quoting).
+        url = URL(base_url + request.raw_path, encoded=True)
         try:
             upstream = await self._session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False,
