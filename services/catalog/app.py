@@ -58,6 +58,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     consumers = [command_consumer(redis, cache, registry, consumer_name)]
     for consumer in consumers:
         consumer.subscribe(broker)
+    # Copies in Redis may come from another database (restored, or reset to demo data).
+    await cache.invalidate()
     follower = asyncio.create_task(follow_changes(redis, cache))
 
     async def database() -> None:

@@ -29,7 +29,7 @@ from services.catalog.adapters.orm import (
     Teacher,
 )
 from services.catalog.adapters.repository import CatalogRepository
-from services.catalog.domain import BANNER_CHANGED, COURSE_CHANGED
+from services.catalog.domain import BANNER_CHANGED, COURSE_CHANGED, SECTION_PREVIEW
 from services.catalog.entrypoints.schemas import CourseQuery
 from services.catalog.settings import Settings
 from shared.events import Envelope, publish
@@ -85,13 +85,11 @@ async def list_courses(
         )
         previews = await repo.section_previews([row.id for row in rows])
         return count, [
-            serializers.course(row, catalog.base_url, _previews(previews.get(row.id, [])))
+            serializers.course(row, catalog.base_url, [
+                serializers.section_preview(s, s.chapter_number) for s in previews[row.id]
+            ])
             for row in rows
         ]
-
-
-def _previews(sections: list[tuple[Section, int]]) -> list[dict[str, Any]]:
-    return [serializers.section_preview(s, number) for s, number in sections]
 
 
 async def course_detail(catalog: Catalog, course_id: int) -> dict[str, Any]:
@@ -101,9 +99,9 @@ async def course_detail(catalog: Catalog, course_id: int) -> dict[str, Any]:
         if row is None:
             raise not_found("course", course_id)
         chapters = await repo.chapters(course_id)
-        preview = [(s, c.chapter) for c, sections in chapters for s in sections]
-        return serializers.course_detail(row, catalog.base_url, chapters,
-                                         _previews(preview[:4]))
+        preview = [serializers.section_preview(s, c.chapter)
+                   for c, sections in chapters for s in sections][:SECTION_PREVIEW]
+        return serializers.course_detail(row, catalog.base_url, chapters, preview)
 
 
 async def list_teachers(catalog: Catalog, page: PageParams) -> tuple[int, list[dict[str, Any]]]:

@@ -7,7 +7,7 @@ path and the banner cache rebuild alike.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from services.catalog.adapters.orm import Banner, Chapter, Course, CourseCategory, Section, Teacher
 from shared.urls import absolute_url
@@ -51,7 +51,17 @@ def teacher(row: Teacher, base_url: str) -> dict[str, Any]:
     return {**teacher_brief(row, base_url), "signature": row.signature, "brief": row.brief}
 
 
-def section_preview(row: Section, chapter_number: int) -> dict[str, Any]:
+class SectionFields(Protocol):
+    """A section as an ORM row or as a plain result row of its columns."""
+
+    orders: int
+    name: str
+    section_type: int
+    duration: str | None
+    free_trail: bool
+
+
+def section_preview(row: SectionFields, chapter_number: int) -> dict[str, Any]:
     return {
         "chapter": chapter_number,
         "orders": row.orders,

@@ -90,32 +90,28 @@ class CatalogRepository:
             selectinload(Course.teacher), selectinload(Course.course_category)
         )
 
-    async def section_previews(
-        self, course_ids: Sequence[int]
-    ) -> dict[int, list[tuple[Section, int]]]:
-        """The first sections of each course in reading order (with their chapter number),
-        in one query."""
+    async def section_previews(self, course_ids: Sequence[int]) -> dict[int, list[Any]]:
+        """The first sections of each course in reading order, in one query, as plain rows
+        (`chapter_number`, `orders`, `name`, ...): a list page needs no ORM objects for them."""
         if not course_ids:
             return {}
         rank = func.row_number().over(
             partition_by=Chapter.course_id,
             order_by=(Chapter.chapter, Chapter.id, Section.orders, Section.id),
         ).label("rank")
-        inner = (
-            select(Chapter.course_id, Chapter.chapter.label("chapter_number"), Section.id, rank)
+        ranked = (
+            select(Chapter.course_id, Chapter.chapter.label("chapter_number"), Section.orders,
+                   Section.name, Section.section_type, Section.duration, Section.free_trail,
+                   rank)
             .join(Section, Section.chapter_id == Chapter.id)
             .where(Chapter.course_id.in_(course_ids), _public(Chapter), _public(Section))
             .subquery()
         )
-        query = (
-            select(inner.c.course_id, inner.c.chapter_number, Section)
-            .join(Section, Section.id == inner.c.id)
-            .where(inner.c.rank <= SECTION_PREVIEW)
-            .order_by(inner.c.course_id, inner.c.rank)
-        )
-        previews: dict[int, list[tuple[Section, int]]] = defaultdict(list)
-        for course_id, chapter_number, section in (await self.session.execute(query)).all():
-            previews[course_id].append((section, chapter_number))
+        query = (select(ranked).where(ranked.c.rank <= SECTION_PREVIEW)
+                 .order_by(ranked.c.course_id, ranked.c.rank))
+        previews: dict[int, list[Any]] = defaultdict(list)
+        for row in (await self.session.execute(query)).all():
+            previews[row.course_id].append(row)
         return previews
 
     async def chapters(self, course_id: int) -> list[tuple[Chapter, list[Section]]]:
