@@ -41,7 +41,7 @@ async def request_code(
     )
     try:
         await publish(redis, SMS_STREAM, envelope)
-    except BaseException:
+    except Exception:
         await codes.withdraw(phone)
         raise
 

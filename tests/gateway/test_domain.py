@@ -81,7 +81,8 @@ def test_development_signs_with_the_pair_under_var(tmp_path: object) -> None:
 def test_upstream_headers_drop_identity_and_hop_by_hop() -> None:
     request = make_mocked_request("GET", "/api/v1/catalog/x", headers={
         "X-User-Id": "1", "X-USER-ROLES": "admin", "Authorization": "Bearer t",
-        "Connection": "close", "Transfer-Encoding": "chunked", "Host": "example.com",
+        "Connection": "close, X-Hop", "X-Hop": "1", "Transfer-Encoding": "chunked",
+        "Host": "example.com", "Expect": "100-continue",
         "X-Request-ID": "client-sent", "Cookie": "a=b",
     })
     request[REQUEST_ID_KEY] = "rid"

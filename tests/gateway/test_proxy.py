@@ -72,7 +72,7 @@ async def test_identity_headers_are_dropped_and_authorization_forwarded(
     response = await gateway.get("/api/v1/seckill/orders", headers={
         "X-User-Id": "1", "x-user-roles": "admin", "X-User-Phone": "13800000000",
         "Authorization": "Bearer some.token.value", "X-Forwarded-For": "203.0.113.9",
-        "Connection": "keep-alive, X-Custom", "Accept": "application/json",
+        "Connection": "keep-alive, X-Custom", "X-Custom": "hop", "Accept": "application/json",
     })
     headers = (await response.json())["headers"]
     assert not [name for name in headers if name.startswith("x-user-")]
@@ -80,8 +80,8 @@ async def test_identity_headers_are_dropped_and_authorization_forwarded(
     assert headers["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
     assert headers["x-forwarded-proto"] == "http"
     assert headers["accept"] == "application/json"
+    assert "x-custom" not in headers
     assert "keep-alive" not in headers
-    assert "connection" not in response.headers or response.headers["Connection"] != "X-Custom"
 
 
 async def test_server_sent_events_stream_through_unbuffered(

@@ -31,8 +31,10 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
     "te", "trailer", "transfer-encoding", "upgrade",
 })
+# `Expect: 100-continue` was answered by the gateway's own server already.
 NOT_FORWARDED = HOP_BY_HOP | {
-    "host", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-correlation-id",
+    "host", "expect", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
+    "x-correlation-id",
 }
 # aiohttp sets the length of a buffered body itself.
 NOT_RETURNED_BUFFERED = HOP_BY_HOP | {"content-length"}
@@ -150,9 +152,10 @@ async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> w
 def upstream_headers(request: web.Request) -> CIMultiDict[str]:
     """The client's headers minus hop-by-hop and `X-User-*`, plus request id and forwarding."""
     headers: CIMultiDict[str] = CIMultiDict()
+    skip = NOT_FORWARDED | _named_in_connection(request.headers.get("Connection"))
     for name, value in request.headers.items():
         lower = name.lower()
-        if lower in NOT_FORWARDED or lower.startswith("x-user-"):
+        if lower in skip or lower.startswith("x-user-"):
             continue
         if lower == "x-forwarded-for":
             continue  # rebuilt below, with the peer appended
@@ -165,6 +168,13 @@ def upstream_headers(request: web.Request) -> CIMultiDict[str]:
     headers[REQUEST_ID_HEADER] = request[REQUEST_ID_KEY]
     headers[CORRELATION_ID_HEADER] = request[CORRELATION_ID_KEY]
     return headers
+
+
+def _named_in_connection(value: str | None) -> frozenset[str]:
+    """Headers the sender marked as hop-by-hop in `Connection` (RFC 9110 7.6.1)."""
+    if not value:
+        return frozenset()
+    return frozenset(token.strip().lower() for token in value.split(","))
 
 
 def _unreachable(base_url: str, exc: BaseException) -> Problem:
