@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -99,6 +100,14 @@ async def test_server_sent_events_stream_through_unbuffered(
     rest = await asyncio.wait_for(response.content.read(), 5)
     assert rest == b"event: status\ndata: success\n\n"
     assert seckill.finished.is_set()
+
+
+async def test_a_stream_broken_upstream_is_cut_not_ended_cleanly(gateway: TestClient) -> None:
+    response = await gateway.get("/api/v1/catalog/broken")
+    assert response.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await asyncio.wait_for(response.read(), 5)
+    assert (await gateway.get("/api/v1/catalog/after")).status == 200
 
 
 async def test_upstream_down_is_a_502_problem(gateway: TestClient) -> None:

@@ -29,6 +29,7 @@ class Upstream:
         app = web.Application()
         app.router.add_get("/api/v1/seckill/tickets/t1/events", self.events)
         app.router.add_get("/api/v1/catalog/slow", self.slow)
+        app.router.add_get("/api/v1/catalog/broken", self.broken)
         app.router.add_route("*", "/{tail:.*}", self.echo)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
@@ -70,3 +71,13 @@ class Upstream:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.release.wait(), WAIT_S)
         return web.json_response({"late": True})
+
+    async def broken(self, request: web.Request) -> web.StreamResponse:
+        """Starts a chunked answer, then drops the connection."""
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"partial")
+        await asyncio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.close()
+        return response
