@@ -11,6 +11,7 @@ from aiohttp import web
 from coursestream import registry
 from shared.db import migrate as migrate_database
 from shared.logging import configure_logging
+from shared.settings import Settings
 
 
 @click.group()
@@ -46,6 +47,8 @@ def serve(service: str, host: str, port: int | None) -> None:
 @click.argument("name", type=click.Choice(list(registry.WORKERS)))
 def worker(name: str) -> None:
     """Run one stream worker process (order-writer, sms-sender)."""
+    settings = Settings()
+    configure_logging(name, settings.log_level, settings.log_json)
     module = importlib.import_module(registry.WORKERS[name])
     asyncio.run(module.main())
 

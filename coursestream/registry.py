@@ -17,6 +17,12 @@ from typing import Any
 SERVICES: dict[str, int] = {"gateway": 8000, "catalog": 8001, "seckill": 8002, "scheduler": 8003}
 GATEWAY_ADMIN_PORT = 8009
 DATABASE_SERVICES = ("gateway", "catalog", "seckill", "scheduler")
+# Each worker serves /metrics on its own port: the setting that holds it, and the offset from
+# the gateway's port that `coursestream up` gives it (8012, 8013 by default).
+WORKER_METRICS_PORTS: dict[str, tuple[str, int]] = {
+    "order-writer": ("ORDER_WRITER_METRICS_PORT", 12),
+    "sms-sender": ("SMS_METRICS_PORT", 13),
+}
 WORKERS: dict[str, str] = {
     "order-writer": "services.seckill.entrypoints.order_writer",
     "sms-sender": "services.scheduler.entrypoints.sms_sender",

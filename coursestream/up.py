@@ -67,6 +67,8 @@ def run_platform(host: str, base_port: int) -> int:
     for name, port in ports.items():
         env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
     env["GATEWAY_ADMIN_PORT"] = str(base_port + 9)
+    for variable, offset in registry.WORKER_METRICS_PORTS.values():
+        env[variable] = str(base_port + offset)
 
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:

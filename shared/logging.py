@@ -39,6 +39,8 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root.setLevel(level)
     # aiohttp's access log repeats what our middleware logs and counts.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # FastStream narrates its task supervision at INFO; its errors still come through.
+    logging.getLogger("faststream").setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

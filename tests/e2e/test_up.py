@@ -16,7 +16,7 @@ def listening(port: int) -> bool:
 
 def test_up_prints_the_address_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) -> None:
     with running_platform(tmp_path) as platform:
-        ports = [platform.base_port + o for o in OFFSETS]
+        ports = [platform.base_port + o for o in OFFSETS[:5]]  # services and gateway admin
         redis_port = DEFAULT_PORT + platform.base_port - 8000
         assert all(listening(p) for p in [*ports, redis_port])
     log = platform.log()

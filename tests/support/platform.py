@@ -18,7 +18,8 @@ from pathlib import Path
 from coursestream import registry
 from shared.embedded_redis import DEFAULT_PORT
 
-OFFSETS = (0, 1, 2, 3, 9)  # gateway, catalog, seckill, scheduler, gateway admin
+# gateway, catalog, seckill, scheduler, gateway admin, then the workers' metrics ports
+OFFSETS = (0, 1, 2, 3, 9, *(offset for _, offset in registry.WORKER_METRICS_PORTS.values()))
 
 
 def _port_free(port: int) -> bool:
@@ -91,7 +92,9 @@ def running_platform(workdir: Path, env: dict[str, str] | None = None,
     try:
         deadline = time.monotonic() + timeout
         services = registry.available_services()
-        while not all(_ready(f"{platform.service_url(s)}/readyz") for s in services):
+        while "coursestream is up" not in platform.log() or not all(
+            _ready(f"{platform.service_url(s)}/readyz") for s in services
+        ):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"platform did not come up:\n{platform.log()[-5000:]}")
             time.sleep(0.3)
