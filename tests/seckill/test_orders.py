@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from services.seckill.adapters.event_log import SECKILL_COMMANDS, SECKILL_EVENTS
-from services.seckill.adapters.repository import utc
+from services.seckill.adapters.repository import OrderRow
 from shared.events import Envelope, decode_entry, publish
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector
@@ -43,7 +43,7 @@ async def order_of(
     assert found["status"] == "success", found
     response = await client.get(f"{BASE}/orders/{found['order_id']}", headers=tokens.headers(user))
     assert response.status == 200
-    return await response.json()  # type: ignore[no-any-return]
+    return await response.json()
 
 
 async def expire_command(inspector: Inspector, order_id: int) -> None:
@@ -144,18 +144,18 @@ async def test_payment_racing_expiry_has_exactly_one_winner(
             return await inspector.order_count(item["id"]) == len(users)
 
         await eventually(written)
-    orders = {r.user_id: r for r in await inspector.orders(item["id"])}
+    orders = {r.user_id: OrderRow.of(r) for r in await inspector.orders(item["id"])}
     loop = asyncio.get_running_loop()
     wall_offset = datetime.now(UTC).timestamp() - loop.time()
     # Payment and expiry fire together at pay_by plus a spread of -200..+190 ms, so both
     # sides win somewhere; each pair still races at one instant.
     offsets = [(i % 40 - 20) * 0.01 for i in range(len(users))]
-    assert min(utc(o.pay_by) for o in orders.values()).timestamp() - wall_offset - 0.2 > (
+    assert min(o.pay_by for o in orders.values()).timestamp() - wall_offset - 0.2 > (
         loop.time()), "pay_by passed before the race began"
 
     async def race(user: int, offset: float) -> int:
         order = orders[user]
-        at = utc(order.pay_by).timestamp() - wall_offset + offset
+        at = order.pay_by.timestamp() - wall_offset + offset
         await asyncio.sleep(max(0.0, at - loop.time()))
         pay = client.post(f"{BASE}/orders/{order.id}/payment", headers=tokens.headers(user))
         response, _ = await asyncio.gather(pay, expire_command(inspector, order.id))
