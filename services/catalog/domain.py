@@ -51,7 +51,9 @@ CourseOrdering = Literal[
 ]
 SECTION_PREVIEW = 4  # sections shown per course in lists, as on the seed's course page
 
-# Event types on catalog.events.
+# Streams (the contract's names) and their entry types.
+EVENTS_STREAM = "catalog.events"
+COMMANDS_STREAM, COMMANDS_GROUP = "catalog.commands", "catalog"
 BANNER_CHANGED = "banner.changed"
 COURSE_CHANGED = "course.changed"
 REBUILD_BANNERS = "banners.rebuild-cache"

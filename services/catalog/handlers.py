@@ -29,14 +29,16 @@ from services.catalog.adapters.orm import (
     Teacher,
 )
 from services.catalog.adapters.repository import CatalogRepository
-from services.catalog.domain import BANNER_CHANGED, COURSE_CHANGED, SECTION_PREVIEW
-from services.catalog.entrypoints.schemas import CourseQuery
+from services.catalog.domain import (
+    BANNER_CHANGED,
+    COURSE_CHANGED,
+    EVENTS_STREAM,
+    SECTION_PREVIEW,
+)
 from services.catalog.settings import Settings
 from shared.events import Envelope, publish
 from shared.pagination import PageParams
 from shared.problems import Problem
-
-EVENTS_STREAM = "catalog.events"
 
 
 @dataclass
@@ -75,13 +77,14 @@ async def list_categories(catalog: Catalog) -> list[dict[str, Any]]:
 
 
 async def list_courses(
-    catalog: Catalog, query: CourseQuery, page: PageParams
+    catalog: Catalog, page: PageParams, *, kind: str | None = None, category: int | None = None,
+    search: str | None = None, ordering: str = "orders",
 ) -> tuple[int, list[dict[str, Any]]]:
     async with catalog.sessions() as session:
         repo = CatalogRepository(session)
         count, rows = await repo.courses(
-            kind=query.kind, category=query.category, search=query.search,
-            ordering=query.ordering, offset=page.offset, limit=page.page_size,
+            kind=kind, category=category, search=search, ordering=ordering,
+            offset=page.offset, limit=page.page_size,
         )
         previews = await repo.section_previews([row.id for row in rows])
         return count, [

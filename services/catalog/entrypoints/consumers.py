@@ -16,15 +16,18 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.catalog.adapters.banner_cache import BannerCache
-from services.catalog.domain import BANNER_CHANGED, REBUILD_BANNERS
+from services.catalog.domain import (
+    BANNER_CHANGED,
+    COMMANDS_GROUP,
+    COMMANDS_STREAM,
+    EVENTS_STREAM,
+    REBUILD_BANNERS,
+)
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer
 from shared.events import decode_entry
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-
-COMMANDS_STREAM, COMMANDS_GROUP = "catalog.commands", "catalog"
-EVENTS_STREAM = "catalog.events"
 
 
 def command_consumer(

@@ -52,7 +52,7 @@ async def categories(request: web.Request) -> web.Response:
 async def courses(request: web.Request) -> web.Response:
     query = parse_query(request, schemas.CourseQuery)
     page = parse_query(request, PageParams)
-    count, results = await handlers.list_courses(_catalog(request), query, page)
+    count, results = await handlers.list_courses(_catalog(request), page, **query.model_dump())
     return _page(request, count, results, page)
 
 
