@@ -23,6 +23,7 @@ from shared.redis import make_redis
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
+    settings.refuse_unsafe_production()
     app = create_base_app("gateway", expose_metrics=False)
     issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s)
     app[auth_http.ISSUER_KEY] = issuer

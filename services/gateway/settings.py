@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field
 
 from shared.auth import ensure_dev_keypair
 from shared.settings import ServiceSettings, SettingsError
@@ -45,17 +45,18 @@ class Settings(ServiceSettings):
     sms_ip_limit: int = Field(default=20, ge=1)
     sms_ip_window_s: int = Field(default=3600, ge=1)
 
-    @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> Settings:
-        if self.is_production:
-            if not (self.jwt_private_key or self.jwt_private_key_file):
-                raise SettingsError(
-                    "ENV=production needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE; "
-                    "the generated development key pair is not allowed"
-                )
-            if self.sms_code_secret == DEFAULT_SMS_CODE_SECRET:
-                raise SettingsError("ENV=production needs SMS_CODE_SECRET (not the default)")
-        return self
+    def refuse_unsafe_production(self) -> None:
+        """Called when the gateway starts serving. Not a validator: `coursestream migrate`,
+        `demo-data` and `users add` read these settings too and need no signing key."""
+        if not self.is_production:
+            return
+        if not (self.jwt_private_key or self.jwt_private_key_file):
+            raise SettingsError(
+                "ENV=production needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE; "
+                "the generated development key pair is not allowed"
+            )
+        if self.sms_code_secret == DEFAULT_SMS_CODE_SECRET:
+            raise SettingsError("ENV=production needs SMS_CODE_SECRET (not the default)")
 
     def private_key_pem(self) -> str:
         """The signing key: inline, from a file, or the development pair under var/."""

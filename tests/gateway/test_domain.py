@@ -9,12 +9,14 @@ from aiohttp.test_utils import make_mocked_request
 from pydantic import ValidationError
 
 from services.gateway.adapters.tokens import TokenIssuer
+from services.gateway.app import create_app
 from services.gateway.domain import CodeRequest, TokenRequest, User, roles_for
 from services.gateway.entrypoints.proxy import upstream_headers
 from services.gateway.settings import Settings
 from shared.auth import TokenVerifier
 from shared.http import CORRELATION_ID_KEY, REQUEST_ID_KEY
 from shared.problems import Problem
+from shared.settings import SettingsError
 from tests.gateway.conftest import private_pem
 
 USER = User(id=7, phone="13900000000", roles=("user",), is_active=True,
@@ -62,12 +64,15 @@ def test_tokens_verify_with_the_pair_only() -> None:
 
 def test_production_refuses_development_secrets(tmp_path: object) -> None:
     public = TokenIssuer(private_pem(), "coursestream", 60).public_key_pem()
-    with pytest.raises(ValidationError, match="JWT_PRIVATE_KEY"):
-        Settings(env="production", jwt_public_key=public, sms_code_secret="s" * 32)
-    with pytest.raises(ValidationError, match="SMS_CODE_SECRET"):
-        Settings(env="production", jwt_public_key=public, jwt_private_key=private_pem())
+    no_key = Settings(env="production", jwt_public_key=public, sms_code_secret="s" * 32)
+    with pytest.raises(SettingsError, match="JWT_PRIVATE_KEY"):
+        create_app(no_key)
+    default_secret = Settings(env="production", jwt_public_key=public,
+                              jwt_private_key=private_pem())
+    with pytest.raises(SettingsError, match="SMS_CODE_SECRET"):
+        create_app(default_secret)
     Settings(env="production", jwt_public_key=public, jwt_private_key=private_pem(),
-             sms_code_secret="s" * 32)
+             sms_code_secret="s" * 32).refuse_unsafe_production()
 
 
 def test_development_signs_with_the_pair_under_var(tmp_path: object) -> None:
