@@ -155,15 +155,19 @@ class BannerCache:
     async def _fetch(self, version: str) -> tuple[str, Banners]:
         """(layer that answered, banners) for the readers of `version` in this process."""
         deadline = asyncio.get_running_loop().time() + self.wait_s
-        current, raw = version, await self.redis.get(COPY_KEY)
+        current, copy = version, _decode(await self.redis.get(COPY_KEY))
         while True:
-            copy = _decode(raw)
             if copy is not None and fresh(copy, current):
                 self.local = copy
                 return "redis", copy.banners
             lease = new_event_id()
             if await self.redis.set(LEASE_KEY, lease, nx=True, px=self.lease_ms):
                 try:
+                    # The holder before us stored its copy just before letting go: look again.
+                    current, copy = await self._current(current)
+                    if copy is not None and fresh(copy, current):
+                        self.local = copy
+                        return "redis", copy.banners
                     return "db", await self._rebuild(current, trigger="miss")
                 finally:
                     await self._release(keys=[LEASE_KEY], args=[lease])
@@ -171,10 +175,13 @@ class BannerCache:
                 log.warning("banner lease holder too slow; querying without the lease")
                 return "db", await self._rebuild(current, trigger="wait-timeout")
             await asyncio.sleep(self.poll_s)
-            # One round trip: a write meanwhile moves us on to the copy of the new version.
-            version_raw, raw = await self.redis.mget(VERSION_KEY, COPY_KEY)
-            if version_raw is not None:
-                current = _text(version_raw)
+            current, copy = await self._current(current)
+
+    async def _current(self, version: str) -> tuple[str, CachedBanners | None]:
+        """The version now (a write meanwhile moves readers on to it) and the Redis copy,
+        in one round trip."""
+        version_raw, raw = await self.redis.mget(VERSION_KEY, COPY_KEY)
+        return (version if version_raw is None else _text(version_raw)), _decode(raw)
 
     async def _rebuild(self, version: str, trigger: str) -> Banners:
         banners = await self.load()
