@@ -1,0 +1,96 @@
+"""Delayed events in Redis: a sorted set by due time and a hash of payloads, under one hash
+tag so each script below works on one slot; due entries move to their streams atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from services.scheduler.adapters.lua_scripts import load
+from shared.events import DATA_FIELD, Envelope, encode_entry
+
+TAG = "{scheduler:delays}"
+DUE, PAYLOAD, KEYS, KEY_EXPIRY, STREAMS = (
+    f"{TAG}:due", f"{TAG}:payload", f"{TAG}:keys", f"{TAG}:key-expiry", f"{TAG}:streams"
+)
+STORE_KEYS = [DUE, PAYLOAD, KEYS, KEY_EXPIRY, STREAMS]
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelay:
+    id: str
+    due_at: datetime
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    moved: int
+    looked_at: int
+    lateness_ms: list[int] = field(default_factory=list)
+
+
+class DelayStore:
+    def __init__(self, redis: Redis, key_ttl_s: int = 24 * 3600) -> None:
+        self.redis = redis
+        self.key_ttl_ms = key_ttl_s * 1000
+        self._add = load(redis, "delay_add")
+        self._move = load(redis, "delay_move")
+        self._cancel = load(redis, "delay_cancel")
+
+    async def add(self, stream: str, envelope: Envelope, due_at: datetime, key: str) -> StoredDelay:
+        """Store the envelope to be written to `stream` at `due_at`; its id is the delay's.
+        With a `key` already in use, nothing is stored and that delay is returned."""
+        payload = orjson.dumps({
+            "s": stream, "k": key, "e": encode_entry(envelope)[DATA_FIELD].decode(),
+        })
+        delay_id, due_ms, created = await self._add(
+            keys=STORE_KEYS, args=[envelope.id, _ms(due_at), stream, key, payload]
+        )
+        return StoredDelay(
+            _text(delay_id), datetime.fromtimestamp(int(due_ms) / 1000, UTC), bool(created)
+        )
+
+    async def cancel(self, delay_id: str = "", key: str = "") -> bool:
+        return bool(await self._cancel(keys=STORE_KEYS[:4], args=[delay_id, key]))
+
+    async def get(self, delay_id: str) -> dict[str, Any] | None:
+        """A pending delay as the API shows it; None once fired or cancelled."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zscore(DUE, delay_id)
+            pipe.hget(PAYLOAD, delay_id)
+            score, raw = await pipe.execute()
+        if score is None or raw is None:
+            return None
+        payload = orjson.loads(raw)
+        envelope = Envelope.model_validate_json(orjson.loads(payload["e"])["data"])
+        return {
+            "id": delay_id, "due_at": datetime.fromtimestamp(score / 1000, UTC),
+            "stream": payload["s"], "type": envelope.type, "data": envelope.data,
+            "key": payload["k"] or None,
+        }
+
+    async def move_due(self, batch: int) -> Moved:
+        streams = sorted(_text(s) for s in await self.redis.smembers(STREAMS))
+        reply = await self._move(keys=[*STORE_KEYS, *streams], args=[batch, self.key_ttl_ms])
+        return Moved(int(reply[0]), int(reply[1]), [int(x) for x in reply[2:]])
+
+    async def peek(self) -> tuple[int | None, int]:
+        """The due time (ms) of the next delay, and how many are pending."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(DUE, 0, 0, withscores=True)
+            pipe.zcard(DUE)
+            first, pending = await pipe.execute()
+        return (int(first[0][1]) if first else None), int(pending)

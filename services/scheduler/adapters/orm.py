@@ -1,0 +1,83 @@
+"""The scheduler's tables: schedules and their run history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, also on SQLite, which stores them naive."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("trigger", JSON, nullable=False),
+    Column("event_stream", String(200), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("event_data", JSON, nullable=False),
+    Column("misfire_grace_s", Integer, nullable=False),
+    Column("jitter_s", Integer, nullable=False),
+    Column("coalesce", Boolean, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("builtin", Boolean, nullable=False, default=False),
+    # Hash of the config file's definition: the file wins only when it changed.
+    Column("builtin_hash", String(64), nullable=True),
+    Column("next_nominal_at", UTCDateTime, nullable=True),
+    Column("next_fire_at", UTCDateTime, nullable=True),
+    # Bumped by every API change; the leader's writes are compare-and-set on it.
+    Column("revision", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_schedules_due", "enabled", "next_fire_at"),
+)
+
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule_id", String(64), ForeignKey("schedules.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("nominal_at", UTCDateTime, nullable=False),
+    Column("fired_at", UTCDateTime, nullable=True),
+    Column("event_id", String(40), nullable=True),
+    Column("lateness_ms", Integer, nullable=True),
+    Column("outcome", String(16), nullable=False),
+    UniqueConstraint("schedule_id", "nominal_at", name="uq_schedule_runs_nominal"),
+)

@@ -1,0 +1,36 @@
+"""Publishing a scheduled run exactly once: lease check, dedupe key and XADD in one script."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from redis.asyncio import Redis
+
+from services.scheduler.adapters.leader_lease import LEASE_KEY
+from services.scheduler.adapters.lua_scripts import load
+from shared.events import DATA_FIELD, Envelope, encode_entry
+
+PublishResult = Literal["published", "duplicate", "fenced"]
+
+
+def dedupe_key(event_id: str) -> str:
+    return f"scheduler:fired:{event_id}"
+
+
+class RunPublisher:
+    """Standalone Redis: the script touches the lease, the dedupe key and the target stream,
+    which a Redis Cluster would put in different slots (see docs/scheduler.md)."""
+
+    def __init__(self, redis: Redis, dedupe_ttl_s: int) -> None:
+        self._script = load(redis, "fire")
+        self._ttl = dedupe_ttl_s
+
+    async def publish(self, lease_value: str, stream: str, envelope: Envelope) -> PublishResult:
+        entry = encode_entry(envelope)[DATA_FIELD]
+        reply = await self._script(
+            keys=[LEASE_KEY, dedupe_key(envelope.id), stream],
+            args=[lease_value, self._ttl, entry],
+        )
+        status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        assert status in ("published", "duplicate", "fenced"), status
+        return status  # type: ignore[return-value]

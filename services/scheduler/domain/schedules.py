@@ -1,0 +1,179 @@
+"""Schedules and the rules that decide which nominal runs fire, are missed or coalesce."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from ulid import ULID
+
+from services.scheduler.domain.triggers import DateTrigger, Trigger
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,99}$"
+MAX_CATCH_UP = 1000  # nominal runs looked at per schedule in one catch-up
+
+Outcome = Literal["fired", "missed", "coalesced", "triggered"]
+
+
+class EventSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stream: str = Field(min_length=1, max_length=200)
+    type: str = Field(pattern=TYPE_PATTERN)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScheduleSpec(BaseModel):
+    """The body of `POST /schedules` (and of a built-in schedule in the config file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, pattern=ID_PATTERN)
+    trigger: Trigger
+    event: EventSpec
+    misfire_grace_s: int = Field(60, ge=0, le=7 * 24 * 3600)
+    jitter_s: int = Field(0, ge=0, le=3600)
+    coalesce: bool = True
+    enabled: bool = True
+
+
+class SchedulePatch(BaseModel):
+    """The body of `PATCH /schedules/{id}`: any field but the id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trigger: Trigger | None = None
+    event: EventSpec | None = None
+    misfire_grace_s: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    jitter_s: int | None = Field(default=None, ge=0, le=3600)
+    coalesce: bool | None = None
+    enabled: bool | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _no_nulls(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, not null")
+        return value
+
+
+class InvalidSchedule(ValueError):
+    """A rule broken that the body's own validation cannot see (a past date, a stream)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_rules(
+    trigger: Any, event: EventSpec, now: datetime, target_streams: tuple[str, ...]
+) -> None:
+    if event.stream not in target_streams:
+        raise InvalidSchedule(
+            "event.stream", f"unknown stream {event.stream!r}; one of {', '.join(target_streams)}"
+        )
+    if isinstance(trigger, DateTrigger) and trigger.at_utc <= now:
+        raise InvalidSchedule("trigger.at", "the date is in the past")
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    id: str
+    trigger: Any  # one of the Trigger models
+    event: EventSpec
+    misfire_grace_s: int
+    jitter_s: int
+    coalesce: bool
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    next_nominal_at: datetime | None = None
+    next_fire_at: datetime | None = None
+    builtin: bool = False
+    builtin_hash: str | None = None
+    revision: int = 0
+
+    def fire_time(self, nominal: datetime) -> datetime:
+        return nominal + timedelta(milliseconds=jitter_ms(self.id, nominal, self.jitter_s))
+
+    def next_after(self, after: datetime) -> datetime | None:
+        result: datetime | None = self.trigger.next_after(after, self.created_at)
+        return result
+
+    def rescheduled(self, now: datetime) -> Schedule:
+        """Next run from `now` on: runs while paused or before an edit are not caught up."""
+        nominal = self.next_after(now) if self.enabled else None
+        return replace(self, next_nominal_at=nominal,
+                       next_fire_at=self.fire_time(nominal) if nominal else None)
+
+
+def _digest(schedule_id: str, nominal: datetime) -> bytes:
+    return hashlib.sha256(f"{schedule_id}|{epoch_ms(nominal)}".encode()).digest()
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def jitter_ms(schedule_id: str, nominal: datetime, jitter_s: int) -> int:
+    """A delay in [0, jitter_s] derived from the run itself, so every replica plans the same
+    fire time and a new leader does not move it."""
+    if jitter_s <= 0:
+        return 0
+    return int.from_bytes(_digest(schedule_id, nominal)[10:14], "big") % (jitter_s * 1000 + 1)
+
+
+def run_event_id(schedule_id: str, nominal: datetime) -> str:
+    """The event id of one nominal run: a ULID whose time is the nominal time and whose rest
+    is a hash of schedule and time, so any leader derives the same id for the same run."""
+    raw = epoch_ms(nominal).to_bytes(6, "big") + _digest(schedule_id, nominal)[:10]
+    return str(ULID.from_bytes(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    nominal_at: datetime
+    outcome: Outcome
+    lateness_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    runs: list[PlannedRun] = field(default_factory=list)
+    next_nominal_at: datetime | None = None
+    next_fire_at: datetime | None = None
+
+
+def plan_due(schedule: Schedule, now: datetime) -> Plan:
+    """The runs due at `now` and what becomes of each.
+
+    A run later than `misfire_grace_s` (the scheduler was down) is missed; with `coalesce`,
+    the due runs fold into one fire of the latest, even past the grace, so a periodic job
+    catches up once after an outage. Lateness is measured from the planned fire time
+    (nominal + jitter), since the jitter is intended.
+    """
+    due: list[datetime] = []
+    nominal = schedule.next_nominal_at
+    while nominal is not None and schedule.fire_time(nominal) <= now:
+        due.append(nominal)
+        if len(due) >= MAX_CATCH_UP:
+            nominal = schedule.next_after(now)
+            break
+        nominal = schedule.next_after(nominal)
+    runs = []
+    for index, at in enumerate(due):
+        late = max(0, round((now - schedule.fire_time(at)).total_seconds() * 1000))
+        if schedule.coalesce:
+            outcome: Outcome = "fired" if index == len(due) - 1 else "coalesced"
+        else:
+            outcome = "fired" if late <= schedule.misfire_grace_s * 1000 else "missed"
+        runs.append(PlannedRun(at, outcome, late))
+    return Plan(runs, nominal, schedule.fire_time(nominal) if nominal else None)
+
+
+def new_schedule_id() -> str:
+    return str(ULID()).lower()

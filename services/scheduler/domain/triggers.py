@@ -1,0 +1,107 @@
+"""Triggers and their run times: cron (5 fields, in a time zone), interval and one-off date.
+
+All instants are aware datetimes; stored and compared in UTC. Cron expressions are evaluated
+in the trigger's zone by cronsim, which follows Debian cron across DST changes: a fixed time
+that falls into the spring-forward gap runs once just after the change, a fixed time in the
+fall-back fold runs once (its first occurrence), and wildcard hours run in both folds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+class CronTrigger(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["cron"] = "cron"
+    expr: str
+    timezone: str = DEFAULT_TIMEZONE
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @field_validator("expr")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError("a cron expression has 5 fields: minute hour day month weekday")
+        normal = " ".join(fields)
+        try:
+            next(CronSim(normal, datetime(2000, 1, 1)))
+        except (CronSimError, StopIteration) as exc:
+            raise ValueError(f"invalid cron expression: {exc}") from exc
+        return normal
+
+    def next_after(self, after: datetime, anchor: datetime) -> datetime | None:
+        local = after.astimezone(zone(self.timezone))
+        try:
+            return next(CronSim(self.expr, local)).astimezone(UTC)
+        except StopIteration:  # e.g. "0 0 30 2 *": never
+            return None
+
+
+class IntervalTrigger(BaseModel):
+    """Every `every_s` seconds from the anchor (the schedule's creation, or `start_at`);
+    absolute seconds, so time zones and DST do not apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["interval"] = "interval"
+    every_s: float = Field(gt=0, le=366 * 24 * 3600)
+    start_at: AwareDatetime | None = None
+
+    def next_after(self, after: datetime, anchor: datetime) -> datetime | None:
+        start = self.start_at or anchor
+        if after < start:
+            return start.astimezone(UTC)
+        # Integer microseconds keep every nominal time exact, however many periods passed.
+        step = round(self.every_s * 1_000_000)
+        passed = (after - start) // timedelta(microseconds=1)
+        periods = passed // step + 1
+        return (start + timedelta(microseconds=periods * step)).astimezone(UTC)
+
+
+class DateTrigger(BaseModel):
+    """Once, at `at` (RFC 3339; without an offset it is read in `timezone`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["date"] = "date"
+    at: datetime
+    timezone: str = DEFAULT_TIMEZONE
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @property
+    def at_utc(self) -> datetime:
+        at = self.at if self.at.tzinfo else self.at.replace(tzinfo=zone(self.timezone))
+        return at.astimezone(UTC)
+
+    def next_after(self, after: datetime, anchor: datetime) -> datetime | None:
+        return self.at_utc if self.at_utc > after else None
+
+
+Trigger = Annotated[CronTrigger | IntervalTrigger | DateTrigger, Field(discriminator="type")]

@@ -1,0 +1,54 @@
+"""The `scheduler.requests` consumer (group `scheduler`): delays asked for by other services."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from services.scheduler.domain.delays import DelayCancel, DelayRequest
+from services.scheduler.handlers import SchedulerHandlers
+from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer
+from shared.logging import get_logger
+from shared.problems import Problem
+from shared.streams import dead_letter
+
+log = get_logger(__name__)
+
+STREAM, GROUP = "scheduler.requests", "scheduler"
+
+
+async def handle_request(handlers: SchedulerHandlers, delivery: Delivery) -> None:
+    envelope = delivery.envelope
+    if envelope.type == "delay.requested":
+        # Without a key of its own, the request's event id makes a redelivery idempotent.
+        await handlers.request_delay(
+            DelayRequest.model_validate(envelope.data), producer=envelope.producer,
+            correlation_id=envelope.correlation_id or envelope.id, from_event=True,
+            key=f"event:{envelope.id}",
+        )
+    elif envelope.type == "delay.cancelled":
+        await handlers.cancel_delay(DelayCancel.model_validate(envelope.data))
+    else:
+        log.warning("ignored event type", stream=STREAM, type=envelope.type)
+
+
+def requests_consumer(
+    redis: Redis, handlers: SchedulerHandlers, metrics: ConsumerMetrics, consumer: str,
+    claim_idle_ms: int = 30_000,
+) -> StreamConsumer:
+    async def handle(batch: Sequence[Delivery]) -> None:
+        for delivery in batch:
+            try:
+                await handle_request(handlers, delivery)
+            except (ValidationError, Problem) as exc:
+                # Bad input stays bad: dead at once, so the rest of the batch goes on.
+                await dead_letter(redis, STREAM, GROUP, delivery.entry_id, delivery.fields,
+                                  str(exc), delivery.deliveries)
+                metrics.dead.labels(STREAM, GROUP).inc()
+
+    return StreamConsumer(
+        redis=redis, stream=STREAM, group=GROUP, consumer=consumer, handle=handle,
+        metrics=metrics, claim_idle_ms=claim_idle_ms, poll_ms=200,
+    )

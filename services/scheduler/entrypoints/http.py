@@ -1,0 +1,151 @@
+"""HTTP API of the scheduler (`/api/v1/scheduler`, admin only): parse, call, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.scheduler.adapters.repository import RunRecord
+from services.scheduler.domain.delays import DelayCancel, DelayRequest
+from services.scheduler.domain.schedules import Schedule, SchedulePatch, ScheduleSpec
+from services.scheduler.handlers import SchedulerHandlers
+from services.scheduler.settings import Settings
+from shared.auth import require_admin
+from shared.http import json_response, parse_body, parse_query
+from shared.pagination import PageParams, page_body
+from shared.problems import Problem
+
+PREFIX = "/api/v1/scheduler"
+HANDLERS_KEY = web.AppKey("scheduler_handlers", SchedulerHandlers)
+SETTINGS_KEY = web.AppKey("scheduler_settings", Settings)
+
+
+def schedule_body(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "id": schedule.id,
+        "trigger": schedule.trigger.model_dump(mode="json", exclude_none=True),
+        "event": schedule.event.model_dump(mode="json"),
+        "misfire_grace_s": schedule.misfire_grace_s,
+        "jitter_s": schedule.jitter_s,
+        "coalesce": schedule.coalesce,
+        "enabled": schedule.enabled,
+        "builtin": schedule.builtin,
+        "next_run_at": schedule.next_nominal_at,
+        "created_at": schedule.created_at,
+        "updated_at": schedule.updated_at,
+    }
+
+
+def run_body(run: RunRecord) -> dict[str, Any]:
+    return {
+        "nominal_at": run.nominal_at, "fired_at": run.fired_at, "event_id": run.event_id,
+        "lateness_ms": run.lateness_ms, "outcome": run.outcome,
+    }
+
+
+def _handlers(request: web.Request) -> SchedulerHandlers:
+    require_admin(request)
+    return request.app[HANDLERS_KEY]
+
+
+async def list_schedules(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    params = parse_query(request, PageParams)
+    count, items = await handlers.repo.page(params.offset, params.page_size)
+    base = request.app[SETTINGS_KEY].public_base_url
+    return json_response(page_body(base, request.rel_url, params, count,
+                                   [schedule_body(s) for s in items]))
+
+
+async def create_schedule(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    schedule = await handlers.create_schedule(await parse_body(request, ScheduleSpec))
+    return json_response(schedule_body(schedule), status=201,
+                         headers={"Location": f"{PREFIX}/schedules/{schedule.id}"})
+
+
+async def read_schedule(request: web.Request) -> web.Response:
+    schedule = await _handlers(request).get_schedule(request.match_info["id"])
+    return json_response(schedule_body(schedule))
+
+
+async def update_schedule(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    patch = await parse_body(request, SchedulePatch)
+    return json_response(schedule_body(
+        await handlers.update_schedule(request.match_info["id"], patch)
+    ))
+
+
+async def delete_schedule(request: web.Request) -> web.Response:
+    await _handlers(request).delete_schedule(request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def pause_schedule(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    return json_response(schedule_body(
+        await handlers.set_enabled(request.match_info["id"], False)
+    ))
+
+
+async def resume_schedule(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    return json_response(schedule_body(
+        await handlers.set_enabled(request.match_info["id"], True)
+    ))
+
+
+async def trigger_schedule(request: web.Request) -> web.Response:
+    run = await _handlers(request).trigger_now(request.match_info["id"])
+    return json_response(run_body(run), status=202)
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    params = parse_query(request, PageParams)
+    schedule = await handlers.get_schedule(request.match_info["id"])
+    count, runs = await handlers.repo.runs(schedule.id, params.offset, params.page_size)
+    base = request.app[SETTINGS_KEY].public_base_url
+    return json_response(page_body(base, request.rel_url, params, count,
+                                   [run_body(r) for r in runs]))
+
+
+async def create_delay(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    delay = await handlers.request_delay(await parse_body(request, DelayRequest))
+    return json_response({"id": delay.id, "due_at": delay.due_at},
+                         status=201,
+                         headers={"Location": f"{PREFIX}/delays/{delay.id}"})
+
+
+async def read_delay(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    delay = await handlers.delays.get(request.match_info["id"])
+    if delay is None:
+        raise Problem(404, "not-found", "No pending delay with this id (fired or cancelled).")
+    return json_response(delay)
+
+
+async def cancel_delay(request: web.Request) -> web.Response:
+    handlers = _handlers(request)
+    if not await handlers.cancel_delay(DelayCancel(id=request.match_info["id"][:40])):
+        raise Problem(404, "not-found", "No pending delay with this id (fired or cancelled).")
+    return web.Response(status=204)
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(f"{PREFIX}/schedules", list_schedules)
+    r.add_post(f"{PREFIX}/schedules", create_schedule)
+    r.add_get(f"{PREFIX}/schedules/{{id}}", read_schedule)
+    r.add_patch(f"{PREFIX}/schedules/{{id}}", update_schedule)
+    r.add_delete(f"{PREFIX}/schedules/{{id}}", delete_schedule)
+    r.add_post(f"{PREFIX}/schedules/{{id}}/pause", pause_schedule)
+    r.add_post(f"{PREFIX}/schedules/{{id}}/resume", resume_schedule)
+    r.add_post(f"{PREFIX}/schedules/{{id}}/trigger", trigger_schedule)
+    r.add_get(f"{PREFIX}/schedules/{{id}}/runs", list_runs)
+    r.add_post(f"{PREFIX}/delays", create_delay)
+    r.add_get(f"{PREFIX}/delays/{{id}}", read_delay)
+    r.add_delete(f"{PREFIX}/delays/{{id}}", cancel_delay)

@@ -1,0 +1,51 @@
+"""The scheduler's settings: its database, leader lease, delay mover and SMS providers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+
+from shared.settings import ServiceSettings
+
+BUILTIN_FILE = Path(__file__).resolve().parent / "builtin_schedules.toml"
+
+
+class Settings(ServiceSettings):
+    service = "scheduler"
+
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("SCHEDULER_DATABASE_URL", "database_url")
+    )
+    # Streams a schedule or a delay may write to; anything else is refused with 422.
+    scheduler_target_streams: tuple[str, ...] = (
+        "catalog.commands", "seckill.commands", "notify.sms",
+    )
+    scheduler_builtin_file: Path = BUILTIN_FILE
+    # A leader that stops renewing loses the lease after this; a follower polls every
+    # `scheduler_follower_poll_ms`, so takeover needs at most their sum (< 5 s).
+    scheduler_lease_ms: int = 3000
+    scheduler_follower_poll_ms: int = 500
+    # The leader re-reads schedules changed by other replicas at least this often.
+    scheduler_tick_ms: int = 500
+    # A deterministic event id is refused a second publish for this long.
+    scheduler_dedupe_ttl_s: int = 7 * 24 * 3600
+    scheduler_delay_batch: int = 1000
+    scheduler_delay_poll_ms: int = 50
+    # How long an idempotency `key` of a fired delay keeps answering with the same delay.
+    scheduler_delay_key_ttl_s: int = 24 * 3600
+    scheduler_claim_idle_ms: int = 30_000
+
+    sms_provider: Literal["console", "http"] = "console"
+    sms_http_url: str = ""
+    sms_http_timeout_s: float = 5.0
+    sms_http_attempts: int = 3  # tries within one delivery, with exponential backoff
+    sms_http_backoff_s: float = 0.2
+    sms_max_deliveries: int = 5
+    sms_claim_idle_ms: int = 30_000
+    sms_metrics_port: int | None = None  # the worker's /metrics, when set
+
+    @property
+    def sms_outbox(self) -> Path:
+        return self.var_dir / "sms-outbox.jsonl"
