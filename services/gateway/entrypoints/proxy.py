@@ -61,9 +61,12 @@ class Proxy:
             sock_read=self._settings.proxy_read_timeout_s,
         )
         # auto_decompress off: compressed bodies pass through as the upstream sent them.
+        # Only the client's own headers go upstream (set on the session: per request, aiohttp
+        # would rebuild the set every time).
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
         )
         yield
         await self._session.close()
@@ -87,7 +90,6 @@ class Proxy:
         try:
             upstream = await self._session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             )
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
             if isinstance(exc, aiohttp.ConnectionTimeoutError):
