@@ -70,14 +70,15 @@ class IntervalTrigger(BaseModel):
     start_at: AwareDatetime | None = None
 
     def next_after(self, after: datetime, anchor: datetime) -> datetime | None:
-        start = self.start_at or anchor
+        # In UTC: adding seconds to a zoned time is wall-clock arithmetic, wrong across DST.
+        start = (self.start_at or anchor).astimezone(UTC)
         if after < start:
-            return start.astimezone(UTC)
+            return start
         # Integer microseconds keep every nominal time exact, however many periods passed.
         step = round(self.every_s * 1_000_000)
         passed = (after - start) // timedelta(microseconds=1)
         periods = passed // step + 1
-        return (start + timedelta(microseconds=periods * step)).astimezone(UTC)
+        return start + timedelta(microseconds=periods * step)
 
 
 class DateTrigger(BaseModel):
