@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.catalog.adapters.banner_cache import BannerCache, BannerCacheMetrics
+from services.catalog.domain import COMMANDS_GROUP, COMMANDS_STREAM
 from services.catalog.entrypoints.consumers import command_consumer, follow_changes
 from services.catalog.entrypoints.http import CATALOG_KEY, setup_routes
 from services.catalog.handlers import Catalog, load_banners
@@ -26,6 +27,10 @@ from shared.redis import make_redis
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -72,6 +77,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async def streams() -> None:
         if follower.done():
             raise RuntimeError("catalog.events reader stopped")
+        # FastStream stops a subscriber whose group vanished (Redis flushed or restarted empty).
+        groups = await redis.xinfo_groups(COMMANDS_STREAM)
+        if not any(_text(g["name"]) == COMMANDS_GROUP for g in groups):
+            raise RuntimeError(f"group {COMMANDS_GROUP} on {COMMANDS_STREAM} is gone")
 
     add_readiness_check(app, "database", database)
     add_readiness_check(app, "redis", redis_alive)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from services.catalog.app import SETTINGS_KEY
 from services.catalog.demo import load_demo_data
@@ -157,3 +158,13 @@ async def test_health_and_metrics(demo: TestClient) -> None:
     assert 'catalog_banner_cache_hits_total{layer="db"} 1.0' in text
     assert 'catalog_banner_cache_hits_total{layer="local"} 1.0' in text
     assert 'route="/api/v1/catalog/banners"' in text
+
+
+async def test_readiness_fails_when_the_command_group_is_gone(
+    client: TestClient, redis: Redis
+) -> None:
+    assert (await client.get("/readyz")).status == 200
+    await redis.delete("catalog.commands")  # as after a Redis restarted without its data
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["checks"]["consumers"].startswith("failed")
