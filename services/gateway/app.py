@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -61,11 +62,25 @@ def create_app(settings: Settings | None = None) -> web.Application:
         await client.aclose()
 
     proxy = Proxy(settings)
-    app.cleanup_ctx.extend([database, redis, proxy.session_ctx, admin_site(settings)])
+    app.cleanup_ctx.extend(
+        [database, redis, proxy.session_ctx, admin_site(settings), freeze_startup_objects]
+    )
     auth_http.setup_routes(app)
     proxy.add_routes(app)
     add_web_routes(app, settings)
     return app
+
+
+async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:
+    """Keep the objects of imports and start-up out of every later garbage collection.
+
+    Requests in flight survive young collections, so full (generation 2) collections come every
+    second or so under load; over the start-up heap each took 60-130 ms here, a pause for every
+    request in flight (p99 of about 100 ms through the proxy). Frozen, they take about 1 ms."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
 
 
 def add_web_routes(app: web.Application, settings: Settings) -> None:
