@@ -138,9 +138,6 @@ class Course(BaseFields, Base):
     course_category: Mapped[CourseCategory | None] = relationship(
         primaryjoin="foreign(Course.course_category_id) == CourseCategory.id", lazy="raise"
     )
-    chapters: Mapped[list[Chapter]] = relationship(
-        back_populates="course", lazy="raise", order_by="(Chapter.chapter, Chapter.id)"
-    )
 
 
 class Chapter(BaseFields, Base):
@@ -155,8 +152,6 @@ class Chapter(BaseFields, Base):
     name: Mapped[str] = mapped_column(String(128))
     summary: Mapped[str | None] = mapped_column(Text)
     pub_date: Mapped[date] = mapped_column(Date, default=today)
-
-    course: Mapped[Course] = relationship(back_populates="chapters", lazy="raise")
     section_rows: Mapped[list[Section]] = relationship(
         back_populates="chapter_row", lazy="raise", order_by="(Section.orders, Section.id)"
     )

@@ -97,7 +97,7 @@ class CatalogRepository:
             return {}
         rank = func.row_number().over(
             partition_by=Chapter.course_id,
-            order_by=(Chapter.chapter, Chapter.id, Section.orders, Section.id),
+            order_by=(Chapter.chapter, Chapter.orders, Chapter.id, Section.orders, Section.id),
         ).label("rank")
         ranked = (
             select(Chapter.course_id, Chapter.chapter.label("chapter_number"), Section.orders,
