@@ -168,3 +168,20 @@ async def test_readiness_fails_when_the_command_group_is_gone(
     response = await client.get("/readyz")
     assert response.status == 503
     assert (await response.json())["checks"]["consumers"].startswith("failed")
+
+
+async def test_openapi_document_names_every_route(client: TestClient) -> None:
+    doc = await get_json(client, "/openapi.json")
+    routes = {
+        (method.upper(), resource.canonical)
+        for resource in client.app.router.resources()
+        for route in resource
+        if (method := route.method) != "HEAD" and resource.canonical.startswith(API)
+        and not resource.canonical.endswith("openapi.json")
+    }
+    documented = {
+        (method.upper(), path)
+        for path, item in doc["paths"].items() for method in item if method != "parameters"
+    }
+    assert routes == documented
+    assert doc["components"]["schemas"]["CourseIn"]["properties"]["kind"]

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.catalog import handlers
 from services.catalog.entrypoints import schemas
+from services.catalog.entrypoints.openapi import document
 from services.catalog.handlers import Catalog, Entity
 from shared.auth import require_admin
 from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
@@ -20,6 +21,7 @@ PREFIX = "/api/v1/catalog"
 CATALOG_KEY = web.AppKey("catalog", Catalog)
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
+OPENAPI = document()
 
 
 def _catalog(request: web.Request) -> Catalog:
@@ -39,6 +41,10 @@ def _page(
 ) -> web.Response:
     base = _catalog(request).base_url
     return json_response(page_body(base, request.rel_url, page, count, results))
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(OPENAPI)
 
 
 async def banners(request: web.Request) -> web.Response:
@@ -118,6 +124,7 @@ ADMIN = (
 def setup_routes(app: web.Application) -> None:
     r = app.router
     member = "/{id:\\d+}"
+    r.add_get(f"{PREFIX}/openapi.json", openapi)
     r.add_get(f"{PREFIX}/banners", banners)
     r.add_get(f"{PREFIX}/categories", categories)
     r.add_get(f"{PREFIX}/courses", courses)
