@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy import text
 
+from services.gateway.adapters.rate_limits import WindowLimit
 from services.gateway.adapters.repository import UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
@@ -52,6 +53,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
             client, settings.sms_code_secret, ttl_s=settings.sms_code_ttl_s,
             cooldown_s=settings.sms_code_cooldown_s, max_tries=settings.sms_code_max_tries,
             ip_limit=settings.sms_ip_limit, ip_window_s=settings.sms_ip_window_s,
+        )
+        app[auth_http.LOGIN_FAILURES_KEY] = WindowLimit(
+            client, "login-failures", settings.login_failures_per_ip,
+            settings.login_failures_window_s,
         )
 
         async def check() -> None:

@@ -101,3 +101,7 @@ class CodeCoolingDown(Exception):
 
 class TooManyCodeRequests(CodeCoolingDown):
     """The caller's address asked for too many codes in the window."""
+
+
+class TooManyFailedLogins(CodeCoolingDown):
+    """The caller's address failed to log in too often in the window."""

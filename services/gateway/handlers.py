@@ -7,10 +7,18 @@ from typing import Any
 from redis.asyncio import Redis
 
 from services.gateway.adapters.passwords import hash_password, verify_password
+from services.gateway.adapters.rate_limits import WindowLimit
 from services.gateway.adapters.repository import UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
-from services.gateway.domain import InvalidCredentials, NewUser, User, UserDisabled, roles_for
+from services.gateway.domain import (
+    InvalidCredentials,
+    NewUser,
+    TooManyFailedLogins,
+    User,
+    UserDisabled,
+    roles_for,
+)
 from shared.events import Envelope, publish
 
 SMS_STREAM = "notify.sms"
@@ -22,10 +30,13 @@ async def add_user(users: UsersRepository, new: NewUser) -> User:
 
 
 async def login_with_password(
-    users: UsersRepository, issuer: TokenIssuer, phone: str, password: str
+    users: UsersRepository, issuer: TokenIssuer, failures: WindowLimit, client_ip: str,
+    phone: str, password: str,
 ) -> dict[str, Any]:
+    await _refuse_after_failures(failures, client_ip)
     user = await users.by_phone(phone)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
+        await failures.hit(client_ip)
         raise InvalidCredentials
     return token_body(issuer, user)
 
@@ -47,13 +58,24 @@ async def request_code(
 
 
 async def login_with_code(
-    users: UsersRepository, codes: SmsCodes, issuer: TokenIssuer, phone: str, code: str
+    users: UsersRepository, codes: SmsCodes, issuer: TokenIssuer, failures: WindowLimit,
+    client_ip: str, phone: str, code: str,
 ) -> dict[str, Any]:
     """A right code logs in; a phone seen for the first time becomes a user."""
+    await _refuse_after_failures(failures, client_ip)
     if not await codes.check(phone, code):
+        await failures.hit(client_ip)
         raise InvalidCredentials
     user = await users.get_or_add(phone, roles_for(admin=False))
     return token_body(issuer, user)
+
+
+async def _refuse_after_failures(failures: WindowLimit, client_ip: str) -> None:
+    """One address guessing passwords or codes across many phones is stopped here; each code
+    also has its own five tries."""
+    retry_after = await failures.exceeded(client_ip)
+    if retry_after is not None:
+        raise TooManyFailedLogins(retry_after)
 
 
 def token_body(issuer: TokenIssuer, user: User) -> dict[str, Any]:

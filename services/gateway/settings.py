@@ -44,6 +44,9 @@ class Settings(ServiceSettings):
     sms_code_max_tries: int = Field(default=5, ge=1)
     sms_ip_limit: int = Field(default=20, ge=1)
     sms_ip_window_s: int = Field(default=3600, ge=1)
+    # Failed logins (password or code) per address, across phones.
+    login_failures_per_ip: int = Field(default=30, ge=1)
+    login_failures_window_s: int = Field(default=900, ge=1)
 
     def refuse_unsafe_production(self) -> None:
         """Called when the gateway starts serving. Not a validator: `coursestream migrate`,

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.gateway.app import create_app
 from services.gateway.settings import Settings
 from shared.embedded_redis import EmbeddedRedis, free_port
+from shared.redis import make_redis
 from tests.gateway.upstreams import Upstream
 from tests.support.databases import DatabaseFactory
 
@@ -63,7 +64,11 @@ async def make_gateway(
     async def make(**overrides: Any) -> TestClient:
         if "database_url" not in overrides:
             overrides["database_url"] = await database_factory.new("gateway", "sqlite")
-        overrides.setdefault("redis_url", embedded_redis.url)
+        if "redis_url" not in overrides:
+            overrides["redis_url"] = embedded_redis.url
+            client = make_redis(embedded_redis.url)
+            await client.flushdb()  # no counters left over from another test
+            await client.aclose()
         client = TestClient(TestServer(create_app(gateway_settings(
             tmp_path, signing_key, **overrides))))
         await client.start_server()

@@ -104,6 +104,20 @@ async def test_wrong_phone_or_password_get_the_same_401(gateway: TestClient) -> 
     assert wrong_password["detail"] == unknown_phone["detail"]
 
 
+async def test_an_address_that_keeps_failing_is_held_back(
+    make_gateway: GatewayFactory, database_url: str
+) -> None:
+    gateway = await make_gateway(database_url=database_url, login_failures_per_ip=3)
+    for _ in range(3):
+        await assert_problem(await gateway.post(
+            "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"}),
+            401, "invalid-credentials")
+    response = await gateway.post(
+        "/api/v1/auth/tokens", json={"phone": ADMIN.phone, "password": ADMIN.password})
+    await assert_problem(response, 429, "too-many-failed-logins")
+    assert 1 <= int(response.headers["Retry-After"]) <= 900
+
+
 async def test_me_refuses_missing_bad_and_foreign_tokens(gateway: TestClient) -> None:
     await assert_problem(await gateway.get("/api/v1/auth/me"), 401, "unauthenticated")
     await assert_problem(await gateway.get(

@@ -13,6 +13,7 @@ import hmac
 
 from redis.asyncio import Redis
 
+from services.gateway.adapters.rate_limits import WindowLimit, ceil_seconds
 from services.gateway.domain import CodeCoolingDown, TooManyCodeRequests, new_code
 
 # Refuses (returns ms to wait) while the last code is younger than the cooldown.
@@ -48,13 +49,6 @@ end
 return 0
 """
 
-# A fixed window per address.
-COUNT = """
-local n = redis.call('INCR', KEYS[1])
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}
-"""
-
 
 class SmsCodes:
     def __init__(
@@ -64,26 +58,23 @@ class SmsCodes:
         self._redis = redis
         self._secret = secret.encode()
         self.ttl_s, self.cooldown_s, self._max_tries = ttl_s, cooldown_s, max_tries
-        self._ip_limit, self._ip_window_s = ip_limit, ip_window_s
+        self._per_address = WindowLimit(redis, "sms-ip", ip_limit, ip_window_s)
         self._issue = redis.register_script(ISSUE)
         self._take_try = redis.register_script(TAKE_TRY)
         self._consume = redis.register_script(CONSUME)
-        self._count = redis.register_script(COUNT)
 
     async def issue(self, phone: str, client_ip: str) -> str:
         """A new code for the phone; raises when the address or the phone must wait."""
-        count, ttl_ms = await self._count(
-            keys=[f"gateway:sms-ip:{client_ip}"], args=[self._ip_window_s * 1000]
-        )
-        if int(count) > self._ip_limit:
-            raise TooManyCodeRequests(_seconds(int(ttl_ms)))
+        retry_after = await self._per_address.hit(client_ip)
+        if retry_after is not None:
+            raise TooManyCodeRequests(retry_after)
         code = new_code()
         wait_ms = await self._issue(
             keys=[_key(phone)],
             args=[self._digest(phone, code), self.ttl_s * 1000, self.cooldown_s * 1000],
         )
         if int(wait_ms) > 0:
-            raise CodeCoolingDown(_seconds(int(wait_ms)))
+            raise CodeCoolingDown(ceil_seconds(int(wait_ms)))
         return code
 
     async def withdraw(self, phone: str) -> None:
@@ -106,7 +97,3 @@ class SmsCodes:
 
 def _key(phone: str) -> str:
     return f"gateway:sms-code:{phone}"
-
-
-def _seconds(ms: int) -> int:
-    return max(1, -(-ms // 1000))

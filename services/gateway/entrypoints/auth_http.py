@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.gateway import handlers
+from services.gateway.adapters.rate_limits import WindowLimit
 from services.gateway.adapters.repository import UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
@@ -16,6 +17,7 @@ from services.gateway.domain import (
     InvalidCredentials,
     TokenRequest,
     TooManyCodeRequests,
+    TooManyFailedLogins,
     UserDisabled,
 )
 from shared.auth import require_user
@@ -26,6 +28,7 @@ USERS_KEY = web.AppKey("users", UsersRepository)
 ISSUER_KEY = web.AppKey("token_issuer", TokenIssuer)
 REDIS_KEY = web.AppKey("redis", Redis)
 SMS_CODES_KEY = web.AppKey("sms_codes", SmsCodes)
+LOGIN_FAILURES_KEY = web.AppKey("login_failures", WindowLimit)
 
 PREFIX = "/api/v1/auth"
 
@@ -53,13 +56,20 @@ async def request_code(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     body = await parse_body(request, TokenRequest)
     users, issuer = request.app[USERS_KEY], request.app[ISSUER_KEY]
+    failures, client_ip = request.app[LOGIN_FAILURES_KEY], request.remote or "unknown"
     try:
         if body.password is not None:
-            token = await handlers.login_with_password(users, issuer, body.phone, body.password)
+            token = await handlers.login_with_password(
+                users, issuer, failures, client_ip, body.phone, body.password)
         else:
             assert body.code is not None  # TokenRequest holds exactly one of the two
             token = await handlers.login_with_code(
-                users, request.app[SMS_CODES_KEY], issuer, body.phone, body.code)
+                users, request.app[SMS_CODES_KEY], issuer, failures, client_ip, body.phone,
+                body.code)
+    except TooManyFailedLogins as exc:
+        raise Problem(429, "too-many-failed-logins",
+                      f"Too many failed logins from this address; retry in {exc.retry_after_s} s.",
+                      headers={"Retry-After": str(exc.retry_after_s)}) from exc
     except InvalidCredentials as exc:
         what = "password" if body.password is not None else "code"
         raise Problem(401, "invalid-credentials", f"Wrong phone or {what}.") from exc
@@ -71,7 +81,7 @@ async def create_token(request: web.Request) -> web.Response:
 
 
 def _unavailable() -> Problem:
-    return Problem(503, "unavailable", "Login codes are unavailable; try again shortly.",
+    return Problem(503, "unavailable", "Logging in is unavailable; try again shortly.",
                    headers={"Retry-After": "5"})
 
 
