@@ -124,7 +124,8 @@ class BannerCache:
         return banners
 
     async def invalidate(self) -> str:
-        """Call after a banner write committed: every existing copy stops matching."""
+        """Every existing copy stops matching; banner writes call it before and after their
+        commit."""
         version = await replace_version(self.redis)
         self.local = None
         return version
