@@ -93,15 +93,21 @@ class PhoneTaken(Exception):
     pass
 
 
-class CodeCoolingDown(Exception):
+class RetryLater(Exception):
+    """Refused for now; `retry_after_s` says when to try again."""
+
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"a code was sent recently; retry in {retry_after_s} s")
+        super().__init__(f"retry in {retry_after_s} s")
         self.retry_after_s = retry_after_s
 
 
-class TooManyCodeRequests(CodeCoolingDown):
+class CodeCoolingDown(RetryLater):
+    """A code was sent to this phone less than the cooldown ago."""
+
+
+class TooManyCodeRequests(RetryLater):
     """The caller's address asked for too many codes in the window."""
 
 
-class TooManyFailedLogins(CodeCoolingDown):
+class TooManyFailedLogins(RetryLater):
     """The caller's address failed to log in too often in the window."""
