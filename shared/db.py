@@ -25,12 +25,17 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _make_sqlite_folder(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite files get WAL, foreign keys and a busy timeout."""
     full = make_url(async_url(url))
+    _make_sqlite_folder(url)
     if full.get_backend_name() == "sqlite":
-        if full.database and full.database != ":memory:":
-            Path(full.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(full, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -68,6 +73,7 @@ def alembic_config(service: str, url: str) -> Config:
 def migrate(service: str, url: str, revision: str = "head") -> None:
     """Upgrade a service's database. Call from sync code (or a thread): Alembic runs its own
     event loop."""
+    _make_sqlite_folder(url)
     command.upgrade(alembic_config(service, url), revision)
 
 
