@@ -153,3 +153,14 @@ async def test_web_files_are_served_and_nothing_outside_web(gateway: TestClient)
     await assert_problem(await gateway.get("/missing.png"), 404, "not-found")
     await assert_problem(await gateway.get("/%2e%2e/pyproject.toml"), 404, "not-found")
     await assert_problem(await gateway.post("/api/v1/nothing"), 404, "not-found")
+
+
+async def test_head_requests_keep_the_upstream_length_and_send_no_body(
+    gateway: TestClient,
+) -> None:
+    full = await gateway.get("/api/v1/catalog/fixed")
+    head = await gateway.head("/api/v1/catalog/fixed")
+    assert head.status == 200
+    assert head.headers["Content-Length"] == full.headers["Content-Length"]
+    assert await head.read() == b""
+    assert await full.read() == b'{"fixed":true}'

@@ -30,6 +30,7 @@ class Upstream:
         app.router.add_get("/api/v1/seckill/tickets/t1/events", self.events)
         app.router.add_get("/api/v1/catalog/slow", self.slow)
         app.router.add_get("/api/v1/catalog/broken", self.broken)
+        app.router.add_get("/api/v1/catalog/fixed", self.fixed)
         app.router.add_route("*", "/{tail:.*}", self.echo)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
@@ -55,6 +56,9 @@ class Upstream:
             status=int(request.query.get("status", "200")),
             headers={"X-Upstream": self.name, "Connection": "keep-alive"},
         )
+
+    async def fixed(self, request: web.Request) -> web.Response:
+        return web.Response(body=b'{"fixed":true}', content_type="application/json")
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: one event, then wait for the test's go, then the last one."""
