@@ -14,6 +14,7 @@ from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.entrypoints import auth_http
 from services.gateway.entrypoints.admin import admin_site
+from services.gateway.entrypoints.openapi import OpenApi
 from services.gateway.entrypoints.proxy import Proxy
 from services.gateway.settings import Settings
 from shared.auth import VERIFIER_KEY, TokenVerifier
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         [database, redis, proxy.session_ctx, admin_site(settings), freeze_startup_objects]
     )
     auth_http.setup_routes(app)
+    OpenApi(settings.upstreams(), proxy.get_json).add_routes(app)
     proxy.add_routes(app)
     add_web_routes(app, settings)
     return app

@@ -31,6 +31,7 @@ class Upstream:
         app.router.add_get("/api/v1/catalog/slow", self.slow)
         app.router.add_get("/api/v1/catalog/broken", self.broken)
         app.router.add_get("/api/v1/catalog/fixed", self.fixed)
+        app.router.add_get(f"/api/v1/{self.name}/openapi.json", self.openapi)
         app.router.add_route("*", "/{tail:.*}", self.echo)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
@@ -56,6 +57,17 @@ class Upstream:
             status=int(request.query.get("status", "200")),
             headers={"X-Upstream": self.name, "Connection": "keep-alive"},
         )
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        """A document whose `Problem` differs from the gateway's, and an `Item` of its own."""
+        return web.json_response({
+            "openapi": "3.1.0", "info": {"title": self.name, "version": "1"},
+            "paths": {f"/api/v1/{self.name}/items": {"get": {"responses": {"200": {
+                "description": "items", "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/Problem"}}}}}}}},
+            "components": {"schemas": {"Problem": {"type": "string", "x-from": self.name},
+                                       "Item": {"type": "object"}}},
+        })
 
     async def fixed(self, request: web.Request) -> web.Response:
         return web.Response(body=b'{"fixed":true}', content_type="application/json")

@@ -7,6 +7,7 @@ streamed both ways (server-sent events pass through chunk by chunk).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -70,6 +71,14 @@ class Proxy:
         )
         yield
         await self._session.close()
+
+    async def get_json(self, url: str) -> Any:
+        """A side request over the same pool (the OpenAPI documents), bounded in time."""
+        assert self._session is not None
+        timeout = aiohttp.ClientTimeout(total=self._settings.proxy_connect_timeout_s)
+        async with self._session.get(url, timeout=timeout) as response:
+            response.raise_for_status()
+            return await response.json()
 
     def add_routes(self, app: web.Application) -> None:
         for prefix, base_url in self._settings.upstreams().items():

@@ -1,0 +1,147 @@
+"""`/api/v1/openapi.json`: the gateway's own auth paths merged with each service's document
+(`/api/v1/<service>/openapi.json`, fetched through the proxy's pool), and `/api/docs`, a page
+that lists them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from services.gateway.domain import CodeRequest, TokenRequest
+from shared.http import json_response
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+FetchJson = Callable[[str], Awaitable[Any]]
+PROBLEM = {"description": "problem+json", "content": {"application/problem+json": {
+    "schema": {"$ref": "#/components/schemas/Problem"}}}}
+CACHE_S = 30.0  # services change their documents only when they are redeployed
+DOCS_PAGE = Path(__file__).with_name("api_docs.html")
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+
+
+def _json(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {}}}
+
+
+def gateway_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Problem": {"type": "object", "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}},
+    }}}
+    for model in (CodeRequest, TokenRequest):
+        schemas[model.__name__] = model.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "coursestream", "version": "1"},
+        "paths": {
+            "/api/v1/auth/sms-codes": {"post": {
+                "summary": "Send a login code by SMS (one per phone per 60 s)",
+                "requestBody": _body(CodeRequest),
+                "responses": {"202": _json("{expires_in, resend_after}"), "422": PROBLEM,
+                              "429": PROBLEM},
+            }},
+            "/api/v1/auth/tokens": {"post": {
+                "summary": "Log in with phone and password, or phone and SMS code",
+                "requestBody": _body(TokenRequest),
+                "responses": {"200": _json("{access_token, token_type, expires_in, user}"),
+                              "401": PROBLEM, "422": PROBLEM, "429": PROBLEM},
+            }},
+            "/api/v1/auth/me": {"get": {
+                "summary": "The bearer token's user", "security": [{"bearer": []}],
+                "responses": {"200": _json("{id, phone, roles, created_at}"), "401": PROBLEM},
+            }},
+        },
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    }
+
+
+def merge(base: dict[str, Any], others: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One document: every service's paths; a component whose name another document already
+    uses for a different schema is renamed `<service>.<name>`, with its references."""
+    merged = {**base, "paths": dict(base["paths"]),
+              "components": {key: dict(value) for key, value in base["components"].items()}}
+    schemas = merged["components"].setdefault("schemas", {})
+    for service, document in others.items():
+        own = document.get("components", {}).get("schemas", {})
+        renames = {name: f"{service}.{name}" for name, schema in own.items()
+                   if name in schemas and schemas[name] != schema}
+        if renames:
+            document = _rename_refs(document, renames)
+            own = document.get("components", {}).get("schemas", {})
+        for name, schema in own.items():
+            schemas[renames.get(name, name)] = schema
+        merged["paths"].update(document.get("paths", {}))
+        for key, value in document.get("components", {}).items():
+            if key != "schemas":
+                merged["components"].setdefault(key, {}).update(value)
+    return merged
+
+
+def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                name = value.rsplit("/", 1)[-1]
+                value = value[: -len(name)] + renames.get(name, name)
+            out[key] = _rename_refs(value, renames)
+        return out
+    if isinstance(node, list):
+        return [_rename_refs(item, renames) for item in node]
+    return node
+
+
+class OpenApi:
+    """Serves the merged document, rebuilt at most every CACHE_S seconds; a service that is
+    down or has no document is left out (and named in `x-missing`) until the next rebuild."""
+
+    def __init__(self, upstreams: dict[str, str], fetch_json: FetchJson) -> None:
+        # "/api/v1/catalog" -> "http://catalog:8001/api/v1/catalog/openapi.json"
+        self._sources = {prefix.rsplit("/", 1)[-1]: f"{url.rstrip('/')}{prefix}/openapi.json"
+                         for prefix, url in upstreams.items()}
+        self._fetch_json = fetch_json
+        self._base = gateway_document()
+        self._cached: tuple[float, dict[str, Any]] | None = None
+
+    async def document(self) -> dict[str, Any]:
+        if self._cached and time.monotonic() - self._cached[0] < CACHE_S:
+            return self._cached[1]
+        names = list(self._sources)
+        results = await asyncio.gather(
+            *(self._fetch_json(self._sources[name]) for name in names), return_exceptions=True)
+        found: dict[str, dict[str, Any]] = {}
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, dict) and "paths" in result:
+                found[name] = result
+            else:
+                log.info("no OpenAPI document from upstream", service=name, error=repr(result))
+        document = merge(self._base, found)
+        missing = sorted(set(names) - set(found))
+        if missing:
+            document["info"] = {**document["info"], "x-missing": missing}
+        self._cached = (time.monotonic(), document)
+        return document
+
+    async def serve_document(self, request: web.Request) -> web.Response:
+        return json_response(await self.document())
+
+    async def serve_docs(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(DOCS_PAGE)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/v1/openapi.json", self.serve_document)
+        app.router.add_get("/api/docs", self.serve_docs)
