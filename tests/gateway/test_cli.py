@@ -66,3 +66,11 @@ def test_users_add_refuses_bad_input_and_duplicates(database_url: str) -> None:
     assert code == 1 and "already exists" in output
     user = asyncio.run(find(database_url, "13700000000"))
     assert user is not None and user.roles == ("user",)
+
+
+def test_users_add_on_an_unmigrated_database_says_what_to_do(tmp_path: Path) -> None:
+    code, output = run(f"sqlite:///{tmp_path / 'empty.db'}", "--phone", "13700000000",
+                       "--password", "secret-123")
+    assert code == 1
+    assert "coursestream migrate gateway" in output
+    assert "argon2" not in output  # the hash is not echoed

@@ -6,6 +6,7 @@ import asyncio
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from services.gateway import handlers
 from services.gateway.adapters.repository import UsersRepository
@@ -34,6 +35,11 @@ def add(phone: str, password: str, admin: bool) -> None:
         user = asyncio.run(_add(Settings(), new))
     except PhoneTaken as exc:
         raise click.ClickException(f"a user with phone {phone} already exists") from exc
+    except DBAPIError as exc:  # most often: no users table yet
+        raise click.ClickException(
+            f"cannot write to the gateway database ({exc.orig!r}); "
+            "is it migrated? run `coursestream migrate gateway`"
+        ) from exc
     click.echo(f"user {user.id} added: phone {user.phone}, roles {', '.join(user.roles)}")
 
 
