@@ -1,0 +1,250 @@
+"""Benchmark: a flash sale through the gateway, next to the seckill service directly and a bare
+aiohttp handler that only runs the same admission Lua script (the ceiling), in one run.
+
+    .venv/bin/python -m bench.seckill [--users 5000] [--stock 1000] [--connections 100]
+
+Needs `wrk` (apt-get install wrk). Starts `coursestream up` in a temporary directory (embedded
+Redis, SQLite, the order writer) and the bare server. Each target sells its own item (`--stock`
+units) to `--users` distinct users whose tokens are signed beforehand; wrk sends each user's
+attempt once (plus at most `--connections` repeats at the very end, counted as "other").
+Reported per target: attempts/s, p50 and p99 of the attempt request, answers by status, and
+the time from the last admission (its stream entry id, Redis clock) to the last order row
+written (its `created_at`), once every admitted ticket is final.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import redis as sync_redis
+
+from services.seckill.adapters.keys import Keys
+from shared.embedded_redis import DEFAULT_PORT, free_port
+from tests.support.platform import Platform, running_platform
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+PARTITIONS = 4
+
+WRK_SCRIPT = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+int gettimeofday(bench_timeval *tv, void *tz);
+int getpid(void);
+int kill(int pid, int sig);
+]]
+local tv = ffi.new("bench_timeval")
+local function now()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) + tonumber(tv.tv_usec) / 1e6
+end
+local users = {%(users)s}
+local tokens = {%(tokens)s}
+local path_of = %(path_of)s
+local i, answered, first = 0, 0, nil
+counts = {}
+elapsed = 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function request()
+  first = first or now()
+  i = math.min(i + 1, #users)
+  local headers = {}
+  if tokens[i] then headers["Authorization"] = "Bearer " .. tokens[i] end
+  return wrk.format("POST", path_of(users[i]), headers, "")
+end
+function response(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+  answered = answered + 1
+  if answered == #users then
+    elapsed = now() - first
+    ffi.C.kill(ffi.C.getpid(), 2)  -- SIGINT: wrk stops and reports at once
+  end
+end
+function done(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    io.write(string.format("elapsed %%.6f\n", thread:get("elapsed")))
+    for status, n in pairs(thread:get("counts")) do
+      io.write(string.format("status %%d %%d\n", status, n))
+    end
+  end
+end
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[int, int]
+    written_after_s: float | None
+
+    def row(self) -> str:
+        other = sum(n for s, n in self.statuses.items() if s not in (202, 409))
+        written = "-" if self.written_after_s is None else f"{self.written_after_s:.2f}"
+        return (f"| {self.name} | {self.rps:,.0f} | {self.p50_ms:.2f} | {self.p99_ms:.2f} | "
+                f"{self.statuses.get(202, 0)} | {self.statuses.get(409, 0)} | {other} | "
+                f"{written} |")
+
+
+HEADER = ("| target | attempts/s | p50 ms | p99 ms | 202 | 409 | other | last order after "
+          "last admission, s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * UNITS[unit]
+
+
+def run_wrk(name: str, base_url: str, users: list[int], script: str, connections: int,
+            workdir: Path) -> Result:
+    path = workdir / f"{abs(hash(name))}.lua"
+    path.write_text(script)
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", "-d120s", "--latency", "-s", str(path), base_url],
+        capture_output=True, text=True, check=False, timeout=180,
+    )
+    out = done.stdout
+    if "elapsed" not in out:
+        raise RuntimeError(f"wrk did not finish the sale:\n{out}\n{done.stderr}")
+    statuses = {int(s): int(n) for s, n in re.findall(r"status (\d+) (\d+)", out)}
+    elapsed = float(re.search(r"elapsed ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    # Each user's attempt answered, over the time from the first request to that answer.
+    rps = len(users) / elapsed
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return Result(name, rps, p50, p99, statuses, None)
+
+
+def script_for(users: list[int], tokens: list[str] | None, path_of: str) -> str:
+    return WRK_SCRIPT % {
+        "users": ",".join(map(str, users)),
+        "tokens": ",".join(f'"{t}"' for t in tokens or []),
+        "path_of": path_of,
+    }
+
+
+def create_item(platform: Platform, admin_token: str, stock: int, title: str) -> int:
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    body = json.dumps({"course_id": 1, "title": title, "price": "9.90", "stock": stock,
+                       "starts_at": start.isoformat(),
+                       "ends_at": (start + timedelta(hours=1)).isoformat()}).encode()
+    request = urllib.request.Request(
+        platform.service_url("seckill") + "/api/v1/seckill/items", data=body, method="POST",
+        headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(json.load(response)["id"])
+
+
+def wait_written(redis: sync_redis.Redis, database: Path, item_id: int, admitted: int,
+                 timeout: float = 60) -> float:
+    """Seconds from the item's last admission to its last order row, once all are final."""
+    stream = Keys(PARTITIONS).orders_stream_of(item_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database) as conn:
+            count, last = conn.execute(
+                "SELECT count(*), max(created_at) FROM seckill_orders WHERE item_id = ?",
+                (item_id,)).fetchone()
+        if count >= admitted:
+            break
+        time.sleep(0.02)
+    else:
+        raise RuntimeError(f"item {item_id}: {count} of {admitted} orders after {timeout} s")
+    entries = redis.xrange(stream)
+    tickets = [json.loads(json.loads(f[b"__data__"])["data"])["data"]["ticket"]
+               for _, f in entries]
+    mine = [t for t in tickets if t.startswith(f"{item_id}-")]
+    keys = Keys(PARTITIONS)
+    pipe = redis.pipeline(transaction=False)
+    for ticket in mine:
+        pipe.hget(keys.ticket(ticket), "status")
+    assert set(pipe.execute()) == {b"success"}, "some admitted ticket is not final"
+    last_admission_ms = max(int(i.split(b"-")[0]) for i, f in entries
+                            if json.loads(json.loads(f[b"__data__"])["data"])["data"]["item_id"]
+                            == item_id)
+    written = datetime.fromisoformat(last).replace(tzinfo=UTC).timestamp()
+    return written - last_admission_ms / 1000
+
+
+def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--stock", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=100)
+    args = parser.parse_args()
+    users = list(range(100_000, 100_000 + args.users))
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp, running_platform(
+        Path(tmp), env={"SECKILL_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "WARNING"}
+    ) as platform:
+        workdir = Path(tmp)
+        redis = sync_redis.Redis(port=DEFAULT_PORT + platform.base_port - 8000)
+        database = platform.var_dir / "seckill.db"
+        private_key = (platform.var_dir / "jwt-private.pem").read_bytes()
+
+        def token(user: int, *roles: str) -> str:
+            return jwt.encode({"sub": str(user), "iss": "coursestream", "roles": list(roles),
+                               "exp": int(time.time()) + 3600}, private_key, algorithm="EdDSA")
+
+        admin = token(1, "admin")
+        tokens = [token(u) for u in users]
+
+        port = free_port()
+        redis_url = f"redis://127.0.0.1:{DEFAULT_PORT + platform.base_port - 8000}/0"
+        bare = subprocess.Popen([sys.executable, "-m", "bench.seckill_bare", str(port),
+                                 redis_url, str(PARTITIONS)])
+        try:
+            _wait_port(port)
+            item = create_item(platform, admin, args.stock, "ceiling")
+            script = script_for(users, None, f'function(u) return "/{item}/" .. u end')
+            result = run_wrk("bare handler, same Lua script (ceiling)",
+                             f"http://127.0.0.1:{port}", users, script, args.connections, workdir)
+            result.written_after_s = wait_written(redis, database, item, args.stock)
+            results.append(result)
+        finally:
+            bare.terminate()
+            bare.wait()
+        for name, base in (("seckill service directly", platform.service_url("seckill")),
+                           ("through the gateway", platform.url)):
+            item = create_item(platform, admin, args.stock, name)
+            path = f"/api/v1/seckill/items/{item}/attempts"
+            script = script_for(users, tokens, f'function(u) return "{path}" end')
+            result = run_wrk(name, base, users, script, args.connections, workdir)
+            result.written_after_s = wait_written(redis, database, item, args.stock)
+            results.append(result)
+    print(f"\n{args.users} distinct users, stock {args.stock}, {args.connections} connections, "
+          f"wrk -t1, order writer running; one 2-core machine\n")
+    print(HEADER)
+    for result in results:
+        print(result.row())
+
+
+if __name__ == "__main__":
+    main()
