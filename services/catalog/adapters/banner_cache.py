@@ -7,6 +7,9 @@ Freshness rests on a version token in Redis, replaced after every committed bann
   write can never put them back;
 - the token is a fresh ULID, never a counter, so a Redis that lost its data can never make an
   old copy match again.
+Reads: concurrent readers of one process share one version GET per wave (shared.coalesce,
+which never hands a reader a GET begun before it asked), so a local hit costs a fraction of a
+round trip under load.
 Stampedes: one rebuild per process per token (a shared task), one per cluster (a lease); the
 others poll Redis for the new copy, bounded by `wait_ms`, then query themselves.
 """
@@ -23,6 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.catalog.domain import CachedBanners, fresh
+from shared.coalesce import CoalescedRead
 from shared.events import new_event_id
 from shared.logging import get_logger
 
@@ -96,13 +100,15 @@ class BannerCache:
         self.wait_s, self.poll_s = wait_ms / 1000, poll_ms / 1000
         self.local: CachedBanners | None = None
         self._inflight: dict[str, asyncio.Task[tuple[str, Banners]]] = {}
+        # Concurrent readers share one version GET, never one begun before they asked.
+        self._current_version = CoalescedRead(self._version)
         self._store = redis.register_script(STORE_IF_CURRENT)
         self._release = redis.register_script(RELEASE_LEASE)
 
     async def get(self) -> Banners:
         """The shown banners by `orders`, never older than the last write that returned."""
         try:
-            version = await self._version()
+            version = await self._current_version.get()
         except (RedisError, OSError) as exc:
             # The database is the truth and always fresh; only the caches need Redis.
             log.warning("redis unreachable; banners read from the database", error=str(exc))
