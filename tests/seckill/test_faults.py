@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -111,22 +111,32 @@ async def test_kill_9_in_the_middle_of_a_sale_loses_no_order(
     assert (figures.orders, figures.remaining, figures.pending, figures.drift) == (300, 0, 0, 0)
 
 
-@asynccontextmanager
-async def database_blocked(database_url: str) -> AsyncIterator[None]:
-    """No new connection to this PostgreSQL database, and its open ones cut, until exit."""
+async def block_database(database_url: str) -> Callable[[], Awaitable[None]]:
+    """No new connection to this PostgreSQL database, and its open ones cut; returns the
+    function that lets connections in again."""
     url = make_url(database_url)
     name = url.database
     admin = await asyncpg.connect(url.set(drivername="postgresql", database="postgres")
                                   .render_as_string(hide_password=False))
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-        )
-        yield
-    finally:
+    await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+    )
+
+    async def unblock() -> None:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await admin.close()
+
+    return unblock
+
+
+@asynccontextmanager
+async def database_blocked(database_url: str) -> AsyncIterator[None]:
+    unblock = await block_database(database_url)
+    try:
+        yield
+    finally:
+        await unblock()
 
 
 async def test_unreachable_database_keeps_requests_pending_then_writes_them(
@@ -226,3 +236,38 @@ async def test_requests_left_by_a_dead_consumer_are_claimed(
 
         await eventually(claimed_and_written, within=20)
     assert await inspector.order_count(item["id"]) == 3
+
+
+async def test_a_writer_started_while_the_database_is_away_waits_for_it(
+    client: TestClient[Any, Any], tokens: Tokens, inspector: Inspector, db_backend: str,
+    settings: Settings, tmp_path: Path,
+) -> None:
+    if db_backend != "postgresql":
+        pytest.skip("blocks a PostgreSQL database; needs TEST_DATABASE_URL")
+    item = await create_item(client, tokens, stock=5)
+    stream = inspector.keys.orders_stream_of(item["id"])
+    await inspector.redis.xgroup_create(stream, "order-writer", id="0", mkstream=True)
+    tickets = set()
+    for user in (1, 2):
+        _, body = await attempt(client, item["id"], tokens.headers(user))
+        tickets.add(body["ticket"])
+    # The same consumer name read them before it crashed: they are its own pending entries.
+    await inspector.redis.xreadgroup("order-writer", "writer-under-test", {stream: ">"})
+    unblock: Callable[[], Awaitable[None]] | None = await block_database(settings.database_url)
+    try:
+        async with writer_process(settings, tmp_path / "order-writer.log") as process:
+            await asyncio.sleep(3)  # several starts fail meanwhile
+            log = (tmp_path / "order-writer.log").read_text()
+            assert process.returncode is None and "retrying" in log, log
+            assert set((await ticket_statuses(inspector, tickets)).values()) == {"pending"}
+            assert unblock is not None
+            await unblock()
+            unblock = None
+
+            async def written() -> bool:
+                return set((await ticket_statuses(inspector, tickets)).values()) == {"success"}
+
+            await eventually(written, within=20)
+    finally:
+        if unblock is not None:
+            await unblock()

@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client import generate_latest
 
-from services.seckill.entrypoints.order_writer import _sample, order_writer
+from services.seckill.entrypoints.order_writer import Instruments, _sample, order_writer
 from services.seckill.metrics import OrderWriterMetrics
 from services.seckill.settings import Settings
 from shared.metrics import Metrics
@@ -37,13 +37,13 @@ async def test_attempt_outcomes_latency_and_writer_figures_are_exported(
     await _sample(inspector.redis, stream, gauges)
     assert gauges.lag.labels(stream)._value.get() == 1  # written, not yet read
 
-    metrics = Metrics("order-writer")
-    async with order_writer(settings, metrics):
+    instruments = Instruments.create()
+    async with order_writer(settings, instruments):
         async def written() -> bool:
             return await inspector.order_count(item["id"]) == 1
 
         await eventually(written)
-    exported = generate_latest(metrics.registry).decode()
+    exported = generate_latest(instruments.metrics.registry).decode()
     assert "seckill_order_writer_batch_size_count 1.0" in exported
     assert 'seckill_orders_written_total{result="created"} 1.0' in exported
     await _sample(inspector.redis, stream, gauges)

@@ -184,7 +184,7 @@ class SaleStore:
             keys=[k.orders_stream(partition), k.dead_stream(partition), k.ticket(ticket),
                   k.item(item_id), k.buyers(item_id)],
             args=[ORDER_WRITER_GROUP, entry_id, raw, error[:2000], deliveries, user_id,
-                  datetime.now(UTC).isoformat()],
+                  datetime.now(UTC).isoformat(), self.ticket_ttl_s],
         )
         return bool(done)
 

@@ -12,6 +12,7 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -33,20 +34,37 @@ from shared.redis import make_redis
 
 log = get_logger(__name__)
 GAUGE_EVERY_S = 5.0
+RESTART_AFTER_S = 2.0
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """The writer's metrics, made once per process (a restart in-process reuses them)."""
+
+    metrics: Metrics
+    writer: OrderWriterMetrics
+    consumers: ConsumerMetrics
+
+    @classmethod
+    def create(cls) -> Instruments:
+        metrics = Metrics("order-writer")
+        return cls(metrics, OrderWriterMetrics(metrics.registry),
+                   ConsumerMetrics(metrics.registry))
 
 
 @contextlib.asynccontextmanager
-async def order_writer(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[None]:
+async def order_writer(
+    settings: Settings, instruments: Instruments | None = None
+) -> AsyncIterator[None]:
     """Run the order writer until the block exits."""
-    metrics = metrics or Metrics("order-writer")
+    instruments = instruments or Instruments.create()
+    writer_metrics, consumer_metrics = instruments.writer, instruments.consumers
     redis_url = settings.require_redis_url()
     redis = make_redis(redis_url)
     engine = make_engine(settings.database_url)
     repo = Repository(engine)
     keys = Keys(settings.seckill_partitions)
     store = SaleStore(redis, keys, settings.ticket_ttl_s)
-    writer_metrics = OrderWriterMetrics(metrics.registry)
-    consumer_metrics = ConsumerMetrics(metrics.registry)
 
     async def on_dead(delivery: Delivery, error: str) -> None:
         await handlers.order_failed(delivery, error, repo, store, writer_metrics)
@@ -126,13 +144,21 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    metrics = Metrics("order-writer")
+    instruments = Instruments.create()
     runner = None
     if settings.order_writer_metrics_port:
-        runner = await _serve_metrics(metrics, settings.order_writer_metrics_port)
+        runner = await _serve_metrics(instruments.metrics, settings.order_writer_metrics_port)
     try:
-        async with order_writer(settings, metrics):
-            await stop.wait()
+        while not stop.is_set():
+            try:
+                async with order_writer(settings, instruments):
+                    await stop.wait()
+            except handlers.DatabaseUnavailable as exc:
+                # Own pending entries are written before the consumers start; with the
+                # database away, wait and start again instead of exiting.
+                log.warning("database unavailable at start; retrying", error=str(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), RESTART_AFTER_S)
     finally:
         if runner is not None:
             await runner.cleanup()
