@@ -58,6 +58,8 @@ def test_compose_runs_every_service_worker_and_dependency() -> None:
     for service in registry.DATABASE_SERVICES:
         assert env[f"{service.upper()}_DATABASE_URL"].startswith("postgresql://")
     assert env["ENV"] == "production" and "JWT_PUBLIC_KEY_FILE" in env
+    gateway = services["gateway"]["environment"]
+    assert "JWT_PRIVATE_KEY_FILE" in gateway and "SMS_CODE_SECRET" in gateway
 
 
 def test_prometheus_scrapes_every_service_and_the_gateway_admin_port() -> None:
