@@ -55,6 +55,7 @@ class ScheduleRunner:
     async def run(self) -> None:
         while not self.stopping:
             if not self.election.leading.is_set():
+                self.wake.clear()  # a follower has nothing to do on a local change
                 await self._wait(self.tick_s)
                 continue
             lease = self.election.value
