@@ -161,3 +161,18 @@ async def test_every_key_of_one_admission_is_in_one_slot(inspector: Inspector) -
                    keys.idempotency(item_id, 42, "k"), keys.released(item_id),
                    keys.dead_stream(item_id % keys.partitions)]
         assert len({key_slot(k.encode()) for k in touched}) == 1, touched
+
+
+async def test_the_openapi_document_lists_every_route(client: TestClient[Any, Any]) -> None:
+    document = await (await client.get(f"{BASE}/openapi.json")).json()
+    routes = {
+        (r.method.lower(), r.resource.canonical.replace(r"{id:\d{1,18}}", "{id}").replace(
+            r"{ticket:\d{1,18}-[0-9a-f]{32}}", "{ticket}"))
+        for r in client.app.router.routes()
+        if r.resource is not None and r.resource.canonical.startswith(BASE)
+        and r.method not in ("HEAD", "OPTIONS") and not r.resource.canonical.endswith("json")
+    }
+    documented = {(method, path) for path, ops in document["paths"].items()
+                  for method in ops if method != "parameters"}
+    assert routes == documented
+    assert "ItemIn" in document["components"]["schemas"]

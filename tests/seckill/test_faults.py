@@ -144,7 +144,7 @@ async def test_unreachable_database_keeps_requests_pending_then_writes_them(
     inspector: Inspector, db_backend: str, settings: Settings,
 ) -> None:
     if db_backend != "postgresql":
-        pytest.skip("blocks a PostgreSQL database; needs TEST_DATABASE_URL")
+        pytest.skip("PostgreSQL only: it blocks the database (TEST_DATABASE_URL)")
     item = await create_item(client, tokens, stock=50)
     async with writer(order_writer_claim_idle_ms=200):
         _, body = await attempt(client, item["id"], tokens.headers(1))
@@ -243,7 +243,7 @@ async def test_a_writer_started_while_the_database_is_away_waits_for_it(
     settings: Settings, tmp_path: Path,
 ) -> None:
     if db_backend != "postgresql":
-        pytest.skip("blocks a PostgreSQL database; needs TEST_DATABASE_URL")
+        pytest.skip("PostgreSQL only: it blocks the database (TEST_DATABASE_URL)")
     item = await create_item(client, tokens, stock=5)
     stream = inspector.keys.orders_stream_of(item["id"])
     await inspector.redis.xgroup_create(stream, "order-writer", id="0", mkstream=True)

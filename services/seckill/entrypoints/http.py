@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.seckill import handlers
 from services.seckill.adapters.repository import ItemRow, OrderRow
 from services.seckill.adapters.sale_store import Ticket
 from services.seckill.domain import REFUSALS, OrderStatus, item_state, money
+from services.seckill.entrypoints.openapi import document
+from services.seckill.entrypoints.schemas import ItemIn, OrdersQuery
 from services.seckill.state import STATE_KEY, State
 from shared.auth import Principal, require_admin, require_user
 from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
@@ -27,27 +27,6 @@ BASE = "/api/v1/seckill"
 ID = r"{id:\d{1,18}}"
 TICKET = r"{ticket:\d{1,18}-[0-9a-f]{32}}"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-class ItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    course_id: int = Field(ge=1)
-    title: str = Field(min_length=1, max_length=200)
-    price: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
-    stock: int = Field(ge=1, le=1_000_000)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-
-    @model_validator(mode="after")
-    def _window(self) -> ItemIn:
-        if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
-        return self
-
-
-class OrdersQuery(PageParams):
-    user: int | None = Field(default=None, ge=1)
 
 
 def _state(request: web.Request) -> State:
@@ -198,8 +177,17 @@ async def pay_order(request: web.Request) -> web.Response:
     return json_response(handlers.order_data(paid))
 
 
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(request.app[OPENAPI_KEY])
+
+
+OPENAPI_KEY = web.AppKey("seckill_openapi", dict)
+
+
 def setup_routes(app: web.Application) -> None:
+    app[OPENAPI_KEY] = document()
     r = app.router
+    r.add_get(f"{BASE}/openapi.json", openapi)
     r.add_get(f"{BASE}/items", list_items)
     r.add_post(f"{BASE}/items", create_item)
     r.add_get(f"{BASE}/items/{ID}", get_item)
