@@ -101,6 +101,10 @@ async def test_interval_fires_and_history_shows_lateness(
             run["nominal_at"])
     _, first = (await events(redis, "test.out"))[0]
     assert first.type == "thing.happened" and first.data == {"n": 1}
+    metrics = await (await client.get("/metrics")).text()
+    assert "scheduler_leader 1.0" in metrics
+    assert 'scheduler_fires_total{outcome="fired",schedule="fast"}' in metrics
+    assert 'scheduler_fire_lateness_seconds_count{kind="schedule"}' in metrics
 
 
 async def test_trigger_now_publishes_once_and_is_recorded(
@@ -139,6 +143,9 @@ async def test_delay_fires_once_and_key_is_idempotent(
     # The key still names the fired delay: a retry does not schedule a second event.
     assert (await (await client.post(f"{BASE}/delays", headers=admin, json=body)).json()
             )["id"] == delay["id"]
+    metrics = await (await client.get("/metrics")).text()
+    assert "scheduler_delays_moved_total 1.0" in metrics
+    assert "scheduler_pending_delays 0.0" in metrics
 
 
 async def test_delay_cancel_and_bad_input(
