@@ -168,3 +168,17 @@ async def test_delay_cancel_and_bad_input(
     ):
         await problem(await client.post(f"{BASE}/delays", headers=admin, json=bad), 422)
     assert await redis.zcard("{scheduler:delays}:due") == 0
+
+
+async def test_openapi_document_lists_every_route(client: Any) -> None:
+    document = await (await client.get(f"{BASE}/openapi.json")).json()
+    routes = {
+        (resource.canonical, route.method.lower())
+        for resource in client.app.router.resources()
+        for route in resource if resource.canonical.startswith(BASE) and route.method != "HEAD"
+        and not resource.canonical.endswith("openapi.json")
+    }
+    documented = {(path, method) for path, item in document["paths"].items()
+                  for method in item if method != "parameters"}
+    assert routes == documented
+    assert "ScheduleSpec" in document["components"]["schemas"]

@@ -9,6 +9,7 @@ from aiohttp import web
 from services.scheduler.adapters.repository import RunRecord
 from services.scheduler.domain.delays import DelayCancel, DelayRequest
 from services.scheduler.domain.schedules import Schedule, SchedulePatch, ScheduleSpec
+from services.scheduler.entrypoints.openapi import document
 from services.scheduler.handlers import SchedulerHandlers
 from services.scheduler.settings import Settings
 from shared.auth import require_admin
@@ -135,8 +136,13 @@ async def cancel_delay(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(document())
+
+
 def setup_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get(f"{PREFIX}/openapi.json", openapi)
     r.add_get(f"{PREFIX}/schedules", list_schedules)
     r.add_post(f"{PREFIX}/schedules", create_schedule)
     r.add_get(f"{PREFIX}/schedules/{{id}}", read_schedule)
