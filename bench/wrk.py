@@ -35,6 +35,12 @@ def _ms(text: str) -> float:
 
 def run(name: str, url: str, connections: int = 50, seconds: int = 10, threads: int = 1,
         headers: dict[str, str] | None = None) -> Result:
+    return run_raw(name, url, connections, seconds, threads, headers)[0]
+
+
+def run_raw(name: str, url: str, connections: int = 50, seconds: int = 10, threads: int = 1,
+            headers: dict[str, str] | None = None) -> tuple[Result, str]:
+    """The figures and wrk's own output (for what `Result` does not carry)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the HTTP benchmarks: apt-get install wrk")
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -50,4 +56,4 @@ def run(name: str, url: str, connections: int = 50, seconds: int = 10, threads: 
     if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                           out):
         errors += sum(int(g) for g in match.groups())
-    return Result(name, rps, p50, p99, errors)
+    return Result(name, rps, p50, p99, errors), out

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
+import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
-import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
-from shared.logging import get_logger
-from shared.metrics import Handler, Metrics, metrics_middleware
+from shared.logging import get_logger, request_context
+from shared.metrics import Handler, Metrics, route_template
 from shared.problems import Problem, from_http_exception, validation_problem
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -29,36 +30,50 @@ CORRELATION_ID_KEY = web.RequestKey("correlation_id", str)
 log = get_logger(__name__)
 
 
-@web.middleware
-async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Accept or make a request id, bind it (and the correlation id) to every log line."""
-    request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-    correlation_id = request.headers.get(CORRELATION_ID_HEADER) or request_id
-    request[REQUEST_ID_KEY] = request_id
-    request[CORRELATION_ID_KEY] = correlation_id
-    with structlog.contextvars.bound_contextvars(
-        request_id=request_id, correlation_id=correlation_id
-    ):
-        response = await handler(request)
-    if not response.prepared:
-        response.headers[REQUEST_ID_HEADER] = request_id
-    return response
+def request_middleware(metrics: Metrics) -> Middleware:
+    """All the per-request plumbing in one middleware: each middleware layer costs a coroutine
+    and an aiohttp wrapper per request, and on a small read three of them were a fifth of the
+    CPU. Innermost first, it:
+    - answers every error with problem+json, aiohttp's own 404/405 included;
+    - counts and times the request by route template (a cancelled one counts as a 500);
+    - accepts or makes a request id and binds it, with the correlation id, to every log line
+      written while the request is served, the error log included.
+    """
 
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        request_id = request.headers.get(REQUEST_ID_HEADER) or os.urandom(16).hex()
+        correlation_id = request.headers.get(CORRELATION_ID_HEADER) or request_id
+        request[REQUEST_ID_KEY] = request_id
+        request[CORRELATION_ID_KEY] = correlation_id
+        bound = request_context.set({"request_id": request_id, "correlation_id": correlation_id})
+        status = 500
+        try:
+            try:
+                response = await handler(request)
+            except Problem as problem:
+                response = problem.response(request.path)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    status = exc.status
+                    raise  # a redirect: aiohttp sends it
+                response = from_http_exception(exc).response(request.path)
+            except Exception:
+                log.exception("unhandled error", path=request.path, method=request.method)
+                response = Problem(500, detail="An unexpected error occurred.").response(
+                    request.path)
+            status = response.status
+            if not response.prepared:
+                response.headers[REQUEST_ID_HEADER] = request_id
+            return response
+        finally:
+            request_context.reset(bound)
+            metrics.observe(
+                route_template(request), request.method, status, time.perf_counter() - started
+            )
 
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error path answers with problem+json, aiohttp's own 404/405 included."""
-    try:
-        return await handler(request)
-    except Problem as problem:
-        return problem.response(request.path)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return from_http_exception(exc).response(request.path)
-    except Exception:
-        log.exception("unhandled error", path=request.path, method=request.method)
-        return Problem(500, detail="An unexpected error occurred.").response(request.path)
+    return middleware
 
 
 def json_response(
@@ -129,7 +144,7 @@ def create_base_app(service: str, *, expose_metrics: bool = True, **kwargs: Any)
     """
     metrics = Metrics(service)
     app = web.Application(
-        middlewares=[context_middleware, metrics_middleware(metrics), problem_middleware],
+        middlewares=[request_middleware(metrics)],
         **kwargs,
     )
     app[METRICS_KEY] = metrics

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -39,10 +37,21 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # `.labels()` checks and joins its arguments on every call; the children of the few
+        # (route template, method, status) seen are kept instead.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(self.service, route, method, str(status)).inc()
-        self.http_latency.labels(self.service, route, method).observe(seconds)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.http_requests.labels(self.service, route, method, str(status)),
+                self.http_latency.labels(self.service, route, method),
+            )
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
 
     async def handler(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -58,22 +67,3 @@ def route_template(request: web.Request) -> str:
         return "unmatched"
     return info.route.resource.canonical
 
-
-def metrics_middleware(metrics: Metrics) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
-            metrics.observe(
-                route_template(request), request.method, status, time.perf_counter() - started
-            )
-
-    return middleware

@@ -8,6 +8,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import BaseModel, Field
 
 from shared.http import add_readiness_check, create_base_app, json_response, parse_body, parse_query
+from shared.logging import merge_request_context
 from shared.problems import Problem
 
 DOWN = web.AppKey("down", dict)
@@ -37,12 +38,18 @@ async def item(request: web.Request) -> web.Response:
     raise RuntimeError("boom")
 
 
+async def log_fields(request: web.Request) -> web.Response:
+    """What the log processor adds to a line written while this request is served."""
+    return json_response(merge_request_context(None, "info", {}))
+
+
 @pytest.fixture
 async def client() -> TestClient:  # type: ignore[misc]
     app = create_base_app("test")
     app.router.add_post("/things", create)
     app.router.add_get("/things", listing)
     app.router.add_get("/things/{id:\\d+}", item)
+    app.router.add_get("/log-fields", log_fields)
     down = {"redis": False}
 
     async def redis_check() -> None:
@@ -99,6 +106,16 @@ async def test_request_id_is_kept_or_made(client: TestClient) -> None:
     assert kept.headers["X-Request-ID"] == "abc-123"
     made = await client.get("/healthz")
     assert len(made.headers["X-Request-ID"]) == 32
+
+
+async def test_request_and_correlation_ids_are_bound_to_log_lines(client: TestClient) -> None:
+    given = await client.get(
+        "/log-fields", headers={"X-Request-ID": "r-1", "X-Correlation-ID": "c-1"}
+    )
+    assert await given.json() == {"request_id": "r-1", "correlation_id": "c-1"}
+    made = await client.get("/log-fields")
+    fields = await made.json()
+    assert fields["request_id"] == fields["correlation_id"] == made.headers["X-Request-ID"]
 
 
 async def test_metrics_count_by_route_template(client: TestClient) -> None:
