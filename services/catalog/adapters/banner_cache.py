@@ -64,6 +64,7 @@ class BannerCacheMetrics:
             "catalog_banner_cache_hits_total", "Banner list reads by the layer that answered.",
             ["layer"], registry=registry,
         )
+        self.local_hits = self.hits.labels("local")  # every read under load: kept, not looked up
         self.rebuilds = Counter(
             "catalog_banner_cache_rebuilds_total", "Banner list rebuilds from the database.",
             ["trigger"], registry=registry,
@@ -99,6 +100,9 @@ class BannerCache:
         self.ttl_ms, self.lease_ms = ttl_ms, lease_ms
         self.wait_s, self.poll_s = wait_ms / 1000, poll_ms / 1000
         self.local: CachedBanners | None = None
+        # The in-process copy rendered as JSON, rendered once per copy (a copy never changes:
+        # a new version brings a new copy).
+        self._rendered: tuple[CachedBanners, bytes] | None = None
         self._inflight: dict[str, asyncio.Task[tuple[str, Banners]]] = {}
         # Concurrent readers share one version GET, never one begun before they asked.
         self._current_version = CoalescedRead(self._version)
@@ -117,7 +121,7 @@ class BannerCache:
             return await self.load()
         local = self.local
         if local is not None and fresh(local, version):
-            self.metrics.hits.labels("local").inc()
+            self.metrics.local_hits.inc()
             return local.banners
         task = self._inflight.get(version)
         if task is None:
@@ -128,6 +132,16 @@ class BannerCache:
         layer, banners = await asyncio.shield(task)
         self.metrics.hits.labels(layer).inc()
         return banners
+
+    async def get_json(self) -> bytes:
+        """`get` as a JSON body, without re-serialising the in-process copy on every read."""
+        banners = await self.get()
+        local = self.local
+        if local is None or banners is not local.banners:
+            return orjson.dumps(banners)  # read from the database, not (or not yet) cached
+        if self._rendered is None or self._rendered[0] is not local:
+            self._rendered = (local, orjson.dumps(banners))
+        return self._rendered[1]
 
     async def invalidate(self) -> str:
         """Every existing copy stops matching; banner writes call it before and after their

@@ -48,7 +48,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def banners(request: web.Request) -> web.Response:
-    return json_response(await _catalog(request).banners.get())
+    body = await _catalog(request).banners.get_json()
+    return web.Response(body=body, content_type="application/json")
 
 
 async def categories(request: web.Request) -> web.Response:
