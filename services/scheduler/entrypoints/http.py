@@ -121,18 +121,28 @@ async def create_delay(request: web.Request) -> web.Response:
                          headers={"Location": f"{PREFIX}/delays/{delay.id}"})
 
 
+NO_DELAY = "No pending delay with this id (fired or cancelled)."
+
+
+def _delay_id(request: web.Request) -> str:
+    delay_id = request.match_info["id"]
+    if len(delay_id) > 40:  # no such id was ever handed out
+        raise Problem(404, "not-found", NO_DELAY)
+    return delay_id
+
+
 async def read_delay(request: web.Request) -> web.Response:
     handlers = _handlers(request)
-    delay = await handlers.delays.get(request.match_info["id"])
+    delay = await handlers.delays.get(_delay_id(request))
     if delay is None:
-        raise Problem(404, "not-found", "No pending delay with this id (fired or cancelled).")
+        raise Problem(404, "not-found", NO_DELAY)
     return json_response(delay)
 
 
 async def cancel_delay(request: web.Request) -> web.Response:
     handlers = _handlers(request)
-    if not await handlers.cancel_delay(DelayCancel(id=request.match_info["id"][:40])):
-        raise Problem(404, "not-found", "No pending delay with this id (fired or cancelled).")
+    if not await handlers.cancel_delay(DelayCancel(id=_delay_id(request))):
+        raise Problem(404, "not-found", NO_DELAY)
     return web.Response(status=204)
 
 
