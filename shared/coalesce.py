@@ -20,25 +20,34 @@ class CoalescedRead(Generic[T]):
 
     def __init__(self, fetch: Callable[[], Awaitable[T]]) -> None:
         self._fetch = fetch
-        self._waiting: asyncio.Future[T] | None = None
+        self._waiting: list[asyncio.Future[T]] = []  # callers of the next call
         self._runner: asyncio.Task[None] | None = None
 
     async def get(self) -> T:
-        if self._waiting is None:
-            self._waiting = asyncio.get_running_loop().create_future()
-            if self._runner is None:
-                self._runner = asyncio.create_task(self._run())
-        # A caller that gives up must not cancel the read the others wait for.
-        return await asyncio.shield(self._waiting)
+        # One future per caller, resolved by the runner: a caller that gives up cancels only
+        # its own (cheaper per caller than shielding one shared future).
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run())
+        return await waiter
 
     async def _run(self) -> None:
+        wave: list[asyncio.Future[T]] = []
         try:
-            while (wave := self._waiting) is not None:
-                self._waiting = None  # callers from now on wait for the next call
+            while self._waiting:
+                wave, self._waiting = self._waiting, []  # later callers wait for the next call
                 try:
-                    wave.set_result(await self._fetch())
+                    result = await self._fetch()
                 except Exception as exc:
-                    wave.set_exception(exc)
-                    wave.exception()  # retrieved: callers that gave up do not leave a warning
+                    for waiter in wave:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                else:
+                    for waiter in wave:
+                        if not waiter.done():
+                            waiter.set_result(result)
         finally:
             self._runner = None
+            for waiter in wave + self._waiting:  # the runner itself was cancelled
+                waiter.cancel()
