@@ -85,8 +85,9 @@ def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def _tree_targets(name: str, tree: Path, redis_url: str, var_dir: Path,
-                  started: list[subprocess.Popen[bytes]]) -> list[Target]:
-    """Migrate and seed the tree's catalog, then serve it and a gateway in front of it."""
+                  started: list[subprocess.Popen[bytes]], minimal_proxy: bool) -> list[Target]:
+    """Migrate and seed the tree's catalog, then serve it and a gateway in front of it (and
+    the minimal proxy, if asked)."""
     catalog_port, gateway_port, admin_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     env.update({"VAR_DIR": str(var_dir), "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
@@ -106,11 +107,21 @@ def _tree_targets(name: str, tree: Path, redis_url: str, var_dir: Path,
     _wait(f"http://127.0.0.1:{catalog_port}{PATH}", catalog)
     _wait(f"http://127.0.0.1:{gateway_port}{PATH}", gateway)
     catalog_ps, gateway_ps = psutil.Process(catalog.pid), psutil.Process(gateway.pid)
-    return [
+    targets = [
         Target(f"{name}: catalog", f"http://127.0.0.1:{catalog_port}{PATH}", catalog_ps),
         Target(f"{name}: gateway", f"http://127.0.0.1:{gateway_port}{PATH}", gateway_ps,
                catalog_ps),
     ]
+    if minimal_proxy:
+        proxy_port = free_port()
+        proxy = subprocess.Popen([sys.executable, "-m", "bench.minimal_proxy", str(proxy_port),
+                                  f"http://127.0.0.1:{catalog_port}"])
+        started.append(proxy)
+        _wait(f"http://127.0.0.1:{proxy_port}{PATH}", proxy)
+        targets.append(Target(f"{name}: minimal aiohttp proxy (bench.minimal_proxy)",
+                              f"http://127.0.0.1:{proxy_port}{PATH}",
+                              psutil.Process(proxy.pid), catalog_ps))
+    return targets
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -131,7 +142,7 @@ def measure(target: Target, connections: int, seconds: int) -> Sample:
 
 
 def _start(trees: list[tuple[str, str]], tmp: str, redis_port: int,
-           started: list[subprocess.Popen[bytes]]) -> list[Target]:
+           started: list[subprocess.Popen[bytes]], minimal_proxy: bool) -> list[Target]:
     bare_port = free_port()
     bare = subprocess.Popen([sys.executable, "-m", "bench.bare_server", str(bare_port)])
     started.append(bare)
@@ -141,7 +152,8 @@ def _start(trees: list[tuple[str, str]], tmp: str, redis_port: int,
     for index, (name, path) in enumerate(trees):
         redis_url = f"redis://127.0.0.1:{redis_port}/{index}"
         targets += _tree_targets(name, Path(path).resolve(), redis_url,
-                                 Path(tmp) / f"var-{index}", started)
+                                 Path(tmp) / f"var-{index}", started,
+                                 minimal_proxy and index == len(trees) - 1)
     return targets
 
 
@@ -152,6 +164,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--tree", action="append", default=[],
                         help="name=path of a checkout (default: this one, as 'current')")
+    parser.add_argument("--minimal-proxy", action="store_true",
+                        help="also measure bench.minimal_proxy in front of the last tree's catalog")
     parser.add_argument("--serve", type=int, default=0, metavar="SECONDS",
                         help="only start everything, print URLs and pids, wait (for py-spy)")
     args = parser.parse_args()
@@ -161,7 +175,7 @@ def main() -> None:
         redis = EmbeddedRedis(Path(tmp) / "redis", port=free_port(), aof=False).start()
         try:
             with _processes() as started:  # stopped before Redis, so they exit quietly
-                targets = _start(trees, tmp, redis.port, started)
+                targets = _start(trees, tmp, redis.port, started, args.minimal_proxy)
                 if args.serve:
                     for target in targets:
                         print(f"{target.name}: {target.url} pid {target.process.pid}",

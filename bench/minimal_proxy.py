@@ -1,0 +1,44 @@
+"""The floor for a proxy in one aiohttp process: no middlewares, no header filtering, one pooled
+session, GET upstream, read the body whole, answer it. Not a usable proxy; a measuring stick
+for the gateway (`bench.cpu_per_request` runs it in front of the catalog).
+
+    .venv/bin/python -m bench.minimal_proxy <port> <upstream base URL>
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+SESSION_KEY = web.AppKey("session", aiohttp.ClientSession)
+
+
+async def forward(request: web.Request) -> web.Response:
+    upstream_base: str = request.app["upstream"]
+    async with request.app[SESSION_KEY].get(upstream_base + request.raw_path) as upstream:
+        body = await upstream.read()
+        return web.Response(body=body, status=upstream.status,
+                            content_type=upstream.content_type)
+
+
+async def session(app: web.Application) -> AsyncIterator[None]:
+    app[SESSION_KEY] = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0), auto_decompress=False
+    )
+    yield
+    await app[SESSION_KEY].close()
+
+
+def main() -> None:
+    app = web.Application()
+    app["upstream"] = sys.argv[2].rstrip("/")
+    app.cleanup_ctx.append(session)
+    app.router.add_get("/{tail:.*}", forward)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()
