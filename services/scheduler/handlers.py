@@ -77,7 +77,8 @@ class SchedulerHandlers:
             name: getattr(patch, name) for name in changes
         })
         if "trigger" in changes or "event" in changes:
-            self._check(updated, now)
+            # A date already past is only refused when the trigger itself is being changed.
+            self._check(updated if "trigger" in changes else replace(updated, trigger=None), now)
         if {"trigger", "enabled"} & changes.keys():
             updated = updated.rescheduled(now)
         elif "jitter_s" in changes and updated.next_nominal_at is not None:

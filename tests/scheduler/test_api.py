@@ -49,6 +49,9 @@ async def test_crud_pause_resume(client: Any, admin: dict[str, str]) -> None:
     resumed = await (await client.post(f"{BASE}/schedules/weekly/resume", headers=admin)).json()
     assert resumed["enabled"] is True and resumed["next_run_at"] is not None
 
+    moved = await client.patch(f"{BASE}/schedules/weekly", headers=admin,
+                               json={"event": {**EVENT, "stream": "no.such.stream"}})
+    await problem(moved, 422)
     assert (await client.delete(f"{BASE}/schedules/weekly", headers=admin)).status == 204
     await problem(await client.get(f"{BASE}/schedules/weekly", headers=admin), 404)
     await problem(await client.delete(f"{BASE}/schedules/banners.rebuild-cache",

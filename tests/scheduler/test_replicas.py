@@ -80,7 +80,10 @@ async def test_two_replicas_fire_each_nominal_time_exactly_once(
         fired = {r["event_id"] for r in history if r["outcome"] == "fired"}
         published = {e.id for _, e in await events(redis, "test.out") if e.data["s"] == "fast-1s"}
         assert fired == published
-        assert all(r["lateness_ms"] < 1000 for r in history)
+        lateness = sorted(r["lateness_ms"] for r in history)
+        assert lateness[-1] < 1000
+        print(f"fires: {len(lateness)}, lateness p50 {lateness[len(lateness) // 2]} ms, "
+              f"max {lateness[-1]} ms")
     await redis.aclose()
 
 
