@@ -4,6 +4,7 @@ their pause; and delays asked for by event on `scheduler.requests`."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,41 @@ async def test_delays_requested_and_cancelled_by_event(
     assert published[0][1].correlation_id == asked.id
     [(_, dead)] = await redis.xrange("scheduler.requests.dead")
     assert decode_entry(dead).data["stream"] == "nowhere"
+
+
+@pytest.mark.parametrize("coalesce, outcomes", [
+    (True, {"coalesced", "fired"}),
+    (False, {"missed", "fired"}),
+])
+async def test_runs_missed_while_the_scheduler_was_down(
+    make_settings: SettingsFactory, one_redis_url: str, one_database_url: str,
+    admin: dict[str, str], coalesce: bool, outcomes: set[str],
+) -> None:
+    settings = make_settings(one_redis_url, one_database_url)
+    body = {"id": "often", "trigger": {"type": "interval", "every_s": 0.5},
+            "event": {"stream": "test.out", "type": "tick"}, "coalesce": coalesce,
+            "misfire_grace_s": 1}
+    async with TestClient(TestServer(create_app(settings))) as client:
+        assert (await client.post(f"{BASE}/schedules", headers=admin, json=body)).status == 201
+    await asyncio.sleep(3.5)  # down: about 7 runs come due, most past the 1 s grace
+    redis = make_redis(one_redis_url)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        async def caught_up() -> bool:
+            return await redis.exists("test.out") == 1
+
+        await eventually(caught_up)
+        runs = (await (await client.get(f"{BASE}/schedules/often/runs?page_size=100",
+                                        headers=admin)).json())["results"]
+    await redis.aclose()
+    runs.sort(key=lambda r: r["nominal_at"])
+    sequence = " ".join(r["outcome"] for r in runs)
+    # Fired before the stop, then the outage, then fired again: with coalesce the outage is
+    # one fire (its latest run); without, runs past the grace are missed, the rest fire.
+    late = "coalesced" if coalesce else "missed"
+    assert re.fullmatch(rf"(fired )*({late} ){{4,}}fired( fired)*", sequence), sequence
+    assert {r["outcome"] for r in runs} == outcomes
+    for run in runs:
+        if run["outcome"] == "fired":
+            assert run["lateness_ms"] <= 1000 or coalesce
+        else:
+            assert run["fired_at"] is None and run["event_id"] is None
