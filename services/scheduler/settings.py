@@ -30,7 +30,7 @@ class Settings(ServiceSettings):
     # The leader re-reads schedules changed by other replicas at least this often.
     scheduler_tick_ms: int = 500
     # A deterministic event id is refused a second publish for this long.
-    scheduler_dedupe_ttl_s: int = 7 * 24 * 3600
+    scheduler_dedupe_ttl_s: int = 24 * 3600
     scheduler_delay_batch: int = 1000
     scheduler_delay_poll_ms: int = 50
     # How long an idempotency `key` of a fired delay keeps answering with the same delay.
