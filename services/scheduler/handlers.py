@@ -12,6 +12,7 @@ from services.scheduler.adapters.delay_store import DelayStore, StoredDelay
 from services.scheduler.adapters.repository import AlreadyExists, RunRecord, ScheduleRepository
 from services.scheduler.domain.delays import DelayCancel, DelayRequest
 from services.scheduler.domain.schedules import (
+    EventSpec,
     InvalidSchedule,
     Schedule,
     SchedulePatch,
@@ -19,6 +20,7 @@ from services.scheduler.domain.schedules import (
     check_rules,
     new_schedule_id,
 )
+from services.scheduler.domain.triggers import AnyTrigger
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.runner import Clock, utc_now
 from shared.events import Envelope, new_event_id, publish
@@ -48,9 +50,9 @@ class SchedulerHandlers:
             raise Problem(404, "not-found", f"No schedule {schedule_id!r}.")
         return schedule
 
-    def _check(self, schedule: Schedule, now: datetime) -> None:
+    def _check(self, trigger: AnyTrigger | None, event: EventSpec, now: datetime) -> None:
         try:
-            check_rules(schedule.trigger, schedule.event, now, self.target_streams)
+            check_rules(trigger, event, now, self.target_streams)
         except InvalidSchedule as exc:
             raise invalid(exc) from exc
 
@@ -61,7 +63,7 @@ class SchedulerHandlers:
             misfire_grace_s=spec.misfire_grace_s, jitter_s=spec.jitter_s,
             coalesce=spec.coalesce, enabled=spec.enabled, created_at=now, updated_at=now,
         ).rescheduled(now)
-        self._check(schedule, now)
+        self._check(schedule.trigger, schedule.event, now)
         try:
             await self.repo.add(schedule)
         except AlreadyExists as exc:
@@ -77,8 +79,7 @@ class SchedulerHandlers:
             name: getattr(patch, name) for name in changes
         })
         if "trigger" in changes or "event" in changes:
-            # A date already past is only refused when the trigger itself is being changed.
-            self._check(updated if "trigger" in changes else replace(updated, trigger=None), now)
+            self._check(updated.trigger if "trigger" in changes else None, updated.event, now)
         if {"trigger", "enabled"} & changes.keys():
             updated = updated.rescheduled(now)
         elif "jitter_s" in changes and updated.next_nominal_at is not None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ulid import ULID
 
-from services.scheduler.domain.triggers import DateTrigger, Trigger
+from services.scheduler.domain.triggers import AnyTrigger, DateTrigger, Trigger
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,99}$"
@@ -70,8 +70,9 @@ class InvalidSchedule(ValueError):
 
 
 def check_rules(
-    trigger: Any, event: EventSpec, now: datetime, target_streams: tuple[str, ...]
+    trigger: AnyTrigger | None, event: EventSpec, now: datetime, target_streams: tuple[str, ...]
 ) -> None:
+    """The trigger is None when it is not being set (a date that already fired stays valid)."""
     if event.stream not in target_streams:
         raise InvalidSchedule(
             "event.stream", f"unknown stream {event.stream!r}; one of {', '.join(target_streams)}"
@@ -83,7 +84,7 @@ def check_rules(
 @dataclass(frozen=True, slots=True)
 class Schedule:
     id: str
-    trigger: Any  # one of the Trigger models
+    trigger: AnyTrigger
     event: EventSpec
     misfire_grace_s: int
     jitter_s: int
@@ -101,8 +102,7 @@ class Schedule:
         return nominal + timedelta(milliseconds=jitter_ms(self.id, nominal, self.jitter_s))
 
     def next_after(self, after: datetime) -> datetime | None:
-        result: datetime | None = self.trigger.next_after(after, self.created_at)
-        return result
+        return self.trigger.next_after(after, self.created_at)
 
     def rescheduled(self, now: datetime) -> Schedule:
         """Next run from `now` on: runs while paused or before an edit are not caught up."""

@@ -105,4 +105,5 @@ class DateTrigger(BaseModel):
         return self.at_utc if self.at_utc > after else None
 
 
-Trigger = Annotated[CronTrigger | IntervalTrigger | DateTrigger, Field(discriminator="type")]
+AnyTrigger = CronTrigger | IntervalTrigger | DateTrigger
+Trigger = Annotated[AnyTrigger, Field(discriminator="type")]  # for validation
