@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     try:
         yield started
     finally:
-        for process in started:
+        for process in reversed(started):  # front ends first: no errors from a gone upstream
             process.terminate()
         for process in started:
             try:
@@ -169,6 +170,8 @@ def main() -> None:
     parser.add_argument("--serve", type=int, default=0, metavar="SECONDS",
                         help="only start everything, print URLs and pids, wait (for py-spy)")
     args = parser.parse_args()
+    # `kill <pid>` of this script stops its servers and Redis too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     trees = [(t.split("=", 1)[0], t.split("=", 1)[1]) for t in args.tree] or [("current", ".")]
 
     with tempfile.TemporaryDirectory() as tmp:
