@@ -126,8 +126,9 @@ def run_wrk(name: str, base_url: str, users: list[int], script: str, connections
     elapsed = float(re.search(r"elapsed ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     # Each user's attempt answered, over the time from the first request to that answer.
     rps = len(users) / elapsed
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # Anchored: a "+/- Stdev" figure such as 68.50% must not pass for the 50th percentile.
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     return Result(name, rps, p50, p99, statuses, None)
 
 
