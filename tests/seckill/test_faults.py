@@ -256,9 +256,14 @@ async def test_a_writer_started_while_the_database_is_away_waits_for_it(
     unblock: Callable[[], Awaitable[None]] | None = await block_database(settings.database_url)
     try:
         async with writer_process(settings, tmp_path / "order-writer.log") as process:
-            await asyncio.sleep(3)  # several starts fail meanwhile
-            log = (tmp_path / "order-writer.log").read_text()
-            assert process.returncode is None and "retrying" in log, log
+            log_path = tmp_path / "order-writer.log"
+
+            async def start_failed() -> bool:
+                return "retrying" in log_path.read_text() or process.returncode is not None
+
+            await eventually(start_failed, within=30)
+            await asyncio.sleep(0.5)  # and it keeps trying instead of exiting
+            assert process.returncode is None, log_path.read_text()
             assert set((await ticket_statuses(inspector, tickets)).values()) == {"pending"}
             assert unblock is not None
             await unblock()
