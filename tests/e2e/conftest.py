@@ -19,7 +19,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with running_platform(tmp_path_factory.mktemp("platform")) as running:
+    # Orders expire after 3 s here, so the flash-sale test sees the scheduler expire one.
+    env = {"SECKILL_PAY_TIMEOUT_S": "3"}
+    with running_platform(tmp_path_factory.mktemp("platform"), env=env) as running:
         yield running
 
 
