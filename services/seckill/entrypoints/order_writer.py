@@ -39,7 +39,7 @@ RESTART_AFTER_S = 2.0
 
 @dataclass(frozen=True)
 class Instruments:
-    """The writer's metrics, made once per process (a restart in-process reuses them)."""
+    """The writer's metrics on one registry (served by `main`, read by tests)."""
 
     metrics: Metrics
     writer: OrderWriterMetrics
@@ -89,7 +89,16 @@ async def order_writer(
         consumer.subscribe(broker)
     gauges = asyncio.create_task(_sample_forever(redis, keys, writer_metrics))
     try:
-        async with running(broker, consumers):
+        async with contextlib.AsyncExitStack() as stack:
+            while True:
+                try:
+                    await stack.enter_async_context(running(broker, consumers))
+                    break
+                except handlers.DatabaseUnavailable as exc:
+                    # Own pending entries are written before the consumers start; with the
+                    # database away, wait for it instead of exiting.
+                    log.warning("database unavailable at start; retrying", error=str(exc))
+                    await asyncio.sleep(RESTART_AFTER_S)
             log.info("order writer running", streams=len(consumers))
             yield
     finally:
@@ -149,16 +158,8 @@ async def main() -> None:
     if settings.order_writer_metrics_port:
         runner = await _serve_metrics(instruments.metrics, settings.order_writer_metrics_port)
     try:
-        while not stop.is_set():
-            try:
-                async with order_writer(settings, instruments):
-                    await stop.wait()
-            except handlers.DatabaseUnavailable as exc:
-                # Own pending entries are written before the consumers start; with the
-                # database away, wait and start again instead of exiting.
-                log.warning("database unavailable at start; retrying", error=str(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), RESTART_AFTER_S)
+        async with order_writer(settings, instruments):
+            await stop.wait()
     finally:
         if runner is not None:
             await runner.cleanup()
