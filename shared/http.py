@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -77,17 +77,15 @@ def request_middleware(metrics: Metrics) -> Middleware:
     return middleware
 
 
-async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx, last: keep the objects of imports and start-up out of every later garbage
-    collection.
+async def _freeze_startup_objects(app: web.Application) -> None:
+    """Keep the objects of imports and start-up out of every later garbage collection.
 
-    Requests in flight survive young collections, so full (generation 2) collections come every
-    second or so under load; over the start-up heap each took 60-130 ms here, a pause for every
-    request in flight (a p99 of about 100 ms). Frozen, they take about 1 ms."""
+    Runs after every cleanup_ctx start-up (aiohttp runs those first). Requests in flight
+    survive young collections, so full (generation 2) collections come every second or so
+    under load; over the start-up heap each took 60-130 ms here, a pause for every request in
+    flight (a p99 of about 100 ms). Frozen, they take about 1 ms."""
     gc.collect()
     gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 def json_response(
@@ -163,6 +161,7 @@ def create_base_app(service: str, *, expose_metrics: bool = True, **kwargs: Any)
     )
     app[METRICS_KEY] = metrics
     app[READINESS_KEY] = {}
+    app.on_startup.append(_freeze_startup_objects)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     if expose_metrics:

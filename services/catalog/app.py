@@ -22,7 +22,7 @@ from shared.auth import VERIFIER_KEY, make_verifier
 from shared.broker import make_broker
 from shared.consumers import running
 from shared.db import make_engine, make_sessionmaker
-from shared.http import METRICS_KEY, add_readiness_check, create_base_app, freeze_startup_objects
+from shared.http import METRICS_KEY, add_readiness_check, create_base_app
 from shared.redis import make_redis
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = create_base_app("catalog")
     app[SETTINGS_KEY] = settings
     app[VERIFIER_KEY] = make_verifier(settings)
-    app.cleanup_ctx.extend([_resources, freeze_startup_objects])
+    app.cleanup_ctx.append(_resources)
     setup_routes(app)
     return app
 

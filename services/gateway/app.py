@@ -18,7 +18,7 @@ from services.gateway.entrypoints.proxy import Proxy
 from services.gateway.settings import Settings
 from shared.auth import VERIFIER_KEY, TokenVerifier
 from shared.db import make_engine
-from shared.http import add_readiness_check, create_base_app, freeze_startup_objects
+from shared.http import add_readiness_check, create_base_app
 from shared.problems import Problem
 from shared.redis import make_redis
 
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
     proxy = Proxy(settings)
     app.cleanup_ctx.extend(
-        [database, redis, proxy.session_ctx, admin_site(settings), freeze_startup_objects]
+        [database, redis, proxy.session_ctx, admin_site(settings)]
     )
     auth_http.setup_routes(app)
     OpenApi(settings.upstreams(), proxy.get_json).add_routes(app)
