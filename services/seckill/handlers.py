@@ -34,6 +34,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 PRODUCER = "seckill"
+SWEEP_BATCH = 500
 
 
 class DatabaseUnavailable(Exception):
@@ -226,6 +227,21 @@ async def expire(
     return order
 
 
+async def sweep_expired(repo: Repository, store: SaleStore, redis: Redis) -> int:
+    """`orders.sweep-expired` (the scheduler's 60 s backstop): expire every unpaid order past
+    pay_by whose own `order.expire` was lost or late. Returns how many it expired."""
+    swept = 0
+    while overdue := await repo.overdue_unpaid(SWEEP_BATCH):
+        for order_id in overdue:
+            order = await expire(repo, store, redis, order_id)
+            swept += order is not None and order.status == OrderStatus.EXPIRED
+        if len(overdue) < SWEEP_BATCH:
+            break
+    if swept:
+        log.info("swept overdue orders", count=swept)
+    return swept
+
+
 async def handle_commands(
     batch: Sequence[Delivery], repo: Repository, store: SaleStore, redis: Redis
 ) -> None:
@@ -233,6 +249,9 @@ async def handle_commands(
         if delivery.envelope.type == "order.expire":
             async with database_errors():
                 await expire(repo, store, redis, int(delivery.envelope.data["order_id"]))
+        elif delivery.envelope.type == "orders.sweep-expired":
+            async with database_errors():
+                await sweep_expired(repo, store, redis)
         else:
             log.warning("ignored command", type=delivery.envelope.type)
 

@@ -181,3 +181,30 @@ async def test_payment_racing_expiry_has_exactly_one_winner(
     types = await event_types(inspector)
     assert (types["order.paid"], types["order.expired"]) == (len(paid), len(expired))
     assert (await inspector.figures(item["id"])).drift == 0
+
+async def test_the_backstop_sweep_expires_overdue_orders_whose_command_never_came(
+    client: TestClient[Any, Any], tokens: Tokens, writer: WriterFactory, inspector: Inspector,
+) -> None:
+    item = await create_item(client, tokens, stock=3)
+    async with writer(seckill_pay_timeout_s=1):
+        overdue = [await order_of(client, tokens, await buy(client, tokens, item["id"], u), u)
+                   for u in (41, 42)]
+    async with writer(seckill_pay_timeout_s=900):
+        live = await order_of(client, tokens, await buy(client, tokens, item["id"], 43), 43)
+    await asyncio.sleep(1.1)  # the first two are past pay_by; their order.expire is "lost"
+    await publish(inspector.redis, SECKILL_COMMANDS,
+                  Envelope(type="orders.sweep-expired", producer="scheduler"))
+
+    async def swept() -> bool:
+        statuses = [(await (await client.get(f"{BASE}/orders/{o['id']}",
+                                             headers=tokens.headers(o["user_id"]))).json())
+                    ["status"] for o in overdue]
+        return statuses == ["expired", "expired"]
+
+    await eventually(swept)
+    body = await (await client.get(f"{BASE}/orders/{live['id']}",
+                                   headers=tokens.headers(43))).json()
+    assert body["status"] == "unpaid"  # not yet due: left alone
+    figures = await inspector.figures(item["id"])
+    assert (figures.orders, figures.remaining, figures.drift) == (1, 2, 0)
+    assert (await event_types(inspector))["order.expired"] == 2

@@ -164,6 +164,17 @@ class Repository:
             )
             return await _order(conn, order_id), result.rowcount == 1
 
+    async def overdue_unpaid(self, limit: int) -> list[int]:
+        """Ids of unpaid orders past pay_by, oldest deadline first (the backstop sweep)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(orders.c.id)
+                .where(orders.c.status == OrderStatus.UNPAID.value,
+                       orders.c.pay_by <= datetime.now(UTC))
+                .order_by(orders.c.pay_by).limit(limit)
+            )
+            return [r.id for r in rows]
+
     async def holding(self, item_id: int) -> tuple[list[int], list[int]]:
         """(buyers holding a unit, ids of expired orders) of one item."""
         async with self.engine.connect() as conn:
