@@ -1,7 +1,8 @@
 """Exactly one fire per nominal time with two scheduler processes; takeover after a kill.
 
-Each test runs real `coursestream serve scheduler` processes on one Redis and one database
-for 15-20 s of fast interval schedules (not minutes, to keep the suite quick)."""
+Real `coursestream serve scheduler` processes on one Redis and one database: two replicas for
+three minutes of fast interval schedules (as the issue asks: several minutes), and a leader
+killed during 15-20 s of them."""
 
 from __future__ import annotations
 
@@ -65,6 +66,10 @@ async def assert_each_nominal_time_fired_once(redis: Redis, until_ms: int) -> No
         assert nominal_ms[-1] >= until_ms - 2 * every_s * 1000 - 1500, "stopped firing"
 
 
+REPLICAS_RUN_S = 180
+
+
+@pytest.mark.timeout(REPLICAS_RUN_S + 120)
 async def test_two_replicas_fire_each_nominal_time_exactly_once(
     one_redis_url: str, one_database_url: str, tokens: Tokens, tmp_path: Path
 ) -> None:
@@ -72,7 +77,7 @@ async def test_two_replicas_fire_each_nominal_time_exactly_once(
     with replicas(one_redis_url, one_database_url, tokens.public_pem, tmp_path) as group:
         first, second = group.start("a"), group.start("b")
         await create_schedules(second, tokens)
-        await asyncio.sleep(20)
+        await asyncio.sleep(REPLICAS_RUN_S)
         until_ms = int(time.time() * 1000)
         await assert_each_nominal_time_fired_once(redis, until_ms)
         # One of them led the whole time; the history agrees with the stream.
