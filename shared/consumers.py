@@ -84,6 +84,8 @@ class StreamConsumer:
     on_dead: OnDead | None = None
     maxlen: int = DEFAULT_MAXLEN
     trim_every_s: float = 30.0
+    revive_every_s: float = 5.0
+    subscribers: list[Any] = field(default_factory=list, repr=False)
 
     def subscribe(self, broker: RedisBroker) -> None:
         """Register the new-entry and claim subscribers; call before the broker starts."""
@@ -108,6 +110,8 @@ class StreamConsumer:
             await self._handle_new(
                 [(_text(i), f) for i, f in zip(raw["message_ids"], raw["data"], strict=True)]
             )
+
+        self.subscribers = [new_entries, claims]
 
         @claims
         async def on_claim(msg: RedisStreamMessage) -> None:
@@ -196,29 +200,50 @@ class StreamConsumer:
             )
         self.metrics.dead.labels(self.stream, self.group).inc()
 
-    async def trim_forever(self) -> None:
+    async def revive(self) -> bool:
+        """Restart subscribers that stopped, the group recreated first.
+
+        FastStream stops a subscriber for good when its group is gone (`NOGROUP`: the stream
+        was deleted, or Redis came back without its data); it would never read again."""
+        stopped = [s for s in self.subscribers if not s.running]
+        if not stopped:
+            return False
+        log.error("stream subscriber stopped; recreating the group and restarting",
+                  stream=self.stream, group=self.group)
+        await self.ensure_group()
+        for subscriber in stopped:
+            await subscriber.start()
+        return True
+
+    async def housekeeping_forever(self) -> None:
+        """Revive stopped subscribers every few seconds; trim now and then."""
+        loop = asyncio.get_running_loop()
+        next_trim = loop.time() + self.trim_every_s
         while True:
-            await asyncio.sleep(self.trim_every_s)
+            await asyncio.sleep(self.revive_every_s)
             try:
-                await trim_stream(self.redis, self.stream, self.maxlen)
+                await self.revive()
+                if loop.time() >= next_trim:
+                    next_trim = loop.time() + self.trim_every_s
+                    await trim_stream(self.redis, self.stream, self.maxlen)
             except Exception:
-                log.exception("trim failed", stream=self.stream)
+                log.exception("stream housekeeping failed", stream=self.stream)
 
 
 @contextlib.asynccontextmanager
 async def running(broker: RedisBroker, consumers: Sequence[StreamConsumer]) -> Any:
-    """Run consumers: groups made, own pending recovered, broker started, trimming on."""
+    """Run consumers: groups made, own pending recovered, broker started, housekeeping on."""
     for consumer in consumers:
         await consumer.ensure_group()
         recovered = await consumer.recover_own_pending()
         if recovered:
             log.info("recovered pending entries", stream=consumer.stream, count=recovered)
     await broker.start()
-    trimmers = [asyncio.create_task(c.trim_forever()) for c in consumers]
+    housekeepers = [asyncio.create_task(c.housekeeping_forever()) for c in consumers]
     try:
         yield
     finally:
-        for task in trimmers:
+        for task in housekeepers:
             task.cancel()
-        await asyncio.gather(*trimmers, return_exceptions=True)
+        await asyncio.gather(*housekeepers, return_exceptions=True)
         await broker.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -148,3 +148,25 @@ async def test_transient_failures_wait_in_the_pending_list_and_are_never_dead(
 
         await eventually(written)
     assert await redis.exists(f"{STREAM}.dead") == 0
+
+
+async def test_a_consumer_whose_group_vanished_comes_back(redis: Redis, redis_url: str) -> None:
+    handle = Recorder()
+    consumer, broker = make_consumer(redis, handle), make_broker(redis_url)
+    consumer.revive_every_s = 0.1
+    consumer.subscribe(broker)
+    async with running(broker, [consumer]):
+        await put(redis, 1)
+
+        def seen(n: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return n in handle.seen
+            return check
+
+        await eventually(seen(1))
+        # The group goes with the stream: FastStream stops its subscribers on NOGROUP.
+        await redis.delete(STREAM)
+        await put(redis, 2)
+        await eventually(seen(2))
+    assert handle.seen == [1, 2]
+    assert await pending(redis) == 0
