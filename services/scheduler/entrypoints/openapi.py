@@ -10,26 +10,23 @@ from pydantic import BaseModel
 
 from services.scheduler.domain.delays import DelayRequest
 from services.scheduler.domain.schedules import SchedulePatch, ScheduleSpec
+from shared.openapi import BEARER, PAGE, PROBLEM, errors, path_param
+from shared.openapi import body as request_body
+from shared.openapi import document as openapi_document
 
 PREFIX = "/api/v1/scheduler"
-PROBLEM = {"description": "problem+json", "content": {"application/problem+json": {
-    "schema": {"$ref": "#/components/schemas/Problem"}}}}
-ERRORS = {"401": PROBLEM, "403": PROBLEM}
-PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        {"name": "page_size", "in": "query",
-         "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]
-ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+ERRORS = errors(401, 403)
+ID = path_param("id", "string")
 
 
 def _op(summary: str, ok: str, status: str = "200", body: type[BaseModel] | None = None,
         errors: tuple[str, ...] = ()) -> dict[str, Any]:
     operation: dict[str, Any] = {
-        "summary": summary, "security": [{"bearer": []}],
+        "summary": summary, "security": BEARER,
         "responses": {status: {"description": ok}, **ERRORS, **{e: PROBLEM for e in errors}},
     }
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+        operation["requestBody"] = request_body(body)
     return operation
 
 
@@ -65,18 +62,4 @@ def document() -> dict[str, Any]:
             "delete": _op("Cancel a pending delay", "cancelled", "204", errors=("404",)),
         },
     }
-    components: dict[str, Any] = {"Problem": {"type": "object", "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}},
-    }}}
-    for model in (ScheduleSpec, SchedulePatch, DelayRequest):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(schema.pop("$defs", {}))
-        components[model.__name__] = schema
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "coursestream scheduler", "version": "1"},
-        "paths": paths,
-        "components": {"schemas": components, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
-    }
+    return openapi_document("scheduler", paths, [ScheduleSpec, SchedulePatch, DelayRequest])
