@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
+import psutil
 import redis as sync_redis
 
 from services.seckill.adapters.keys import Keys
@@ -95,17 +96,39 @@ class Result:
     p99_ms: float
     statuses: dict[int, int]
     written_after_s: float | None
+    cpu_us: dict[str, float] | None = None  # CPU µs per attempt of each server process
 
     def row(self) -> str:
         other = sum(n for s, n in self.statuses.items() if s not in (202, 409))
         written = "-" if self.written_after_s is None else f"{self.written_after_s:.2f}"
+        cpu = self.cpu_us or {}
         return (f"| {self.name} | {self.rps:,.0f} | {self.p50_ms:.2f} | {self.p99_ms:.2f} | "
                 f"{self.statuses.get(202, 0)} | {self.statuses.get(409, 0)} | {other} | "
-                f"{written} |")
+                f"{written} | " + " | ".join(f"{cpu[n]:.0f}" if n in cpu else "-"
+                                              for n in CPU_COLUMNS) + " |")
 
 
+CPU_COLUMNS = ("target", "seckill", "order-writer")
 HEADER = ("| target | attempts/s | p50 ms | p99 ms | 202 | 409 | other | last order after "
-          "last admission, s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "last admission, s | CPU µs/attempt: target process | seckill | order writer |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+
+def _cpu(process: psutil.Process) -> float:
+    """User + system CPU seconds of the process and its children (a `--workers` server)."""
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def platform_process(platform: Platform, *args: str) -> psutil.Process:
+    """The child of `coursestream up` whose command line ends with `args`."""
+    for child in psutil.Process(platform.process.pid).children():
+        if " ".join(args) in " ".join(child.cmdline()):
+            return child
+    raise RuntimeError(f"no process {args}")
 
 
 def _ms(text: str) -> float:
@@ -114,9 +137,11 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(name: str, base_url: str, users: list[int], script: str, connections: int,
-            workdir: Path) -> Result:
+            workdir: Path, watched: dict[str, psutil.Process] | None = None) -> Result:
     path = workdir / f"{abs(hash(name))}.lua"
     path.write_text(script)
+    watched = watched or {}
+    cpu_before = {n: _cpu(p) for n, p in watched.items()}
     done = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", "-d120s", "--latency", "-s", str(path), base_url],
         capture_output=True, text=True, check=False, timeout=180,
@@ -131,7 +156,9 @@ def run_wrk(name: str, base_url: str, users: list[int], script: str, connections
     # Anchored: a "+/- Stdev" figure such as 68.50% must not pass for the 50th percentile.
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    return Result(name, rps, p50, p99, statuses, None)
+    attempts = sum(statuses.values())
+    cpu_us = {n: (_cpu(p) - cpu_before[n]) / attempts * 1e6 for n, p in watched.items()}
+    return Result(name, rps, p50, p99, statuses, None, cpu_us)
 
 
 def script_for(users: list[int], tokens: list[str] | None, path_of: str) -> str:
@@ -201,8 +228,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--stock", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measured sales per target, the targets interleaved")
     args = parser.parse_args()
-    users = list(range(100_000, 100_000 + args.users))
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp, running_platform(
         Path(tmp), env={"SECKILL_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "WARNING"}
@@ -217,38 +245,52 @@ def main() -> None:
                                "exp": int(time.time()) + 3600}, private_key, algorithm="EdDSA")
 
         admin = token(1, "admin")
-        # A first, unmeasured sale per target with other users warms connections, scripts
-        # and code paths; the measured sale's tokens are still new to every cache.
-        warm_users = list(range(200_000, 200_000 + args.users))
-        rounds = [(warm_users, [token(u) for u in warm_users], False),
-                  (users, [token(u) for u in users], True)]
+        # Every sale (an unmeasured warm-up per target first, to warm connections, scripts
+        # and code paths) has its own users, so every token is new to every verifier's cache:
+        # a target measured after another with the same tokens would skip the seckill
+        # service's verification (before 2026-11-24 the gateway runs did just that).
+        next_user = iter(range(100_000, 10**9, args.users))
+        seckill_process = platform_process(platform, "serve", "seckill")
+        watched = {"seckill": seckill_process,
+                   "order-writer": platform_process(platform, "worker", "order-writer")}
 
-        def sale(name: str, base: str, path_of: Callable[[int], str], with_tokens: bool) -> None:
-            for round_users, round_tokens, measured in rounds:
-                item = create_item(platform, admin, args.stock, name)
-                script = script_for(round_users, round_tokens if with_tokens else None,
-                                    path_of(item))
-                result = run_wrk(name, base, round_users, script, args.connections, workdir)
-                result.written_after_s = wait_written(redis, database, item, args.stock)
-                if measured:
-                    results.append(result)
+        def sale(name: str, base: str, path_of: Callable[[int], str], with_tokens: bool,
+                 process: psutil.Process, measured: bool) -> None:
+            first = next(next_user)
+            round_users = list(range(first, first + args.users))
+            round_tokens = [token(u) for u in round_users] if with_tokens else None
+            item = create_item(platform, admin, args.stock, name)
+            script = script_for(round_users, round_tokens, path_of(item))
+            result = run_wrk(name, base, round_users, script, args.connections, workdir,
+                             {"target": process, **watched})
+            result.written_after_s = wait_written(redis, database, item, args.stock)
+            if measured:
+                results.append(result)
 
         port = free_port()
         redis_url = f"redis://127.0.0.1:{DEFAULT_PORT + platform.base_port - 8000}/0"
         bare = subprocess.Popen([sys.executable, "-m", "bench.seckill_bare", str(port),
                                  redis_url, str(PARTITIONS)])
+        attempts = 'function(u) return "/api/v1/seckill/items/%d/attempts" end'
+        targets = [
+            ("bare handler, same Lua script (ceiling)", f"http://127.0.0.1:{port}",
+             lambda item: f'function(u) return "/{item}/" .. u end', False,
+             psutil.Process(bare.pid)),
+            ("seckill service directly", platform.service_url("seckill"),
+             lambda item: attempts % item, True, seckill_process),
+            ("through the gateway", platform.url, lambda item: attempts % item, True,
+             platform_process(platform, "serve", "gateway")),
+        ]
         try:
             _wait_port(port)
-            sale("bare handler, same Lua script (ceiling)", f"http://127.0.0.1:{port}",
-                 lambda item: f'function(u) return "/{item}/" .. u end', with_tokens=False)
+            for target in targets:
+                sale(*target, measured=False)
+            for _ in range(args.rounds):
+                for target in targets:
+                    sale(*target, measured=True)
         finally:
             bare.terminate()
             bare.wait()
-        for name, base in (("seckill service directly", platform.service_url("seckill")),
-                           ("through the gateway", platform.url)):
-            sale(name, base, lambda item: (
-                f'function(u) return "/api/v1/seckill/items/{item}/attempts" end'),
-                with_tokens=True)
     print(f"\n{args.users} distinct users, stock {args.stock}, {args.connections} connections, "
           f"wrk -t1, order writer running; one 2-core machine\n")
     print(HEADER)
