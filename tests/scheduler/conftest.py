@@ -9,11 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.asyncio import Redis
 
 from services.scheduler.app import create_app
@@ -21,24 +18,10 @@ from services.scheduler.settings import Settings
 from shared.embedded_redis import EmbeddedRedis
 from shared.events import Envelope, decode_entry
 from shared.redis import make_redis
+from tests.support.tokens import Tokens
 
 BASE = "/api/v1/scheduler"
 TARGETS = ("test.out", "test.other", "catalog.commands", "seckill.commands", "notify.sms")
-
-
-class Tokens:
-    """Signs tokens as the gateway would (EdDSA, issuer, exp)."""
-
-    def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self.public_pem = self._key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
-
-    def headers(self, *roles: str) -> dict[str, str]:
-        claims = {"sub": "1", "iss": "coursestream", "roles": list(roles),
-                  "phone": "13800000000", "exp": int(time.time()) + 3600}
-        return {"Authorization": f"Bearer {jwt.encode(claims, self._key, algorithm='EdDSA')}"}
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +31,7 @@ def tokens() -> Tokens:
 
 @pytest.fixture
 def admin(tokens: Tokens) -> dict[str, str]:
-    return tokens.headers("admin")
+    return tokens.headers(1, "admin")
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ async def test_invalid_schedules_are_422_and_store_nothing(
 
 async def test_admin_only(client: Any, tokens: Any) -> None:
     await problem(await client.get(f"{BASE}/schedules"), 401)
-    await problem(await client.get(f"{BASE}/schedules", headers=tokens.headers("user")), 403)
+    await problem(await client.get(f"{BASE}/schedules", headers=tokens.headers(1, "user")), 403)
 
 
 async def test_interval_fires_and_history_shows_lateness(

@@ -31,7 +31,7 @@ async def create_schedules(replica: Replica, tokens: Tokens) -> None:
     async with aiohttp.ClientSession() as session:
         for schedule_id, every_s in EVERY.items():
             async with session.post(f"{replica.base}{BASE}/schedules", headers=tokens.headers(
-                "admin"), json={
+                1, "admin"), json={
                     "id": schedule_id, "trigger": {"type": "interval", "every_s": every_s},
                     "event": {"stream": "test.out", "type": "tick", "data": {"s": schedule_id}},
                     "coalesce": False, "misfire_grace_s": 30,
@@ -44,7 +44,7 @@ async def runs_in_db(replica: Replica, tokens: Tokens, schedule_id: str) -> list
         url = f"{replica.base}{BASE}/schedules/{schedule_id}/runs?page_size=100"
         results: list[dict[str, Any]] = []
         while url:
-            async with session.get(url, headers=tokens.headers("admin")) as response:
+            async with session.get(url, headers=tokens.headers(1, "admin")) as response:
                 page = await response.json()
             results += page["results"]
             url = page["next"] and page["next"].replace("http://127.0.0.1:8000", replica.base)

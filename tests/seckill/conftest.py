@@ -9,39 +9,15 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.seckill.app import create_app
 from services.seckill.entrypoints.order_writer import order_writer
 from services.seckill.settings import Settings
+from tests.support.tokens import Tokens
 
 BASE = "/api/v1/seckill"
-
-
-class Tokens:
-    """Signs tokens as the gateway would (EdDSA, issuer, exp)."""
-
-    def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self.public_pem = self._key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
-        self._private_pem = self._key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-    def token(self, user_id: int, *roles: str) -> str:
-        claims = {"sub": str(user_id), "iss": "coursestream", "roles": list(roles),
-                  "phone": f"139{user_id:08d}", "exp": int(time.time()) + 3600}
-        return jwt.encode(claims, self._private_pem, algorithm="EdDSA")
-
-    def headers(self, user_id: int, *roles: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user_id, *roles)}"}
 
 
 @pytest.fixture(scope="session")
