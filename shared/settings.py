@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -43,6 +44,12 @@ class Settings(BaseSettings):
                 "the generated development key pair is not allowed"
             )
         return self
+
+    def consumer_for(self, role: str) -> str:
+        """This process's consumer name in a group: `CONSUMER_NAME`, else host + role. Stable
+        across restarts on one host, so a restarted process reads its own pending entries at
+        once instead of waiting for a claim; replicas on one host must set CONSUMER_NAME."""
+        return self.consumer_name or f"{socket.gethostname()}-{role}"
 
     def require_redis_url(self) -> str:
         if not self.redis_url:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -59,7 +58,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE_KEY] = engine
     app[CATALOG_KEY] = Catalog(sessions, redis, cache, settings)
     broker = make_broker(redis_url)
-    consumer_name = settings.consumer_name or f"{socket.gethostname()}-catalog"
+    consumer_name = settings.consumer_for("catalog")
     consumers = [command_consumer(redis, cache, registry, consumer_name)]
     for consumer in consumers:
         consumer.subscribe(broker)

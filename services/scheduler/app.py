@@ -80,7 +80,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     broker = make_broker(settings.require_redis_url())
     consumer = requests_consumer(
         redis, handlers, ConsumerMetrics(registry),
-        settings.consumer_name or f"{socket.gethostname()}-scheduler",
+        settings.consumer_for("scheduler"),
         settings.scheduler_claim_idle_ms,
     )
     consumer.subscribe(broker)

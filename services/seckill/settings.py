@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import ClassVar
 
 from pydantic import AliasChoices, Field
@@ -29,7 +28,3 @@ class Settings(ServiceSettings):
     # The order writer serves /metrics on this port; 0 turns it off.
     order_writer_metrics_port: int = Field(default=8012, ge=0, le=65535)
 
-    def consumer_for(self, role: str) -> str:
-        """A name stable across restarts on one host, so a restarted process reads its own
-        pending entries at once instead of waiting for another consumer's claim."""
-        return self.consumer_name or f"{socket.gethostname()}-{role}"

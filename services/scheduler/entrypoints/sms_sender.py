@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -44,7 +43,7 @@ async def sms_sender(
             sender = SmsSender(redis, make_provider(settings, session), SmsMetrics(registry))
             consumer = StreamConsumer(
                 redis=redis, stream=STREAM, group=GROUP,
-                consumer=settings.consumer_name or f"{socket.gethostname()}-sms-sender",
+                consumer=settings.consumer_for("sms-sender"),
                 handle=sender.handle, metrics=ConsumerMetrics(registry), batch_size=20,
                 poll_ms=200, claim_idle_ms=settings.sms_claim_idle_ms,
                 max_deliveries=settings.sms_max_deliveries,
