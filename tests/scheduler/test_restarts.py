@@ -19,7 +19,7 @@ from shared.redis import make_redis
 from tests.scheduler.conftest import BASE, SettingsFactory, events
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
 async def test_a_delay_survives_a_restart_of_the_scheduler_and_of_redis(
