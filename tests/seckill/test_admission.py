@@ -61,6 +61,20 @@ async def test_one_user_twenty_attempts_at_once_gets_one_ticket(
     assert (await inspector.store.remaining([item["id"]]))[item["id"]] == 4
 
 
+async def test_attempts_of_one_turn_share_a_pipeline_and_survive_a_script_flush(
+    client: TestClient[Any, Any], tokens: Tokens, inspector: Inspector,
+) -> None:
+    """Attempts made together go to Redis in one pipeline (one EVALSHA each); after Redis
+    forgets its scripts every attempt is still answered, by the script loaded again."""
+    item = await create_item(client, tokens, stock=5)
+    await inspector.redis.script_flush()
+    results = await asyncio.gather(*(attempt(client, item["id"], tokens.headers(u))
+                                     for u in range(300, 310)))
+    assert Counter(s for s, _ in results) == {202: 5, 409: 5}
+    assert {b["type"].rsplit("/", 1)[1] for s, b in results if s == 409} == {"sold-out"}
+    assert (await inspector.store.remaining([item["id"]]))[item["id"]] == 0
+
+
 async def test_idempotency_key_returns_the_same_ticket(
     client: TestClient[Any, Any], tokens: Tokens, inspector: Inspector,
 ) -> None:
