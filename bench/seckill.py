@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import socket
 import sqlite3
 import subprocess
@@ -108,10 +109,12 @@ class Result:
                                               for n in CPU_COLUMNS) + " |")
 
 
-CPU_COLUMNS = ("target", "seckill", "order-writer")
+CPU_COLUMNS = ("target", "seckill", "order-writer", "redis", "wrk")
 HEADER = ("| target | attempts/s | p50 ms | p99 ms | 202 | 409 | other | last order after "
-          "last admission, s | CPU µs/attempt: target process | seckill | order writer |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "last admission, s | CPU µs/attempt: target process | seckill | order writer | "
+          "Redis | wrk |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+          "| ---: |")
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -142,6 +145,7 @@ def run_wrk(name: str, base_url: str, users: list[int], script: str, connections
     path.write_text(script)
     watched = watched or {}
     cpu_before = {n: _cpu(p) for n, p in watched.items()}
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", "-d120s", "--latency", "-s", str(path), base_url],
         capture_output=True, text=True, check=False, timeout=180,
@@ -158,6 +162,9 @@ def run_wrk(name: str, base_url: str, users: list[int], script: str, connections
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     attempts = sum(statuses.values())
     cpu_us = {n: (_cpu(p) - cpu_before[n]) / attempts * 1e6 for n, p in watched.items()}
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_us["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime
+                     - wrk_before.ru_stime) / attempts * 1e6
     return Result(name, rps, p50, p99, statuses, None, cpu_us)
 
 
@@ -252,7 +259,8 @@ def main() -> None:
         next_user = iter(range(100_000, 10**9, args.users))
         seckill_process = platform_process(platform, "serve", "seckill")
         watched = {"seckill": seckill_process,
-                   "order-writer": platform_process(platform, "worker", "order-writer")}
+                   "order-writer": platform_process(platform, "worker", "order-writer"),
+                   "redis": platform_process(platform, "valkey-server")}
 
         def sale(name: str, base: str, path_of: Callable[[int], str], with_tokens: bool,
                  process: psutil.Process, measured: bool) -> None:
