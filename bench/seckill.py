@@ -2,15 +2,18 @@
 aiohttp handler that only runs the same admission Lua script (the ceiling), in one run.
 
     .venv/bin/python -m bench.seckill [--users 5000] [--stock 1000] [--connections 100]
+        [--rounds 1]
 
 Needs `wrk` (apt-get install wrk). Starts `coursestream up` in a temporary directory (embedded
 Redis, SQLite, the order writer) and the bare server. Each target sells its own item (`--stock`
-units) to `--users` distinct users whose tokens are signed beforehand; wrk sends each user's
-attempt once (plus at most `--connections` repeats at the very end, counted as "other").
-Each target first runs an unmeasured sale with other users (warm-up). Reported per target:
-attempts/s, p50 and p99 of the attempt request, answers by status, and
-the time from the last admission (its stream entry id, Redis clock) to the last order row
-written (its `created_at`), once every admitted ticket is final.
+units); every sale has its own `--users` distinct users, whose tokens are signed beforehand and
+so new to every verifier's cache. wrk sends each user's attempt once (plus at most
+`--connections` repeats at the very end, counted as "other"). Each target first runs an
+unmeasured sale (warm-up), then `--rounds` measured sales, the targets interleaved. Reported per
+sale: attempts/s, p50 and p99 of the attempt request, answers by status, the time from the last
+admission (its stream entry id, Redis clock) to the last order row written (its `created_at`),
+once every admitted ticket is final, and the CPU µs per attempt of the target process, the
+seckill service, the order writer, Redis and wrk.
 """
 
 from __future__ import annotations
