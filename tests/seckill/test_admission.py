@@ -75,6 +75,24 @@ async def test_attempts_of_one_turn_share_a_pipeline_and_survive_a_script_flush(
     assert (await inspector.store.remaining([item["id"]]))[item["id"]] == 0
 
 
+async def test_a_lost_redis_fails_every_attempt_of_the_batch() -> None:
+    """A pipeline that cannot be sent fails each of its callers, none is left waiting."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from services.seckill.adapters.sale_store import ScriptBatcher
+    from shared.embedded_redis import free_port
+    from shared.redis import make_redis
+
+    redis = make_redis(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    batcher = ScriptBatcher(redis, redis.register_script("return 1"))
+    try:
+        results = await asyncio.wait_for(asyncio.gather(
+            *(batcher(["k"], [n]) for n in range(5)), return_exceptions=True), timeout=10)
+    finally:
+        await redis.aclose()
+    assert all(isinstance(r, RedisConnectionError) for r in results), results
+
+
 async def test_idempotency_key_returns_the_same_ticket(
     client: TestClient[Any, Any], tokens: Tokens, inspector: Inspector,
 ) -> None:
