@@ -38,11 +38,11 @@ import jwt
 import psutil
 import redis as sync_redis
 
+from bench.wrk import percentiles
 from services.seckill.adapters.keys import Keys
 from shared.embedded_redis import DEFAULT_PORT, free_port
 from tests.support.platform import Platform, running_platform
 
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 PARTITIONS = 4
 
 WRK_SCRIPT = r"""
@@ -137,11 +137,6 @@ def platform_process(platform: Platform, *args: str) -> psutil.Process:
     raise RuntimeError(f"no process {args}")
 
 
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * UNITS[unit]
-
-
 def run_wrk(name: str, base_url: str, users: list[int], script: str, connections: int,
             workdir: Path, watched: dict[str, psutil.Process] | None = None) -> Result:
     path = workdir / f"{abs(hash(name))}.lua"
@@ -160,9 +155,7 @@ def run_wrk(name: str, base_url: str, users: list[int], script: str, connections
     elapsed = float(re.search(r"elapsed ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     # Each user's attempt answered, over the time from the first request to that answer.
     rps = len(users) / elapsed
-    # Anchored: a "+/- Stdev" figure such as 68.50% must not pass for the 50th percentile.
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p50, p99 = percentiles(out)
     attempts = sum(statuses.values())
     cpu_us = {n: (_cpu(p) - cpu_before[n]) / attempts * 1e6 for n, p in watched.items()}
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -28,6 +28,14 @@ HEADER = ("| target | requests/s | of ceiling | p50 ms | p99 ms | errors |\n"
           "| --- | ---: | ---: | ---: | ---: | ---: |")
 
 
+def percentiles(out: str) -> tuple[float, float]:
+    """(p50, p99) in ms from wrk's `--latency` distribution lines."""
+    # Anchored: a "+/- Stdev" figure such as 68.50% must not pass for the 50th percentile.
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    return p50, p99
+
+
 def _ms(text: str) -> float:
     match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
     if match is None:
@@ -51,9 +59,7 @@ def run_raw(name: str, url: str, connections: int = 50, seconds: int = 10, threa
         args += ["-H", f"{key}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    # Anchored: a "+/- Stdev" figure such as 68.50% must not pass for the 50th percentile.
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p50, p99 = percentiles(out)
     errors = 0
     if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         errors += int(match.group(1))
