@@ -41,6 +41,7 @@ import redis as sync_redis
 from bench.wrk import percentiles
 from services.seckill.adapters.keys import Keys
 from shared.embedded_redis import DEFAULT_PORT, free_port
+from shared.settings import JWT_ALGORITHM
 from tests.support.platform import Platform, running_platform
 
 PARTITIONS = 4
@@ -245,7 +246,8 @@ def main() -> None:
 
         def token(user: int, *roles: str) -> str:
             return jwt.encode({"sub": str(user), "iss": "coursestream", "roles": list(roles),
-                               "exp": int(time.time()) + 3600}, private_key, algorithm="EdDSA")
+                               "exp": int(time.time()) + 3600}, private_key,
+                              algorithm=JWT_ALGORITHM)
 
         admin = token(1, "admin")
         # Every sale (an unmeasured warm-up per target first, to warm connections, scripts

@@ -6,18 +6,20 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 import jwt
 from aiohttp import web
 from cachetools import TLRUCache
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
 
 from shared.problems import Problem
-from shared.settings import Settings
+from shared.settings import JWT_ALGORITHM, Settings
 
 PRIVATE_KEY_NAME = "jwt-private.pem"
 PUBLIC_KEY_NAME = "jwt-public.pem"
+KEY_BITS = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +39,14 @@ class Principal:
 class TokenVerifier:
     """Verifies bearer tokens (algorithm allow-list, issuer, exp) and caches the result.
 
-    Verifying an EdDSA signature costs about 0.1 ms of CPU; a token seen before is answered
-    from a bounded cache until its own `exp`, so a hot client costs one verify, not one per
-    request.
+    A token seen before is answered from a bounded cache until its own `exp`, so a hot client
+    costs one verify, not one per request.
     """
 
     def __init__(
         self,
         public_key_pem: str,
-        algorithms: tuple[str, ...] = ("EdDSA",),
+        algorithms: tuple[str, ...] = (JWT_ALGORITHM,),
         issuer: str = "coursestream",
         cache_size: int = 50_000,
     ) -> None:
@@ -117,12 +118,28 @@ def require_admin(request: web.Request) -> Principal:
     return principal
 
 
+def new_signing_key() -> RSAPrivateKey:
+    return generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+def is_signing_key(key: object) -> TypeGuard[RSAPrivateKey]:
+    return isinstance(key, RSAPrivateKey) and key.key_size >= KEY_BITS
+
+
 def ensure_dev_keypair(var_dir: Path) -> tuple[Path, Path]:
-    """Create the development Ed25519 key pair under var/ once; return (private, public)."""
+    """Create the development key pair under var/ once; return (private, public).
+
+    A pair of another kind (the Ed25519 pair of releases before RS256) is replaced: only
+    development tokens signed with it stop working."""
     var_dir.mkdir(parents=True, exist_ok=True)
     private_path, public_path = var_dir / PRIVATE_KEY_NAME, var_dir / PUBLIC_KEY_NAME
+    if private_path.exists() and not is_signing_key(
+        serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+    ):
+        private_path.unlink(missing_ok=True)
+        public_path.unlink(missing_ok=True)
     if not private_path.exists():
-        key = Ed25519PrivateKey.generate()
+        key = new_signing_key()
         pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

@@ -12,13 +12,15 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import event, select
 
 from services.catalog.adapters.orm import metadata
 from services.catalog.app import ENGINE_KEY, create_app
 from services.catalog.entrypoints.http import CATALOG_KEY
 from services.catalog.settings import Settings
+from shared.auth import new_signing_key
+from shared.settings import JWT_ALGORITHM
 from tests.support.databases import DatabaseFactory
 
 PUBLIC_BASE = "http://cs.test"
@@ -28,23 +30,23 @@ StartApp = Callable[..., Awaitable[TestClient]]
 
 
 @pytest.fixture(scope="session")
-def signing_key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
+def signing_key() -> RSAPrivateKey:
+    return new_signing_key()
 
 
 @pytest.fixture(scope="session")
-def public_pem(signing_key: Ed25519PrivateKey) -> str:
+def public_pem(signing_key: RSAPrivateKey) -> str:
     return signing_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
 
 
 @pytest.fixture(scope="session")
-def make_token(signing_key: Ed25519PrivateKey) -> Callable[..., str]:
+def make_token(signing_key: RSAPrivateKey) -> Callable[..., str]:
     def make(roles: tuple[str, ...] = ("admin",), sub: int = 1, ttl: int = 600) -> str:
         claims = {"sub": str(sub), "phone": "13800000000", "roles": list(roles),
                   "iss": "coursestream", "exp": int(time.time()) + ttl}
-        return jwt.encode(claims, signing_key, algorithm="EdDSA")
+        return jwt.encode(claims, signing_key, algorithm=JWT_ALGORITHM)
 
     return make
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.gateway.app import create_app
 from services.gateway.settings import Settings
+from shared.auth import new_signing_key
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.redis import make_redis
 from tests.gateway.upstreams import Upstream
@@ -22,7 +22,7 @@ GatewayFactory = Callable[..., Awaitable[TestClient]]
 
 
 def private_pem() -> str:
-    return Ed25519PrivateKey.generate().private_bytes(
+    return new_signing_key().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()

@@ -78,7 +78,7 @@ async def test_password_login_gives_a_token_the_services_accept(
     assert claims["iss"] == "coursestream"
     assert claims["sub"] == str(body["user"]["id"])
     assert claims["exp"] - claims["iat"] == 600
-    assert jwt.get_unverified_header(body["access_token"])["alg"] == "EdDSA"
+    assert jwt.get_unverified_header(body["access_token"])["alg"] == "RS256"
 
 
 async def test_me_answers_for_the_token_holder(gateway: TestClient) -> None:

@@ -6,6 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from pydantic import ValidationError
 
 from services.gateway.adapters.tokens import TokenIssuer
@@ -81,6 +85,17 @@ def test_development_signs_with_the_pair_under_var(tmp_path: object) -> None:
     settings = Settings(var_dir=Path(str(tmp_path)) / "var")
     assert settings.private_key_pem() == settings.private_key_pem()  # made once, then reused
     assert (settings.var_dir / "jwt-public.pem").exists()
+
+
+@pytest.mark.parametrize("key", [
+    Ed25519PrivateKey.generate(),
+    generate_private_key(public_exponent=65537, key_size=1024),
+], ids=["ed25519", "rsa-1024"])
+def test_the_issuer_signs_only_with_rsa_keys_of_2048_bits_or_more(key: PrivateKeyTypes) -> None:
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    with pytest.raises(ValueError, match="RSA key of at least 2048 bits"):
+        TokenIssuer(pem, "coursestream", 600)
 
 
 def test_upstream_headers_drop_identity_and_hop_by_hop() -> None:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from pathlib import Path
 
 import jwt
+import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from jwt.utils import base64url_encode
 from pydantic import ValidationError
 
-from shared.auth import TokenVerifier, ensure_dev_keypair, public_key_pem
+from shared.auth import TokenVerifier, ensure_dev_keypair, new_signing_key, public_key_pem
 from shared.problems import Problem
-from shared.settings import Settings
+from shared.settings import JWT_ALGORITHM, Settings
 
 
-def keypair() -> tuple[Ed25519PrivateKey, str]:
-    key = Ed25519PrivateKey.generate()
+def keypair() -> tuple[RSAPrivateKey, str]:
+    key = new_signing_key()
     public = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -27,7 +32,22 @@ def keypair() -> tuple[Ed25519PrivateKey, str]:
 def token(key: object, **claims: object) -> str:
     base = {"sub": "7", "phone": "13900000000", "roles": ["user"], "iss": "coursestream",
             "exp": int(time.time()) + 60}
-    return jwt.encode({**base, **claims}, key, algorithm="EdDSA")  # type: ignore[arg-type]
+    return jwt.encode({**base, **claims}, key, algorithm=JWT_ALGORITHM)  # type: ignore[arg-type]
+
+
+def hs256_with_public_key(key: RSAPrivateKey) -> str:
+    """A token "signed" with HMAC keyed by the verifier's own public key PEM."""
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signing_input = b".".join(
+        base64url_encode(orjson.dumps(part)) for part in (
+            {"alg": "HS256", "typ": "JWT"},
+            {"sub": "7", "iss": "coursestream", "exp": int(time.time()) + 60},
+        )
+    )
+    signature = hmac.new(public, signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + base64url_encode(signature)).decode()
 
 
 def test_production_refuses_the_generated_development_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,6 +65,20 @@ def test_development_key_pair_is_made_once(tmp_path: Path) -> None:
     assert public.read_text() == first
     assert oct(private.stat().st_mode & 0o777) == "0o600"
     assert public_key_pem(Settings(var_dir=tmp_path)) == first
+
+
+def test_a_development_key_of_another_kind_is_replaced(tmp_path: Path) -> None:
+    """The development pair of releases before RS256 was Ed25519: replaced, not refused."""
+    (tmp_path / "jwt-private.pem").write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))
+    (tmp_path / "jwt-public.pem").write_text("stale")
+    private, public = ensure_dev_keypair(tmp_path)
+    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+    assert isinstance(key, RSAPrivateKey) and key.key_size == 2048
+    token_ = token(key)
+    assert TokenVerifier(public.read_text()).verify(token_).user_id == 7
 
 
 def test_verifier_accepts_good_tokens_and_caches_them() -> None:
@@ -65,9 +99,13 @@ def test_verifier_accepts_good_tokens_and_caches_them() -> None:
         lambda key, other: jwt.encode({"sub": "7", "iss": "coursestream",
                                        "exp": int(time.time()) + 60}, "k" * 32,
                                       algorithm="HS256"),  # algorithm not allowed
+        lambda key, other: hs256_with_public_key(key),  # the classic algorithm confusion
+        lambda key, other: jwt.encode({"sub": "7", "iss": "coursestream",
+                                       "exp": int(time.time()) + 60},
+                                      Ed25519PrivateKey.generate(), algorithm="EdDSA"),
         lambda key, other: "not-a-token",
     ],
-    ids=["other-key", "expired", "issuer", "hs256", "garbage"],
+    ids=["other-key", "expired", "issuer", "hs256", "hs256-public-key", "eddsa", "garbage"],
 )
 def test_verifier_rejects_bad_tokens_with_401(make) -> None:  # type: ignore[no-untyped-def]
     key, public = keypair()

@@ -1,4 +1,4 @@
-"""Access tokens: EdDSA JWTs signed with the gateway's private key."""
+"""Access tokens: RS256 JWTs signed with the gateway's private key."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import time
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.gateway.domain import User
+from shared.auth import KEY_BITS, is_signing_key
+from shared.settings import JWT_ALGORITHM
 
 
 class TokenIssuer:
@@ -16,8 +17,9 @@ class TokenIssuer:
 
     def __init__(self, private_key_pem: str, issuer: str, ttl_s: int) -> None:
         key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError("the JWT private key must be an Ed25519 key (EdDSA)")
+        if not is_signing_key(key):
+            raise ValueError(f"the JWT private key must be an RSA key of at least {KEY_BITS} "
+                             f"bits ({JWT_ALGORITHM})")
         self._key = key
         self._issuer = issuer
         self.ttl_s = ttl_s
@@ -33,4 +35,4 @@ class TokenIssuer:
             "sub": str(user.id), "phone": user.phone, "roles": list(user.roles),
             "iss": self._issuer, "iat": now, "exp": now + self.ttl_s,
         }
-        return jwt.encode(claims, self._key, algorithm="EdDSA")
+        return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
