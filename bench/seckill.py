@@ -37,9 +37,11 @@ from pathlib import Path
 import jwt
 import psutil
 import redis as sync_redis
+from cryptography.hazmat.primitives import serialization
 
 from bench.wrk import percentiles
 from services.seckill.adapters.keys import Keys
+from shared.auth import is_signing_key
 from shared.embedded_redis import DEFAULT_PORT, free_port
 from shared.settings import JWT_ALGORITHM
 from tests.support.platform import Platform, running_platform
@@ -242,7 +244,10 @@ def main() -> None:
         workdir = Path(tmp)
         redis = sync_redis.Redis(port=DEFAULT_PORT + platform.base_port - 8000)
         database = platform.var_dir / "seckill.db"
-        private_key = (platform.var_dir / "jwt-private.pem").read_bytes()
+        # Loaded once: PyJWT given PEM bytes loads (and checks) an RSA key on every call.
+        private_key = serialization.load_pem_private_key(
+            (platform.var_dir / "jwt-private.pem").read_bytes(), password=None)
+        assert is_signing_key(private_key)
 
         def token(user: int, *roles: str) -> str:
             return jwt.encode({"sub": str(user), "iss": "coursestream", "roles": list(roles),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 
 import click
+import uvloop
 from aiohttp import web
 
 from coursestream import registry
@@ -40,7 +40,7 @@ def serve(service: str, host: str, port: int | None) -> None:
     configure_logging(service, settings.log_level, settings.log_json)
     app = importlib.import_module(f"services.{service}.app").create_app(settings)
     web.run_app(app, host=host, port=port or registry.SERVICES[service],
-                access_log=None, print=None, shutdown_timeout=10)
+                access_log=None, print=None, shutdown_timeout=10, loop=uvloop.new_event_loop())
 
 
 @main.command()
@@ -50,7 +50,7 @@ def worker(name: str) -> None:
     settings = Settings()
     configure_logging(name, settings.log_level, settings.log_json)
     module = importlib.import_module(registry.WORKERS[name])
-    asyncio.run(module.main())
+    uvloop.run(module.main())
 
 
 @main.command()
