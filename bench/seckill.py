@@ -1,11 +1,12 @@
-"""Benchmark: a flash sale through the gateway, next to the seckill service directly and a bare
-aiohttp handler that only runs the same admission Lua script (the ceiling), in one run.
+"""Benchmark: a flash sale through the gateway, next to the seckill service directly, a bare
+aiohttp handler that only runs the same admission Lua script (the ceiling), and a minimal
+aiohttp proxy in front of that bare handler (the floor of any two-hop path), in one run.
 
     .venv/bin/python -m bench.seckill [--users 5000] [--stock 1000] [--connections 100]
         [--rounds 1]
 
 Needs `wrk` (apt-get install wrk). Starts `coursestream up` in a temporary directory (embedded
-Redis, SQLite, the order writer) and the bare server. Each target sells its own item (`--stock`
+Redis, SQLite, the order writer), the bare server and the minimal proxy. Each target sells its own item (`--stock`
 units); every sale has its own `--users` distinct users, whose tokens are signed beforehand and
 so new to every verifier's cache. wrk sends each user's attempt once (plus at most
 `--connections` repeats at the very end, counted as "other"). Each target first runs an
@@ -278,15 +279,19 @@ def main() -> None:
             if measured:
                 results.append(result)
 
-        port = free_port()
+        port, proxy_port = free_port(), free_port()
         redis_url = f"redis://127.0.0.1:{DEFAULT_PORT + platform.base_port - 8000}/0"
         bare = subprocess.Popen([sys.executable, "-m", "bench.seckill_bare", str(port),
                                  redis_url, str(PARTITIONS)])
+        proxy = subprocess.Popen([sys.executable, "-m", "bench.minimal_proxy", str(proxy_port),
+                                  f"http://127.0.0.1:{port}"])
         attempts = 'function(u) return "/api/v1/seckill/items/%d/attempts" end'
+        bare_path = lambda item: f'function(u) return "/{item}/" .. u end'  # noqa: E731
         targets = [
             ("bare handler, same Lua script (ceiling)", f"http://127.0.0.1:{port}",
-             lambda item: f'function(u) return "/{item}/" .. u end', False,
-             psutil.Process(bare.pid)),
+             bare_path, False, psutil.Process(bare.pid)),
+            ("minimal aiohttp proxy in front of the bare handler (floor of two hops)",
+             f"http://127.0.0.1:{proxy_port}", bare_path, False, psutil.Process(proxy.pid)),
             ("seckill service directly", platform.service_url("seckill"),
              lambda item: attempts % item, True, seckill_process),
             ("through the gateway", platform.url, lambda item: attempts % item, True,
@@ -294,14 +299,16 @@ def main() -> None:
         ]
         try:
             _wait_port(port)
+            _wait_port(proxy_port)
             for target in targets:
                 sale(*target, measured=False)
             for _ in range(args.rounds):
                 for target in targets:
                     sale(*target, measured=True)
         finally:
-            bare.terminate()
-            bare.wait()
+            for server in (bare, proxy):
+                server.terminate()
+                server.wait()
     print(f"\n{args.users} distinct users, stock {args.stock}, {args.connections} connections, "
           f"wrk -t1, order writer running; one 2-core machine\n")
     print(HEADER)

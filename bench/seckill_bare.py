@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+import uvloop
 from aiohttp import web
 
 from services.seckill.adapters.keys import Keys
@@ -33,7 +34,8 @@ def main() -> None:
 
     app = web.Application()
     app.router.add_post("/{item}/{user}", admit)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None,
+                loop=uvloop.new_event_loop())
 
 
 if __name__ == "__main__":
