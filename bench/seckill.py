@@ -6,15 +6,15 @@ aiohttp proxy in front of that bare handler (the floor of any two-hop path), in 
         [--rounds 1]
 
 Needs `wrk` (apt-get install wrk). Starts `coursestream up` in a temporary directory (embedded
-Redis, SQLite, the order writer), the bare server and the minimal proxy. Each target sells its own item (`--stock`
-units); every sale has its own `--users` distinct users, whose tokens are signed beforehand and
-so new to every verifier's cache. wrk sends each user's attempt once (plus at most
-`--connections` repeats at the very end, counted as "other"). Each target first runs an
-unmeasured sale (warm-up), then `--rounds` measured sales, the targets interleaved. Reported per
-sale: attempts/s, p50 and p99 of the attempt request, answers by status, the time from the last
-admission (its stream entry id, Redis clock) to the last order row written (its `created_at`),
-once every admitted ticket is final, and the CPU µs per attempt of the target process, the
-seckill service, the order writer, Redis and wrk.
+Redis, SQLite, the order writer), the bare server and the minimal proxy. Each target sells its
+own item (`--stock` units); every sale has its own `--users` distinct users, whose tokens are
+signed beforehand and so new to every verifier's cache. wrk sends each user's attempt once
+(plus at most `--connections` repeats at the very end, counted as "other"). Each target first
+runs an unmeasured sale (warm-up), then `--rounds` measured sales, the targets interleaved.
+Reported per sale: attempts/s, p50 and p99 of the attempt request, answers by status, the time
+from the last admission (its stream entry id, Redis clock) to the last order row written (its
+`created_at`), once every admitted ticket is final, and the CPU µs per attempt of the target
+process, the seckill service, the order writer, Redis and wrk.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """At-least-once stream consumption on FastStream, the same way for every consumer group.
 
 Per stream and group, three paths feed one plain handler (`Handle`, no FastStream types):
-- on start, this consumer's own pending entries (left by a crash) are read from `0`;
+- on start, this consumer's own pending entries (left by a crash) are read from `0` (when a
+  transient error stops that, the consumer starts anyway and its housekeeping retries);
 - a batch subscriber reads new entries (`XREADGROUP >`);
 - a claim subscriber takes entries idle longer than `claim_idle_ms` from dead consumers
   (`XAUTOCLAIM`), one at a time.
@@ -127,6 +128,18 @@ class StreamConsumer:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    async def recover(self) -> bool:
+        """Handle own pending entries; False when a transient error left them for later."""
+        try:
+            recovered = await self.recover_own_pending()
+        except self.transient as exc:
+            log.warning("own pending entries left for later; retrying", stream=self.stream,
+                        error=str(exc))
+            return False
+        if recovered:
+            log.info("recovered pending entries", stream=self.stream, count=recovered)
+        return True
+
     async def recover_own_pending(self) -> int:
         """Handle entries this consumer name read but never acknowledged (a crash)."""
         recovered = 0
@@ -215,13 +228,16 @@ class StreamConsumer:
             await subscriber.start()
         return True
 
-    async def housekeeping_forever(self) -> None:
-        """Revive stopped subscribers every few seconds; trim now and then."""
+    async def housekeeping_forever(self, recovered: bool = True) -> None:
+        """Every few seconds: recover own pending entries until that succeeds, revive
+        stopped subscribers; trim now and then."""
         loop = asyncio.get_running_loop()
         next_trim = loop.time() + self.trim_every_s
         while True:
             await asyncio.sleep(self.revive_every_s)
             try:
+                if not recovered:
+                    recovered = await self.recover()
                 await self.revive()
                 if loop.time() >= next_trim:
                     next_trim = loop.time() + self.trim_every_s
@@ -232,14 +248,16 @@ class StreamConsumer:
 
 @contextlib.asynccontextmanager
 async def running(broker: RedisBroker, consumers: Sequence[StreamConsumer]) -> Any:
-    """Run consumers: groups made, own pending recovered, broker started, housekeeping on."""
+    """Run consumers: groups made, own pending recovered (or left to housekeeping while a
+    transient error lasts, so a database that is away never stops a start), broker started,
+    housekeeping on."""
+    recovered = []
     for consumer in consumers:
         await consumer.ensure_group()
-        recovered = await consumer.recover_own_pending()
-        if recovered:
-            log.info("recovered pending entries", stream=consumer.stream, count=recovered)
+        recovered.append(await consumer.recover())
     await broker.start()
-    housekeepers = [asyncio.create_task(c.housekeeping_forever()) for c in consumers]
+    housekeepers = [asyncio.create_task(c.housekeeping_forever(done))
+                    for c, done in zip(consumers, recovered, strict=True)]
     try:
         yield
     finally:

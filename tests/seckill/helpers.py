@@ -1,13 +1,16 @@
-"""Checks several seckill tests share: the stock invariant, counts in the database."""
+"""What several seckill tests share: buying over HTTP, the stock invariant, counts in the
+database."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from services.seckill import handlers
+from services.seckill.adapters.event_log import SECKILL_COMMANDS
 from services.seckill.adapters.keys import Keys
 from services.seckill.adapters.orm import orders
 from services.seckill.adapters.repository import Repository
@@ -15,7 +18,11 @@ from services.seckill.adapters.sale_store import SaleStore
 from services.seckill.domain import ItemFigures
 from services.seckill.settings import Settings
 from shared.db import make_engine
+from shared.events import Envelope, publish
 from shared.redis import make_redis
+from tests.seckill.conftest import BASE
+from tests.support.tokens import Tokens
+from tests.support.waiting import eventually
 
 
 class Inspector:
@@ -54,3 +61,32 @@ class Inspector:
         summary: Any = await self.redis.xpending(self.keys.orders_stream_of(item_id),
                                                  "order-writer")
         return int(summary["pending"])
+
+
+async def buy(client: TestClient[Any, Any], tokens: Tokens, item_id: int, user: int) -> str:
+    response = await client.post(f"{BASE}/items/{item_id}/attempts", headers=tokens.headers(user))
+    assert response.status == 202, await response.text()
+    return str((await response.json())["ticket"])
+
+
+async def order_of(
+    client: TestClient[Any, Any], tokens: Tokens, ticket: str, user: int
+) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def written() -> bool:
+        body = await (await client.get(f"{BASE}/tickets/{ticket}",
+                                       headers=tokens.headers(user))).json()
+        found.update(body)
+        return body["status"] != "pending"
+
+    await eventually(written, within=20)
+    assert found["status"] == "success", found
+    response = await client.get(f"{BASE}/orders/{found['order_id']}", headers=tokens.headers(user))
+    assert response.status == 200
+    return await response.json()
+
+
+async def expire_command(inspector: Inspector, order_id: int) -> None:
+    await publish(inspector.redis, SECKILL_COMMANDS,
+                  Envelope(type="order.expire", producer="test", data={"order_id": order_id}))

@@ -1,4 +1,5 @@
-"""The order writer under faults: kill -9, an unreachable database, poison entries, claims."""
+"""The order writer and the app under faults: kill -9, an unreachable database, poison
+entries, claims."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
 
+from services.seckill.adapters.event_log import SECKILL_COMMANDS
 from services.seckill.adapters.sale_store import LoadedItem
+from services.seckill.app import COMMANDS_GROUP, create_app
 from services.seckill.settings import Settings
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
-from tests.seckill.helpers import Inspector
+from tests.seckill.helpers import Inspector, buy, expire_command, order_of
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -273,6 +276,49 @@ async def test_a_writer_started_while_the_database_is_away_waits_for_it(
                 return set((await ticket_statuses(inspector, tickets)).values()) == {"success"}
 
             await eventually(written, within=20)
+    finally:
+        if unblock is not None:
+            await unblock()
+
+
+async def test_the_app_starts_while_the_database_is_away_and_runs_its_pending_commands_later(
+    tokens: Tokens, writer: WriterFactory, inspector: Inspector, db_backend: str,
+    settings: Settings,
+) -> None:
+    """The app's `seckill.commands` consumer finds its own pending command at start with the
+    database away: admissions (Redis only) are served at once, the command runs once the
+    database is back."""
+    if db_backend != "postgresql":
+        pytest.skip("PostgreSQL only: it blocks the database (TEST_DATABASE_URL)")
+    async with TestClient(TestServer(create_app(settings))) as first:
+        item = await create_item(first, tokens, stock=5)
+        async with writer(seckill_pay_timeout_s=1):
+            order = await order_of(first, tokens, await buy(first, tokens, item["id"], 51), 51)
+    await asyncio.sleep(1.1)  # past pay_by
+    await expire_command(inspector, order["id"])
+    # The restarted app's consumer name read it before it crashed: its own pending entry.
+    restarted = settings.model_copy(update={"consumer_name": "seckill-restarted"})
+    assert await inspector.redis.xreadgroup(
+        COMMANDS_GROUP, "seckill-restarted", {SECKILL_COMMANDS: ">"})
+    unblock: Callable[[], Awaitable[None]] | None = await block_database(settings.database_url)
+    try:
+        async with TestClient(TestServer(create_app(restarted))) as app:
+            status, _ = await attempt(app, item["id"], tokens.headers(52))
+            assert status == 202
+            pending = await inspector.redis.xpending(SECKILL_COMMANDS, COMMANDS_GROUP)
+            assert pending["pending"] == 1
+            assert unblock is not None
+            await unblock()
+            unblock = None
+
+            async def expired() -> bool:
+                response = await app.get(f"{BASE}/orders/{order['id']}",
+                                         headers=tokens.headers(51))
+                return response.status == 200 and (await response.json())["status"] == "expired"
+
+            await eventually(expired, within=20)
+            pending = await inspector.redis.xpending(SECKILL_COMMANDS, COMMANDS_GROUP)
+            assert pending["pending"] == 0
     finally:
         if unblock is not None:
             await unblock()

@@ -16,39 +16,10 @@ from services.seckill.adapters.event_log import SECKILL_COMMANDS, SECKILL_EVENTS
 from services.seckill.adapters.repository import OrderRow
 from shared.events import Envelope, decode_entry, publish
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
-from tests.seckill.helpers import Inspector
+from tests.seckill.helpers import Inspector, buy, expire_command, order_of
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def buy(client: TestClient[Any, Any], tokens: Tokens, item_id: int, user: int) -> str:
-    response = await client.post(f"{BASE}/items/{item_id}/attempts", headers=tokens.headers(user))
-    assert response.status == 202, await response.text()
-    return str((await response.json())["ticket"])
-
-
-async def order_of(
-    client: TestClient[Any, Any], tokens: Tokens, ticket: str, user: int
-) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-
-    async def written() -> bool:
-        body = await (await client.get(f"{BASE}/tickets/{ticket}",
-                                       headers=tokens.headers(user))).json()
-        found.update(body)
-        return body["status"] != "pending"
-
-    await eventually(written, within=20)
-    assert found["status"] == "success", found
-    response = await client.get(f"{BASE}/orders/{found['order_id']}", headers=tokens.headers(user))
-    assert response.status == 200
-    return await response.json()
-
-
-async def expire_command(inspector: Inspector, order_id: int) -> None:
-    await publish(inspector.redis, SECKILL_COMMANDS,
-                  Envelope(type="order.expire", producer="test", data={"order_id": order_id}))
 
 
 async def event_types(inspector: Inspector) -> Counter[str]:

@@ -34,7 +34,6 @@ from shared.redis import make_redis
 
 log = get_logger(__name__)
 GAUGE_EVERY_S = 5.0
-RESTART_AFTER_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -89,16 +88,7 @@ async def order_writer(
         consumer.subscribe(broker)
     gauges = asyncio.create_task(_sample_forever(redis, keys, writer_metrics))
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            while True:
-                try:
-                    await stack.enter_async_context(running(broker, consumers))
-                    break
-                except handlers.DatabaseUnavailable as exc:
-                    # Own pending entries are written before the consumers start; with the
-                    # database away, wait for it instead of exiting.
-                    log.warning("database unavailable at start; retrying", error=str(exc))
-                    await asyncio.sleep(RESTART_AFTER_S)
+        async with running(broker, consumers):
             log.info("order writer running", streams=len(consumers))
             yield
     finally:
