@@ -7,6 +7,7 @@ with `cjson` (see `lua_envelope` below for the exact shape it must produce).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,14 @@ DEFAULT_MAXLEN = 100_000
 def new_event_id() -> str:
     """A unique, time-sortable id (ULID)."""
     return str(ULID())
+
+
+def stable_event_id(millis: int, key: str) -> str:
+    """The same id every time for one (time, key), for an event that may be published more
+    than once (a scheduled run, an event published again on redelivery): readers drop the
+    repeats by id. A ULID: the time in ms, then the first 10 bytes of SHA-256 of the key."""
+    digest = hashlib.sha256(key.encode()).digest()[:10]
+    return str(ULID.from_bytes(millis.to_bytes(6, "big") + digest))
 
 
 class Envelope(BaseModel):

@@ -29,7 +29,7 @@ from services.seckill.domain import (
 )
 from services.seckill.metrics import OrderWriterMetrics
 from shared.consumers import Delivery
-from shared.events import Envelope, new_event_id
+from shared.events import Envelope, new_event_id, stable_event_id
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -129,22 +129,21 @@ async def write_orders(
     out: list[tuple[str, Envelope]] = []
     for request, delivery in zip(requests, batch, strict=True):
         order = written.get(request.ticket)
-        correlation = delivery.envelope.correlation_id
         if order is None:
             # The buyer holds another live order of this item (stock reloaded by hand, say):
             # refuse, and give back the unit this admission took.
             await store.release(request.item_id, f"t:{request.ticket}", None)
             marks.append(TicketMark(request.ticket, TicketStatus.FAILED,
                                     reason="already-purchased"))
-            out.append((SECKILL_EVENTS, _event("order.rejected", correlation, {
+            out.append((SECKILL_EVENTS, _event("order.rejected", {
                 "ticket": request.ticket, "item_id": request.item_id,
-                "user_id": request.user_id, "reason": "already-purchased"})))
+                "user_id": request.user_id, "reason": "already-purchased"}, cause=delivery)))
             metrics.orders.labels("rejected").inc()
             continue
         marks.append(TicketMark(request.ticket, TicketStatus.SUCCESS, order_id=order.id))
-        out.append((SECKILL_EVENTS, _event("order.created", correlation, order_data(order))))
+        out.append((SECKILL_EVENTS, _event("order.created", order_data(order), cause=delivery)))
         if order.status == OrderStatus.UNPAID:
-            out.append(_expiry_request(order, correlation))
+            out.append(_expiry_request(order, cause=delivery))
         metrics.orders.labels("created").inc()
     await store.mark_tickets(marks)
     await publish_many(redis, out)
@@ -181,17 +180,23 @@ def order_data(order: OrderRow) -> dict[str, object]:
     }
 
 
-def _event(event_type: str, correlation_id: str | None, data: dict[str, object]) -> Envelope:
-    return Envelope(type=event_type, producer=PRODUCER, correlation_id=correlation_id,
-                    data=data)
+def _event(event_type: str, data: dict[str, object], cause: Delivery | None = None) -> Envelope:
+    """An event of this service. One caused by a delivered entry carries that entry's
+    correlation id and an id derived from it: a redelivery publishes the same id again."""
+    if cause is None:
+        return Envelope(type=event_type, producer=PRODUCER, data=data)
+    entry_ms = int(cause.entry_id.partition("-")[0])
+    return Envelope(id=stable_event_id(entry_ms, f"{cause.envelope.id}|{event_type}"),
+                    type=event_type, producer=PRODUCER,
+                    correlation_id=cause.envelope.correlation_id, data=data)
 
 
-def _expiry_request(order: OrderRow, correlation_id: str | None) -> tuple[str, Envelope]:
+def _expiry_request(order: OrderRow, cause: Delivery | None = None) -> tuple[str, Envelope]:
     """Ask the scheduler for `order.expire` at pay_by (keyed: asking twice is one delay)."""
-    return SCHEDULER_REQUESTS, _event("delay.requested", correlation_id, {
+    return SCHEDULER_REQUESTS, _event("delay.requested", {
         "stream": SECKILL_COMMANDS, "type": "order.expire", "data": {"order_id": order.id},
         "at": order.pay_by.isoformat(), "key": f"order-expire:{order.id}",
-    })
+    }, cause)
 
 
 async def pay(
@@ -201,7 +206,7 @@ async def pay(
     pay_by is expired on the spot, which returns its unit without waiting for the command."""
     order, changed = await repo.pay(order_id)
     if changed and order is not None:
-        await publish_many(redis, [(SECKILL_EVENTS, _event("order.paid", None, order_data(order)))])
+        await publish_many(redis, [(SECKILL_EVENTS, _event("order.paid", order_data(order)))])
     elif order is not None and order.status == OrderStatus.UNPAID:
         order = await expire(repo, store, redis, order_id) or order
     return order, changed
@@ -220,10 +225,10 @@ async def expire(
         released = await store.release(order.item_id, f"o:{order.id}", order.user_id)
         if changed or released:
             await publish_many(
-                redis, [(SECKILL_EVENTS, _event("order.expired", None, order_data(order)))]
+                redis, [(SECKILL_EVENTS, _event("order.expired", order_data(order)))]
             )
     elif order.status == OrderStatus.UNPAID:
-        await publish_many(redis, [_expiry_request(order, None)])
+        await publish_many(redis, [_expiry_request(order)])
     return order
 
 

@@ -11,9 +11,17 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
+from prometheus_client import CollectorRegistry
 
-from services.seckill.adapters.event_log import SECKILL_COMMANDS, SECKILL_EVENTS
+from services.seckill import handlers
+from services.seckill.adapters.event_log import (
+    SCHEDULER_REQUESTS,
+    SECKILL_COMMANDS,
+    SECKILL_EVENTS,
+)
 from services.seckill.adapters.repository import OrderRow
+from services.seckill.metrics import OrderWriterMetrics
+from shared.consumers import Delivery
 from shared.events import Envelope, decode_entry, publish
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, expire_command, order_of
@@ -179,3 +187,26 @@ async def test_the_backstop_sweep_expires_overdue_orders_whose_command_never_cam
     figures = await inspector.figures(item["id"])
     assert (figures.orders, figures.remaining, figures.drift) == (1, 2, 0)
     assert (await event_types(inspector))["order.expired"] == 2
+
+
+async def test_a_redelivered_batch_repeats_its_events_with_the_same_ids(
+    client: TestClient[Any, Any], tokens: Tokens, inspector: Inspector,
+) -> None:
+    """A writer that crashed after its commit and before its ack gets the batch again: the
+    order is not written twice, and the events it publishes again carry the first ids."""
+    item = await create_item(client, tokens, stock=2)
+    await buy(client, tokens, item["id"], 61)
+    entries = await inspector.redis.xrange(inspector.keys.orders_stream_of(item["id"]))
+    batch = [Delivery(i.decode(), decode_entry(f), f) for i, f in entries]
+    metrics = OrderWriterMetrics(CollectorRegistry())
+    for _ in range(2):
+        await handlers.write_orders(batch, inspector.repo, inspector.store, inspector.redis,
+                                    900, metrics)
+    assert await inspector.order_count(item["id"]) == 1
+    for stream, event_type in ((SECKILL_EVENTS, "order.created"),
+                               (SCHEDULER_REQUESTS, "delay.requested")):
+        published = [e for e in (decode_entry(f) for _, f in await inspector.redis.xrange(stream))
+                     if e.type == event_type]
+        assert len(published) == 2
+        assert published[0].id == published[1].id
+        assert published[0].data == published[1].data

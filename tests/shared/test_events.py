@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 from redis.asyncio import Redis
+from ulid import ULID
 
-from shared.events import LUA_ENCODE_ENTRY, Envelope, JsonMessageFormat, decode_entry, publish
+from shared.events import (
+    LUA_ENCODE_ENTRY,
+    Envelope,
+    JsonMessageFormat,
+    decode_entry,
+    publish,
+    stable_event_id,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -43,3 +51,12 @@ async def test_python_and_lua_entries_decode_alike(redis: Redis) -> None:
 def test_decode_rejects_an_entry_without_data() -> None:
     with pytest.raises(ValueError):
         decode_entry({b"other": b"1"})
+
+
+def test_stable_event_ids_repeat_for_the_same_time_and_key_only() -> None:
+    first = stable_event_id(1795531443381, "01JSOURCE|order.created")
+    assert first == stable_event_id(1795531443381, "01JSOURCE|order.created")
+    assert ULID.from_str(first).milliseconds == 1795531443381  # sorts by its time
+    others = {stable_event_id(1795531443381, "01JSOURCE|delay.requested"),
+              stable_event_id(1795531443382, "01JSOURCE|order.created")}
+    assert first not in others and len(others) == 2

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ulid import ULID
 
 from services.scheduler.domain.triggers import AnyTrigger, DateTrigger, Trigger
+from shared.events import stable_event_id
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,99}$"
@@ -130,8 +131,7 @@ def jitter_ms(schedule_id: str, nominal: datetime, jitter_s: int) -> int:
 def run_event_id(schedule_id: str, nominal: datetime) -> str:
     """The event id of one nominal run: a ULID whose time is the nominal time and whose rest
     is a hash of schedule and time, so any leader derives the same id for the same run."""
-    raw = epoch_ms(nominal).to_bytes(6, "big") + _digest(schedule_id, nominal)[:10]
-    return str(ULID.from_bytes(raw))
+    return stable_event_id(epoch_ms(nominal), f"{schedule_id}|{epoch_ms(nominal)}")
 
 
 @dataclass(frozen=True, slots=True)
