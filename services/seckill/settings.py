@@ -21,6 +21,9 @@ class Settings(ServiceSettings):
     ticket_ttl_s: int = Field(default=86_400, ge=60)
     # How long `GET /tickets/{t}/events` waits for a final status before it ends anyway.
     ticket_events_timeout_s: float = Field(default=30.0, gt=0)
+    # An SSE comment line this often while it waits: proxies in between (the gateway cuts an
+    # upstream silent for PROXY_READ_TIMEOUT_S, 30 s) see a live stream.
+    ticket_events_heartbeat_s: float = Field(default=10.0, gt=0)
     order_writer_batch: int = Field(default=200, ge=1, le=10_000)
     order_writer_poll_ms: int = Field(default=100, ge=10)
     order_writer_claim_idle_ms: int = Field(default=30_000, ge=100)

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from services.seckill import handlers
@@ -20,7 +20,9 @@ from services.seckill.adapters.event_log import (
     SECKILL_EVENTS,
 )
 from services.seckill.adapters.repository import OrderRow
+from services.seckill.app import create_app
 from services.seckill.metrics import OrderWriterMetrics
+from services.seckill.settings import Settings
 from shared.consumers import Delivery
 from shared.events import Envelope, decode_entry, publish
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
@@ -210,3 +212,22 @@ async def test_a_redelivered_batch_repeats_its_events_with_the_same_ids(
         assert len(published) == 2
         assert published[0].id == published[1].id
         assert published[0].data == published[1].data
+
+
+async def test_ticket_events_keep_a_waiting_stream_alive_then_end(
+    settings: Settings, tokens: Tokens,
+) -> None:
+    """No order writer: the ticket stays pending. The stream sends heartbeat comments while it
+    waits (a proxy in between sees it alive) and ends cleanly at its timeout."""
+    quick = settings.model_copy(update={"ticket_events_timeout_s": 1.6,
+                                        "ticket_events_heartbeat_s": 0.5})
+    async with TestClient(TestServer(create_app(quick))) as client:
+        item = await create_item(client, tokens, stock=2)
+        ticket = await buy(client, tokens, item["id"], 9)
+        response = await client.get(f"{BASE}/tickets/{ticket}/events",
+                                    headers=tokens.headers(9))
+        body = await response.read()  # the whole stream: it ends by itself
+    chunks = [c for c in body.split(b"\n\n") if c]
+    assert chunks[0].startswith(b"event: status") and b'"pending"' in chunks[0]
+    assert chunks[1:] and set(chunks[1:]) == {b": keep-alive"}
+    assert len(chunks[1:]) >= 2

@@ -117,7 +117,7 @@ async def ticket_events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await _send(response, ticket)
     if not ticket.final:
-        final = await _wait_final(state, ticket.ticket, state.settings.ticket_events_timeout_s)
+        final = await _wait_final(state, ticket.ticket, response)
         if final is not None:
             await _send(response, final)
     await response.write_eof()
@@ -128,17 +128,27 @@ async def _send(response: web.StreamResponse, ticket: Ticket) -> None:
     await response.write(b"event: status\ndata: " + orjson.dumps(ticket.public()) + b"\n\n")
 
 
-async def _wait_final(state: State, ticket_id: str, timeout_s: float) -> Ticket | None:
-    """Subscribe first, then re-read: a status set in between is not missed."""
+async def _wait_final(
+    state: State, ticket_id: str, response: web.StreamResponse
+) -> Ticket | None:
+    """Subscribe first, then re-read: a status set in between is not missed. Writes a
+    heartbeat comment while it waits; None when the wait times out."""
+    settings = state.settings
     pubsub = state.redis.pubsub()
     await pubsub.subscribe(state.store.keys.ticket_channel(ticket_id))
+    loop = asyncio.get_running_loop()
+    next_beat = loop.time() + settings.ticket_events_heartbeat_s
     try:
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(settings.ticket_events_timeout_s):
             while True:
                 ticket = await state.store.ticket(ticket_id)
                 if ticket is None or ticket.final:
                     return ticket
-                await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                await pubsub.get_message(ignore_subscribe_messages=True,
+                                         timeout=min(1.0, settings.ticket_events_heartbeat_s))
+                if loop.time() >= next_beat:
+                    await response.write(b": keep-alive\n\n")
+                    next_beat = loop.time() + settings.ticket_events_heartbeat_s
     except TimeoutError:
         return None
     finally:
