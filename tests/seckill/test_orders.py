@@ -8,8 +8,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
@@ -24,7 +26,9 @@ from services.seckill.app import create_app
 from services.seckill.metrics import OrderWriterMetrics
 from services.seckill.settings import Settings
 from shared.consumers import Delivery
+from shared.embedded_redis import free_port
 from shared.events import Envelope, decode_entry, publish
+from shared.http import METRICS_KEY
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, expire_command, order_of
 from tests.support.waiting import eventually
@@ -231,3 +235,37 @@ async def test_ticket_events_keep_a_waiting_stream_alive_then_end(
     assert chunks[0].startswith(b"event: status") and b'"pending"' in chunks[0]
     assert chunks[1:] and set(chunks[1:]) == {b": keep-alive"}
     assert len(chunks[1:]) >= 2
+
+
+async def test_a_client_leaving_a_waiting_stream_is_no_error(
+    client: TestClient[Any, Any], settings: Settings, tokens: Tokens,
+) -> None:
+    """Served as `coursestream serve` serves (no handler cancellation when a client goes): the
+    next heartbeat finds the connection closed and the handler ends quietly, no 500."""
+    item = await create_item(client, tokens, stock=2)
+    ticket = await buy(client, tokens, item["id"], 10)
+    app = create_app(settings.model_copy(update={"ticket_events_heartbeat_s": 0.2}))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{port}{BASE}/tickets/{ticket}/events"
+            async with http.get(url, headers=tokens.headers(10)) as response:
+                await response.content.readuntil(b"\n\n")
+            # the client has gone while the ticket is pending
+        registry = app[METRICS_KEY].registry
+
+        async def answered() -> bool:
+            return any(m.samples for m in registry.collect()
+                       if m.name == "http_requests" and any(
+                           s.labels.get("route", "").endswith("/events") for s in m.samples))
+
+        await eventually(answered, within=5)
+        statuses = {s.labels["status"] for m in registry.collect() if m.name == "http_requests"
+                    for s in m.samples if s.labels.get("route", "").endswith("/events")
+                    and s.name == "http_requests_total"}
+        assert statuses == {"200"}
+    finally:
+        await runner.cleanup()

@@ -115,12 +115,15 @@ async def ticket_events(request: web.Request) -> web.StreamResponse:
         "X-Accel-Buffering": "no",
     })
     await response.prepare(request)
-    await _send(response, ticket)
-    if not ticket.final:
-        final = await _wait_final(state, ticket.ticket, response)
-        if final is not None:
-            await _send(response, final)
-    await response.write_eof()
+    try:
+        await _send(response, ticket)
+        if not ticket.final:
+            final = await _wait_final(state, ticket.ticket, response)
+            if final is not None:
+                await _send(response, final)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away (a heartbeat found the connection closed)
     return response
 
 
