@@ -11,6 +11,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,3 +68,8 @@ def route_template(request: web.Request) -> str:
         return "unmatched"
     return info.route.resource.canonical
 
+
+def serve_worker_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
+    """A stream worker's /metrics, served by prometheus_client in a thread; port 0: none."""
+    if port:
+        start_http_server(port, addr=host, registry=registry)

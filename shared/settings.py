@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     jwt_algorithms: tuple[str, ...] = (JWT_ALGORITHM,)
     jwt_issuer: str = "coursestream"
     consumer_name: str | None = None
+    # Where a stream worker serves /metrics (its port is the worker's own setting); containers
+    # set 0.0.0.0 so that Prometheus can reach it.
+    worker_metrics_host: str = "127.0.0.1"
 
     @property
     def is_production(self) -> bool:

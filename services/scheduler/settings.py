@@ -44,7 +44,7 @@ class Settings(ServiceSettings):
     sms_http_backoff_s: float = 0.2
     sms_max_deliveries: int = 5
     sms_claim_idle_ms: int = 30_000
-    sms_metrics_port: int | None = None  # the worker's /metrics, when set
+    sms_metrics_port: int = Field(default=8013, ge=0, le=65535)  # the worker's /metrics; 0: off
 
     @property
     def sms_outbox(self) -> Path:

@@ -16,6 +16,8 @@ from click.testing import CliRunner
 
 from coursestream import registry
 from coursestream.cli import main
+from services.scheduler.settings import Settings as SchedulerSettings
+from services.seckill.settings import Settings as SeckillSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -62,12 +64,19 @@ def test_compose_runs_every_service_worker_and_dependency() -> None:
     assert "JWT_PRIVATE_KEY_FILE" in gateway and "SMS_CODE_SECRET" in gateway
 
 
-def test_prometheus_scrapes_every_service_and_the_gateway_admin_port() -> None:
+def test_prometheus_scrapes_every_service_worker_and_the_gateway_admin_port() -> None:
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
                for t in sc["targets"]}
     expected = {f"{s}:{p}" for s, p in registry.SERVICES.items() if s != "gateway"}
-    assert expected | {f"gateway:{registry.GATEWAY_ADMIN_PORT}"} == targets
+    base = registry.SERVICES["gateway"]
+    workers = {f"{w}:{base + offset}" for w, (_, offset) in registry.WORKER_METRICS_PORTS.items()}
+    assert expected | workers | {f"gateway:{registry.GATEWAY_ADMIN_PORT}"} == targets
+    # ... and the workers listen where Prometheus can reach them, on those default ports.
+    assert COMPOSE["x-common-env"]["WORKER_METRICS_HOST"] == "0.0.0.0"
+    ports = {w: base + offset for w, (_, offset) in registry.WORKER_METRICS_PORTS.items()}
+    assert SeckillSettings().order_writer_metrics_port == ports["order-writer"]
+    assert SchedulerSettings().sms_metrics_port == ports["sms-sender"]
 
 
 @pytest.mark.slow

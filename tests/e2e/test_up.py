@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import urllib.request
 from pathlib import Path
 
+from coursestream import registry
 from shared.embedded_redis import DEFAULT_PORT
 from tests.support.platform import OFFSETS, running_platform
 
@@ -19,6 +21,11 @@ def test_up_prints_the_address_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) ->
         ports = [platform.base_port + o for o in OFFSETS[:5]]  # services and gateway admin
         redis_port = DEFAULT_PORT + platform.base_port - 8000
         assert all(listening(p) for p in [*ports, redis_port])
+        for worker, metric in (("order-writer", "seckill_order_writer_batch_size"),
+                               ("sms-sender", "sms_sent_total")):
+            port = platform.base_port + registry.WORKER_METRICS_PORTS[worker][1]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                assert metric in r.read().decode(), worker
     log = platform.log()
     assert platform.process.returncode == 0, log[-3000:]
     assert f"coursestream is up: {platform.url}/" in log

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from services.scheduler.adapters.sms_providers import ConsoleProvider, HttpProvider, SmsProvider
 from services.scheduler.metrics import SmsMetrics
@@ -17,6 +17,7 @@ from services.scheduler.sms import GROUP, STREAM, SmsSender
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, StreamConsumer, running
 from shared.logging import configure_logging, get_logger
+from shared.metrics import serve_worker_metrics
 from shared.redis import make_redis
 
 log = get_logger(__name__)
@@ -59,8 +60,7 @@ async def main() -> None:
     settings = Settings()
     configure_logging("sms-sender", settings.log_level, settings.log_json)
     registry = CollectorRegistry()
-    if settings.sms_metrics_port:
-        start_http_server(settings.sms_metrics_port, addr="127.0.0.1", registry=registry)
+    serve_worker_metrics(registry, settings.worker_metrics_host, settings.sms_metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

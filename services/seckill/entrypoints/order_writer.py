@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from aiohttp import web
 from redis.asyncio import Redis
 
 from services.seckill import handlers
@@ -29,7 +28,7 @@ from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer, running
 from shared.db import make_engine
 from shared.logging import configure_logging, get_logger
-from shared.metrics import Metrics
+from shared.metrics import Metrics, serve_worker_metrics
 from shared.redis import make_redis
 
 log = get_logger(__name__)
@@ -127,15 +126,6 @@ async def _sample(redis: Redis, stream: str, metrics: OrderWriterMetrics) -> Non
     metrics.oldest_pending_age.labels(stream).set(age)
 
 
-async def _serve_metrics(metrics: Metrics, port: int) -> web.AppRunner:
-    app = web.Application()
-    app.router.add_get("/metrics", metrics.handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
-
-
 async def main() -> None:
     settings = Settings()
     configure_logging("order-writer", settings.log_level, settings.log_json)
@@ -144,12 +134,7 @@ async def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     instruments = Instruments.create()
-    runner = None
-    if settings.order_writer_metrics_port:
-        runner = await _serve_metrics(instruments.metrics, settings.order_writer_metrics_port)
-    try:
-        async with order_writer(settings, instruments):
-            await stop.wait()
-    finally:
-        if runner is not None:
-            await runner.cleanup()
+    serve_worker_metrics(instruments.metrics.registry, settings.worker_metrics_host,
+                         settings.order_writer_metrics_port)
+    async with order_writer(settings, instruments):
+        await stop.wait()
