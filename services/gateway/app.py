@@ -58,6 +58,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
             client, "login-failures", settings.login_failures_per_ip,
             settings.login_failures_window_s,
         )
+        app[auth_http.PASSWORD_FAILURES_KEY] = WindowLimit(
+            client, "password-failures", settings.password_failures_per_phone,
+            settings.password_failures_window_s,
+        )
 
         async def check() -> None:
             await client.ping()

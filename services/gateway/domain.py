@@ -111,3 +111,8 @@ class TooManyCodeRequests(RetryLater):
 
 class TooManyFailedLogins(RetryLater):
     """The caller's address failed to log in too often in the window."""
+
+
+class TooManyWrongPasswords(RetryLater):
+    """Wrong passwords for this phone too often in the window (from any address); its owner
+    can still log in with an SMS code."""

@@ -15,6 +15,7 @@ from services.gateway.domain import (
     InvalidCredentials,
     NewUser,
     TooManyFailedLogins,
+    TooManyWrongPasswords,
     User,
     UserDisabled,
     roles_for,
@@ -30,13 +31,17 @@ async def add_user(users: UsersRepository, new: NewUser) -> User:
 
 
 async def login_with_password(
-    users: UsersRepository, issuer: TokenIssuer, failures: WindowLimit, client_ip: str,
-    phone: str, password: str,
+    users: UsersRepository, issuer: TokenIssuer, failures: WindowLimit,
+    phone_failures: WindowLimit, client_ip: str, phone: str, password: str,
 ) -> dict[str, Any]:
     await _refuse_after_failures(failures, client_ip)
+    retry_after = await phone_failures.exceeded(phone)
+    if retry_after is not None:
+        raise TooManyWrongPasswords(retry_after)
     user = await users.by_phone(phone)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         await failures.hit(client_ip)
+        await phone_failures.hit(phone)
         raise InvalidCredentials
     return token_body(issuer, user)
 

@@ -47,6 +47,9 @@ class Settings(ServiceSettings):
     # Failed logins (password or code) per address, across phones.
     login_failures_per_ip: int = Field(default=30, ge=1)
     login_failures_window_s: int = Field(default=900, ge=1)
+    # Wrong passwords per phone, across addresses (guessing one account from many places).
+    password_failures_per_phone: int = Field(default=10, ge=1)
+    password_failures_window_s: int = Field(default=900, ge=1)
 
     def refuse_unsafe_production(self) -> None:
         """Called when the gateway starts serving. Not a validator: `coursestream migrate`,

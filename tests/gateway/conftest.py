@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
+from redis.asyncio import Redis
 
 from services.gateway.app import create_app
 from services.gateway.settings import Settings
 from shared.auth import new_signing_key
 from shared.embedded_redis import EmbeddedRedis, free_port
+from shared.events import decode_entry
 from shared.redis import make_redis
 from tests.gateway.upstreams import Upstream
 from tests.support.databases import DatabaseFactory
@@ -97,3 +99,20 @@ async def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any
     assert body["type"] == f"https://coursestream.dev/problems/{slug}"
     assert body["title"] and body["detail"]
     return body
+
+
+CODES = "/api/v1/auth/sms-codes"
+
+
+async def sent_codes(redis: Redis) -> list[dict[str, Any]]:
+    return [decode_entry(fields).model_dump() for _, fields in await redis.xrange("notify.sms")]
+
+
+async def ask_code(gateway: TestClient, redis: Redis, phone: str) -> str:
+    response = await gateway.post(CODES, json={"phone": phone})
+    assert response.status == 202, await response.text()
+    assert set(await response.json()) == {"expires_in", "resend_after"}
+    last = (await sent_codes(redis))[-1]
+    assert last["data"]["phone"] == phone
+    code: str = last["data"]["params"]["code"]
+    return code

@@ -7,6 +7,7 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from services.gateway import handlers
@@ -16,7 +17,7 @@ from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.domain import NewUser, User
 from shared.auth import TokenVerifier
 from shared.db import make_engine
-from tests.gateway.conftest import GatewayFactory, assert_problem, private_pem
+from tests.gateway.conftest import GatewayFactory, ask_code, assert_problem, private_pem
 from tests.support.databases import DatabaseFactory
 
 pytestmark = pytest.mark.integration
@@ -116,6 +117,28 @@ async def test_an_address_that_keeps_failing_is_held_back(
         "/api/v1/auth/tokens", json={"phone": ADMIN.phone, "password": ADMIN.password})
     await assert_problem(response, 429, "too-many-failed-logins")
     assert 1 <= int(response.headers["Retry-After"]) <= 900
+
+
+async def test_a_phone_that_gets_wrong_passwords_is_held_back_for_passwords_only(
+    make_gateway: GatewayFactory, database_url: str, redis_url: str, redis: Redis
+) -> None:
+    """Guessing one account's password (from anywhere) stops after the limit, for that phone
+    and for passwords: other phones from the same address, and its owner's SMS code, work."""
+    gateway = await make_gateway(database_url=database_url, redis_url=redis_url,
+                                 password_failures_per_phone=3)
+    for _ in range(3):
+        await assert_problem(await gateway.post(
+            "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"}),
+            401, "invalid-credentials")
+    response = await gateway.post(
+        "/api/v1/auth/tokens", json={"phone": USER.phone, "password": USER.password})
+    problem = await assert_problem(response, 429, "too-many-wrong-passwords")
+    assert "SMS code" in problem["detail"]
+    assert 1 <= int(response.headers["Retry-After"]) <= 900
+    assert (await login(gateway, ADMIN.phone, ADMIN.password))["user"]["phone"] == ADMIN.phone
+    code = await ask_code(gateway, redis, USER.phone)
+    by_code = await gateway.post("/api/v1/auth/tokens", json={"phone": USER.phone, "code": code})
+    assert by_code.status == 200, await by_code.text()
 
 
 async def test_me_refuses_missing_bad_and_foreign_tokens(gateway: TestClient) -> None:

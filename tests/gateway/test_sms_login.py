@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from services.gateway.adapters.sms_codes import SmsCodes
-from shared.events import decode_entry
-from tests.gateway.conftest import GatewayFactory, assert_problem
+from tests.gateway.conftest import CODES, GatewayFactory, ask_code, assert_problem, sent_codes
 
 pytestmark = pytest.mark.integration
 
 PHONE = "13700000001"
-CODES = "/api/v1/auth/sms-codes"
 TOKENS = "/api/v1/auth/tokens"
 
 
 @pytest.fixture
 async def gateway(make_gateway: GatewayFactory, redis_url: str) -> TestClient:
     return await make_gateway(redis_url=redis_url)
-
-
-async def sent_codes(redis: Redis) -> list[dict[str, Any]]:
-    return [decode_entry(fields).model_dump() for _, fields in await redis.xrange("notify.sms")]
-
-
-async def ask_code(gateway: TestClient, redis: Redis, phone: str = PHONE) -> str:
-    response = await gateway.post(CODES, json={"phone": phone})
-    assert response.status == 202, await response.text()
-    assert set(await response.json()) == {"expires_in", "resend_after"}
-    last = (await sent_codes(redis))[-1]
-    assert last["data"]["phone"] == phone
-    code: str = last["data"]["params"]["code"]
-    return code
 
 
 async def test_code_login_makes_a_new_user_once(gateway: TestClient, redis: Redis) -> None:
@@ -73,17 +56,17 @@ async def test_an_existing_user_logs_in_as_themselves(
 ) -> None:
     gateway = await make_gateway(redis_url=redis_url, sms_code_cooldown_s=1)
     first = await gateway.post(TOKENS, json={"phone": PHONE, "code": await ask_code(
-        gateway, redis)})
+        gateway, redis, PHONE)})
     user_id = (await first.json())["user"]["id"]
     await asyncio.sleep(1.1)  # past the (shortened) cooldown
     again = await gateway.post(TOKENS, json={"phone": PHONE, "code": await ask_code(
-        gateway, redis)})
+        gateway, redis, PHONE)})
     assert again.status == 200
     assert (await again.json())["user"]["id"] == user_id
 
 
 async def test_five_wrong_tries_void_the_code(gateway: TestClient, redis: Redis) -> None:
-    code = await ask_code(gateway, redis)
+    code = await ask_code(gateway, redis, PHONE)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     for _ in range(5):
         await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": wrong}),
@@ -95,7 +78,7 @@ async def test_five_wrong_tries_void_the_code(gateway: TestClient, redis: Redis)
 async def test_the_right_code_on_the_fifth_try_still_works(
     gateway: TestClient, redis: Redis
 ) -> None:
-    code = await ask_code(gateway, redis)
+    code = await ask_code(gateway, redis, PHONE)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     for _ in range(4):
         response = await gateway.post(TOKENS, json={"phone": PHONE, "code": wrong})
@@ -119,7 +102,7 @@ async def test_concurrent_tries_cannot_pass_the_limit(redis: Redis) -> None:
 
 
 async def test_one_code_per_phone_per_minute(gateway: TestClient, redis: Redis) -> None:
-    await ask_code(gateway, redis)
+    await ask_code(gateway, redis, PHONE)
     response = await gateway.post(CODES, json={"phone": PHONE})
     await assert_problem(response, 429, "code-recently-sent")
     assert 1 <= int(response.headers["Retry-After"]) <= 60
@@ -143,7 +126,7 @@ async def test_per_address_limit(make_gateway: GatewayFactory, redis_url: str,
 async def test_an_expired_code_is_refused(make_gateway: GatewayFactory, redis_url: str,
                                           redis: Redis) -> None:
     gateway = await make_gateway(redis_url=redis_url, sms_code_ttl_s=1)
-    code = await ask_code(gateway, redis)
+    code = await ask_code(gateway, redis, PHONE)
     await asyncio.sleep(1.2)
     await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": code}),
                          401, "invalid-credentials")

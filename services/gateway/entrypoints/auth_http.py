@@ -18,6 +18,7 @@ from services.gateway.domain import (
     TokenRequest,
     TooManyCodeRequests,
     TooManyFailedLogins,
+    TooManyWrongPasswords,
     UserDisabled,
 )
 from shared.auth import require_user
@@ -29,6 +30,7 @@ ISSUER_KEY = web.AppKey("token_issuer", TokenIssuer)
 REDIS_KEY = web.AppKey("redis", Redis)
 SMS_CODES_KEY = web.AppKey("sms_codes", SmsCodes)
 LOGIN_FAILURES_KEY = web.AppKey("login_failures", WindowLimit)
+PASSWORD_FAILURES_KEY = web.AppKey("password_failures", WindowLimit)
 
 PREFIX = "/api/v1/auth"
 
@@ -60,7 +62,8 @@ async def create_token(request: web.Request) -> web.Response:
     try:
         if body.password is not None:
             token = await handlers.login_with_password(
-                users, issuer, failures, client_ip, body.phone, body.password)
+                users, issuer, failures, request.app[PASSWORD_FAILURES_KEY], client_ip,
+                body.phone, body.password)
         else:
             assert body.code is not None  # TokenRequest holds exactly one of the two
             token = await handlers.login_with_code(
@@ -69,6 +72,11 @@ async def create_token(request: web.Request) -> web.Response:
     except TooManyFailedLogins as exc:
         raise Problem(429, "too-many-failed-logins",
                       f"Too many failed logins from this address; retry in {exc.retry_after_s} s.",
+                      headers={"Retry-After": str(exc.retry_after_s)}) from exc
+    except TooManyWrongPasswords as exc:
+        raise Problem(429, "too-many-wrong-passwords",
+                      f"Too many wrong passwords for this phone; retry in {exc.retry_after_s} s "
+                      "or log in with an SMS code.",
                       headers={"Retry-After": str(exc.retry_after_s)}) from exc
     except InvalidCredentials as exc:
         what = "password" if body.password is not None else "code"
