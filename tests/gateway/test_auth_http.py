@@ -105,14 +105,18 @@ async def test_wrong_phone_or_password_get_the_same_401(gateway: TestClient) -> 
     assert wrong_password["detail"] == unknown_phone["detail"]
 
 
+async def fail_passwords(gateway: TestClient, phone: str, times: int) -> None:
+    for _ in range(times):
+        await assert_problem(await gateway.post(
+            "/api/v1/auth/tokens", json={"phone": phone, "password": "wrong-password"}),
+            401, "invalid-credentials")
+
+
 async def test_an_address_that_keeps_failing_is_held_back(
     make_gateway: GatewayFactory, database_url: str
 ) -> None:
     gateway = await make_gateway(database_url=database_url, login_failures_per_ip=3)
-    for _ in range(3):
-        await assert_problem(await gateway.post(
-            "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"}),
-            401, "invalid-credentials")
+    await fail_passwords(gateway, USER.phone, 3)
     response = await gateway.post(
         "/api/v1/auth/tokens", json={"phone": ADMIN.phone, "password": ADMIN.password})
     await assert_problem(response, 429, "too-many-failed-logins")
@@ -126,10 +130,7 @@ async def test_a_phone_that_gets_wrong_passwords_is_held_back_for_passwords_only
     and for passwords: other phones from the same address, and its owner's SMS code, work."""
     gateway = await make_gateway(database_url=database_url, redis_url=redis_url,
                                  password_failures_per_phone=3)
-    for _ in range(3):
-        await assert_problem(await gateway.post(
-            "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"}),
-            401, "invalid-credentials")
+    await fail_passwords(gateway, USER.phone, 3)
     response = await gateway.post(
         "/api/v1/auth/tokens", json={"phone": USER.phone, "password": USER.password})
     problem = await assert_problem(response, 429, "too-many-wrong-passwords")
