@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = create_base_app("gateway", expose_metrics=False)
     issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s)
     app[auth_http.ISSUER_KEY] = issuer
+    app[auth_http.TRUSTED_PROXIES_KEY] = tuple(settings.trusted_proxies)
     # Verified with the public half of our own key, so the pair can never mismatch here.
     app[VERIFIER_KEY] = TokenVerifier(
         issuer.public_key_pem(), settings.jwt_algorithms, settings.jwt_issuer

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
@@ -40,6 +42,32 @@ class User:
     def public(self) -> dict[str, Any]:
         """What clients see of a user."""
         return {"id": self.id, "phone": self.phone, "roles": list(self.roles)}
+
+
+Network = IPv4Network | IPv6Network
+
+
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]
+) -> str:
+    """The address a request comes from, for per-address limits: the peer, unless the peer is
+    a trusted proxy (a load balancer in front of the gateway); then the right-most address of
+    `X-Forwarded-For` that is not a trusted proxy. Entries further left may be the client's own
+    inventions, so they are never used; a malformed entry stops the walk at the proxy that
+    passed it on."""
+    if peer is None:
+        return "unknown"
+    hops = [h.strip() for h in forwarded_for.split(",")] if forwarded_for and trusted else []
+    address = peer
+    for hop in [peer, *reversed(hops)]:
+        try:
+            ip = ip_address(hop)
+        except ValueError:
+            return address
+        address = str(ip)
+        if not any(ip in network for network in trusted):
+            return address
+    return address
 
 
 def roles_for(admin: bool) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import ClassVar
 
@@ -47,6 +48,9 @@ class Settings(ServiceSettings):
     # Failed logins (password or code) per address, across phones.
     login_failures_per_ip: int = Field(default=30, ge=1)
     login_failures_window_s: int = Field(default=900, ge=1)
+    # Load balancers in front of the gateway (JSON list of networks, e.g. ["10.0.0.0/8"]): for
+    # a request from one of them, limits count the address it put in X-Forwarded-For.
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     # Wrong passwords per phone, across addresses (guessing one account from many places).
     password_failures_per_phone: int = Field(default=10, ge=1)
     password_failures_window_s: int = Field(default=900, ge=1)

@@ -123,6 +123,38 @@ async def test_an_address_that_keeps_failing_is_held_back(
     assert 1 <= int(response.headers["Retry-After"]) <= 900
 
 
+async def test_behind_a_trusted_balancer_limits_count_the_forwarded_address(
+    make_gateway: GatewayFactory, database_url: str
+) -> None:
+    """The test client connects from 127.0.0.1, trusted here as a balancer."""
+    gateway = await make_gateway(database_url=database_url, login_failures_per_ip=2,
+                                 trusted_proxies=["127.0.0.0/8"])
+    for _ in range(2):
+        await assert_problem(await gateway.post(
+            "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"},
+            headers={"X-Forwarded-For": "203.0.113.9"}), 401, "invalid-credentials")
+    held_back = {"phone": ADMIN.phone, "password": ADMIN.password}
+    await assert_problem(await gateway.post(
+        "/api/v1/auth/tokens", json=held_back, headers={"X-Forwarded-For": "203.0.113.9"}),
+        429, "too-many-failed-logins")
+    other = await gateway.post("/api/v1/auth/tokens", json=held_back,
+                               headers={"X-Forwarded-For": "203.0.113.10"})
+    assert other.status == 200, await other.text()
+
+
+async def test_without_trusted_proxies_forwarded_for_cannot_dodge_the_limit(
+    make_gateway: GatewayFactory, database_url: str
+) -> None:
+    gateway = await make_gateway(database_url=database_url, login_failures_per_ip=2)
+    for n in range(2):
+        await assert_problem(await gateway.post(
+            "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"}), 401, "invalid-credentials")
+    await assert_problem(await gateway.post(
+        "/api/v1/auth/tokens", json={"phone": ADMIN.phone, "password": ADMIN.password},
+        headers={"X-Forwarded-For": "203.0.113.99"}), 429, "too-many-failed-logins")
+
+
 async def test_a_phone_that_gets_wrong_passwords_is_held_back_for_passwords_only(
     make_gateway: GatewayFactory, database_url: str, redis_url: str, redis: Redis
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from ipaddress import ip_network
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
@@ -14,7 +15,14 @@ from pydantic import ValidationError
 
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.app import create_app
-from services.gateway.domain import CodeRequest, TokenRequest, User, roles_for
+from services.gateway.domain import (
+    CodeRequest,
+    Network,
+    TokenRequest,
+    User,
+    client_address,
+    roles_for,
+)
 from services.gateway.entrypoints.proxy import upstream_headers
 from services.gateway.settings import Settings
 from shared.auth import TokenVerifier
@@ -114,3 +122,34 @@ def test_upstream_headers_drop_identity_and_hop_by_hop() -> None:
     }
     assert headers["X-Request-ID"] == "rid"
     assert headers["X-Forwarded-Host"] == "example.com"
+
+
+BALANCERS = [ip_network("10.0.0.0/8"), ip_network("fd00::/8")]
+
+
+@pytest.mark.parametrize(("peer", "forwarded_for", "trusted", "expected"), [
+    ("198.51.100.7", None, BALANCERS, "198.51.100.7"),  # straight from the client
+    ("198.51.100.7", "203.0.113.9", BALANCERS, "198.51.100.7"),  # not from a balancer: ignored
+    ("10.0.0.5", "203.0.113.9", [], "10.0.0.5"),  # nothing trusted: XFF never counts
+    ("10.0.0.5", "203.0.113.9", BALANCERS, "203.0.113.9"),
+    ("10.0.0.5", "1.1.1.1, 203.0.113.9", BALANCERS, "203.0.113.9"),  # the client's own left part
+    ("10.0.0.5", "203.0.113.9, 10.1.2.3", BALANCERS, "203.0.113.9"),  # two balancers
+    ("fd00::1", "2001:db8::7", BALANCERS, "2001:db8::7"),
+    ("10.0.0.5", "203.0.113.9, not-an-address", BALANCERS, "10.0.0.5"),  # malformed: stop
+    ("10.0.0.5", "10.9.9.9", BALANCERS, "10.9.9.9"),  # only balancers: the left-most one
+    (None, "203.0.113.9", BALANCERS, "unknown"),
+])
+def test_client_address_believes_forwarded_for_only_from_trusted_proxies(
+    peer: str | None, forwarded_for: str | None, trusted: list[Network], expected: str,
+) -> None:
+    assert client_address(peer, forwarded_for, trusted) == expected
+
+
+def test_trusted_proxies_come_from_the_environment_as_a_json_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", '["10.0.0.0/8", "fd00::/8"]')
+    assert Settings().trusted_proxies == BALANCERS
+    monkeypatch.setenv("TRUSTED_PROXIES", '["not-a-network"]')
+    with pytest.raises(ValidationError):
+        Settings()

@@ -15,11 +15,13 @@ from services.gateway.domain import (
     CodeCoolingDown,
     CodeRequest,
     InvalidCredentials,
+    Network,
     TokenRequest,
     TooManyCodeRequests,
     TooManyFailedLogins,
     TooManyWrongPasswords,
     UserDisabled,
+    client_address,
 )
 from shared.auth import require_user
 from shared.http import CORRELATION_ID_KEY, json_response, parse_body
@@ -31,6 +33,12 @@ REDIS_KEY = web.AppKey("redis", Redis)
 SMS_CODES_KEY = web.AppKey("sms_codes", SmsCodes)
 LOGIN_FAILURES_KEY = web.AppKey("login_failures", WindowLimit)
 PASSWORD_FAILURES_KEY = web.AppKey("password_failures", WindowLimit)
+TRUSTED_PROXIES_KEY = web.AppKey("trusted_proxies", tuple[Network, ...])
+
+
+def _client(request: web.Request) -> str:
+    trusted: tuple[Network, ...] = request.app[TRUSTED_PROXIES_KEY]
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
 
 PREFIX = "/api/v1/auth"
 
@@ -40,7 +48,7 @@ async def request_code(request: web.Request) -> web.Response:
     codes = request.app[SMS_CODES_KEY]
     try:
         await handlers.request_code(codes, request.app[REDIS_KEY], body.phone,
-                                    request.remote or "unknown", request.get(CORRELATION_ID_KEY))
+                                    _client(request), request.get(CORRELATION_ID_KEY))
     except TooManyCodeRequests as exc:
         raise Problem(429, "too-many-requests",
                       f"Too many codes asked from this address; retry in {exc.retry_after_s} s.",
@@ -58,7 +66,7 @@ async def request_code(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     body = await parse_body(request, TokenRequest)
     users, issuer = request.app[USERS_KEY], request.app[ISSUER_KEY]
-    failures, client_ip = request.app[LOGIN_FAILURES_KEY], request.remote or "unknown"
+    failures, client_ip = request.app[LOGIN_FAILURES_KEY], _client(request)
     try:
         if body.password is not None:
             token = await handlers.login_with_password(
