@@ -3,32 +3,27 @@ script, so two movers never move the same entry)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 
 from services.scheduler.adapters.delay_store import DelayStore
 from services.scheduler.metrics import SchedulerMetrics
+from services.scheduler.wakeable import WakeableLoop
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 
-class DelayMover:
+class DelayMover(WakeableLoop):
+    """Woken when this replica stores a delay."""
+
     def __init__(
         self, store: DelayStore, metrics: SchedulerMetrics, batch: int, poll_s: float
     ) -> None:
+        super().__init__()
         self.store = store
         self.metrics = metrics
         self.batch = batch
         self.poll_s = poll_s
-        self.wake = asyncio.Event()  # set when this replica stores a delay
-        self.stopping = False
-
-    def stop(self) -> None:
-        """Ask the loop to end after its current batch (not by cancelling it mid-script)."""
-        self.stopping = True
-        self.wake.set()
 
     async def run(self) -> None:
         while not self.stopping:
@@ -40,10 +35,7 @@ class DelayMover:
                 pause = 1.0
             if pause <= 0 or self.stopping:
                 continue
-            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(pause):
-                    await self.wake.wait()
+            await self.sleep(pause)
 
     async def move_once(self) -> float:
         """Move one batch; return how long to wait before the next."""

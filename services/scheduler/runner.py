@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,6 +10,7 @@ from services.scheduler.adapters.run_publisher import RunPublisher
 from services.scheduler.domain.schedules import Schedule, plan_due, run_event_id
 from services.scheduler.election import Election
 from services.scheduler.metrics import SchedulerMetrics
+from services.scheduler.wakeable import WakeableLoop
 from shared.events import Envelope
 from shared.logging import get_logger
 
@@ -28,7 +27,9 @@ class LostLease(Exception):
     pass
 
 
-class ScheduleRunner:
+class ScheduleRunner(WakeableLoop):
+    """Woken by schedule changes made through this replica's API."""
+
     def __init__(
         self,
         repo: ScheduleRepository,
@@ -38,25 +39,19 @@ class ScheduleRunner:
         tick_s: float,
         clock: Clock = utc_now,
     ) -> None:
+        super().__init__()
         self.repo = repo
         self.publisher = publisher
         self.election = election
         self.metrics = metrics
         self.tick_s = tick_s
         self.clock = clock
-        self.wake = asyncio.Event()  # set by API changes on this replica
-        self.stopping = False
-
-    def stop(self) -> None:
-        """Ask the loop to end after its current tick (not by cancelling it mid-write)."""
-        self.stopping = True
-        self.wake.set()
 
     async def run(self) -> None:
         while not self.stopping:
             if not self.election.leading.is_set():
                 self.wake.clear()  # a follower has nothing to do on a local change
-                await self._wait(self.tick_s)
+                await self.sleep(self.tick_s)
                 continue
             lease = self.election.value
             if lease is None:
@@ -71,14 +66,7 @@ class ScheduleRunner:
             except Exception:
                 log.exception("scheduler tick failed")
                 pause = 1.0
-            await self._wait(pause)
-
-    async def _wait(self, seconds: float) -> None:
-        if self.stopping:
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self.wake.wait()
+            await self.sleep(pause)
 
     async def _pause(self) -> float:
         earliest = await self.repo.earliest_fire_at()
