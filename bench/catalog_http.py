@@ -13,8 +13,6 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from bench import wrk
@@ -22,16 +20,6 @@ from shared.embedded_redis import free_port
 from tests.support.platform import running_platform
 
 PATH = "/api/v1/catalog/banners"
-
-
-def _wait(url: str) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def main() -> None:
@@ -43,7 +31,7 @@ def main() -> None:
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-m", "bench.bare_server", str(port)])
     try:
-        _wait(f"http://127.0.0.1:{port}/")
+        wrk.wait_answering(f"http://127.0.0.1:{port}/")
         results.append(wrk.run("bare aiohttp handler (fixed bytes)",
                                f"http://127.0.0.1:{port}{PATH}", args.connections, args.seconds))
     finally:
@@ -52,7 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_platform(Path(tmp)) as platform:
         for name, base in (("catalog direct", platform.service_url("catalog")),
                            ("through the gateway", platform.url)):
-            _wait(base + PATH)
+            wrk.wait_answering(base + PATH)
             results.append(wrk.run(f"{PATH} {name}", base + PATH, args.connections,
                                    args.seconds))
     ceiling = results[0].rps

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,18 +55,6 @@ class Sample:
     us_per_request: float
     behind_us: float | None
     errors: int
-
-
-def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 @contextmanager
@@ -105,8 +92,8 @@ def _tree_targets(name: str, tree: Path, redis_url: str, var_dir: Path,
     gateway = subprocess.Popen([*serve, "gateway", "--port", str(gateway_port)], env=env,
                                cwd=tree)
     started.append(gateway)
-    _wait(f"http://127.0.0.1:{catalog_port}{PATH}", catalog)
-    _wait(f"http://127.0.0.1:{gateway_port}{PATH}", gateway)
+    wrk.wait_answering(f"http://127.0.0.1:{catalog_port}{PATH}", catalog)
+    wrk.wait_answering(f"http://127.0.0.1:{gateway_port}{PATH}", gateway)
     catalog_ps, gateway_ps = psutil.Process(catalog.pid), psutil.Process(gateway.pid)
     targets = [
         Target(f"{name}: catalog", f"http://127.0.0.1:{catalog_port}{PATH}", catalog_ps),
@@ -118,7 +105,7 @@ def _tree_targets(name: str, tree: Path, redis_url: str, var_dir: Path,
         proxy = subprocess.Popen([sys.executable, "-m", "bench.minimal_proxy", str(proxy_port),
                                   f"http://127.0.0.1:{catalog_port}"])
         started.append(proxy)
-        _wait(f"http://127.0.0.1:{proxy_port}{PATH}", proxy)
+        wrk.wait_answering(f"http://127.0.0.1:{proxy_port}{PATH}", proxy)
         targets.append(Target(f"{name}: minimal aiohttp proxy (bench.minimal_proxy)",
                               f"http://127.0.0.1:{proxy_port}{PATH}",
                               psutil.Process(proxy.pid), catalog_ps))
@@ -147,7 +134,7 @@ def _start(trees: list[tuple[str, str]], tmp: str, redis_port: int,
     bare_port = free_port()
     bare = subprocess.Popen([sys.executable, "-m", "bench.bare_server", str(bare_port)])
     started.append(bare)
-    _wait(f"http://127.0.0.1:{bare_port}/", bare)
+    wrk.wait_answering(f"http://127.0.0.1:{bare_port}/", bare)
     targets = [Target("bare aiohttp handler", f"http://127.0.0.1:{bare_port}{PATH}",
                       psutil.Process(bare.pid))]
     for index, (name, path) in enumerate(trees):

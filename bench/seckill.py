@@ -23,7 +23,6 @@ import argparse
 import json
 import re
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import psutil
 import redis as sync_redis
 from cryptography.hazmat.primitives import serialization
 
-from bench.wrk import percentiles
+from bench.wrk import percentiles, wait_answering
 from services.seckill.adapters.keys import Keys
 from shared.auth import is_signing_key
 from shared.embedded_redis import DEFAULT_PORT, free_port
@@ -221,17 +220,6 @@ def wait_written(redis: sync_redis.Redis, database: Path, item_id: int, admitted
     return written - last_admission_ms / 1000
 
 
-def _wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=5000)
@@ -300,8 +288,8 @@ def main() -> None:
              platform_process(platform, "serve", "gateway")),
         ]
         try:
-            _wait_port(port)
-            _wait_port(proxy_port)
+            wait_answering(f"http://127.0.0.1:{port}/", bare)
+            wait_answering(f"http://127.0.0.1:{proxy_port}/", proxy)
             for target in targets:
                 sale(*target, measured=False)
             for _ in range(args.rounds):

@@ -1,10 +1,14 @@
-"""Run wrk against a URL and read its figures (requests/s, latency percentiles)."""
+"""Run wrk against a URL and read its figures (requests/s, latency percentiles); wait for a
+server to answer first."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -67,3 +71,24 @@ def run_raw(name: str, url: str, connections: int = 50, seconds: int = 10, threa
                           out):
         errors += sum(int(g) for g in match.groups())
     return Result(name, rps, p50, p99, errors), out
+
+
+def wait_answering(
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30
+) -> None:
+    """Until `url` answers with a status below 500 (the server is up, and so is what it
+    proxies to); fails at once if `process` has exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
