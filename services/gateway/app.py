@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy import text
 
+from services.gateway.adapters.passwords import BoundedVerifier
 from services.gateway.adapters.rate_limits import WindowLimit
 from services.gateway.adapters.repository import UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
@@ -29,6 +30,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = create_base_app("gateway", expose_metrics=False)
     issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s)
     app[auth_http.ISSUER_KEY] = issuer
+    app[auth_http.PASSWORD_VERIFIER_KEY] = BoundedVerifier(
+        settings.password_checks_concurrency, settings.password_checks_queue)
     app[auth_http.TRUSTED_PROXIES_KEY] = tuple(settings.trusted_proxies)
     # Verified with the public half of our own key, so the pair can never mismatch here.
     app[VERIFIER_KEY] = TokenVerifier(

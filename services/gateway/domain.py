@@ -117,6 +117,10 @@ class UserDisabled(Exception):
     pass
 
 
+class VerifierBusy(Exception):
+    """This process is already checking as many passwords as it may; try again shortly."""
+
+
 class PhoneTaken(Exception):
     pass
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from services.gateway.adapters.passwords import hash_password, verify_password
+from services.gateway.adapters.passwords import BoundedVerifier, hash_password
 from services.gateway.adapters.rate_limits import WindowLimit
 from services.gateway.adapters.repository import UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
@@ -31,18 +31,24 @@ async def add_user(users: UsersRepository, new: NewUser) -> User:
 
 
 async def login_with_password(
-    users: UsersRepository, issuer: TokenIssuer, failures: WindowLimit,
-    phone_failures: WindowLimit, client_ip: str, phone: str, password: str,
+    users: UsersRepository, issuer: TokenIssuer, verifier: BoundedVerifier,
+    failures: WindowLimit, phone_failures: WindowLimit, client_ip: str, phone: str,
+    password: str,
 ) -> dict[str, Any]:
-    await _refuse_after_failures(failures, client_ip)
-    retry_after = await phone_failures.exceeded(phone)
+    """Each try takes a failure slot of the address and of the phone before the slow check,
+    so parallel guesses cannot all pass a limit they have not yet counted against; a right
+    password gives both slots back."""
+    await _take_failure_slot(failures, client_ip)
+    retry_after = await phone_failures.hit(phone)
     if retry_after is not None:
         raise TooManyWrongPasswords(retry_after)
     user = await users.by_phone(phone)
-    if not await verify_password(user.password_hash if user else None, password) or user is None:
-        await failures.hit(client_ip)
-        await phone_failures.hit(phone)
+    # Verified even for an unknown phone, so the answer's timing does not tell phones apart.
+    matched = await verifier.verify(user.password_hash if user else None, password)
+    if user is None or not matched:
         raise InvalidCredentials
+    await failures.release(client_ip)
+    await phone_failures.release(phone)
     return token_body(issuer, user)
 
 
@@ -67,18 +73,18 @@ async def login_with_code(
     client_ip: str, phone: str, code: str,
 ) -> dict[str, Any]:
     """A right code logs in; a phone seen for the first time becomes a user."""
-    await _refuse_after_failures(failures, client_ip)
+    await _take_failure_slot(failures, client_ip)
     if not await codes.check(phone, code):
-        await failures.hit(client_ip)
         raise InvalidCredentials
+    await failures.release(client_ip)
     user = await users.get_or_add(phone, roles_for(admin=False))
     return token_body(issuer, user)
 
 
-async def _refuse_after_failures(failures: WindowLimit, client_ip: str) -> None:
+async def _take_failure_slot(failures: WindowLimit, client_ip: str) -> None:
     """One address guessing passwords or codes across many phones is stopped here; each code
-    also has its own five tries."""
-    retry_after = await failures.exceeded(client_ip)
+    also has its own tries."""
+    retry_after = await failures.hit(client_ip)
     if retry_after is not None:
         raise TooManyFailedLogins(retry_after)
 

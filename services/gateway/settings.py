@@ -54,6 +54,9 @@ class Settings(ServiceSettings):
     # Wrong passwords per phone, across addresses (guessing one account from many places).
     password_failures_per_phone: int = Field(default=10, ge=1)
     password_failures_window_s: int = Field(default=900, ge=1)
+    # Password checks (Argon2id, 64 MiB each) running at once in this process, and waiting.
+    password_checks_concurrency: int = Field(default=2, ge=1)
+    password_checks_queue: int = Field(default=64, ge=0)
 
     def refuse_unsafe_production(self) -> None:
         """Called when the gateway starts serving. Not a validator: `coursestream migrate`,

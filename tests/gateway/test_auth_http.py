@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import jwt
@@ -172,6 +173,53 @@ async def test_a_phone_that_gets_wrong_passwords_is_held_back_for_passwords_only
     code = await ask_code(gateway, redis, USER.phone)
     by_code = await gateway.post("/api/v1/auth/tokens", json={"phone": USER.phone, "code": code})
     assert by_code.status == 200, await by_code.text()
+
+
+async def test_parallel_wrong_passwords_verify_at_most_the_limit(
+    make_gateway: GatewayFactory, database_url: str, redis_url: str
+) -> None:
+    """40 guesses at once for one phone: each takes its slot before the slow check, so only the
+    limit's worth are checked (401) and the rest are refused unchecked (429)."""
+    gateway = await make_gateway(database_url=database_url, redis_url=redis_url,
+                                 password_failures_per_phone=10, login_failures_per_ip=100,
+                                 password_checks_queue=100)
+    responses = await asyncio.gather(*(gateway.post(
+        "/api/v1/auth/tokens", json={"phone": USER.phone, "password": f"wrong-{n:04d}"})
+        for n in range(40)))
+    statuses = sorted(response.status for response in responses)
+    assert statuses == [401] * 10 + [429] * 30
+    # The slots stay taken: the right password is refused too until the window ends.
+    await assert_problem(await gateway.post(
+        "/api/v1/auth/tokens", json={"phone": USER.phone, "password": USER.password}),
+        429, "too-many-wrong-passwords")
+
+
+async def test_a_right_password_gives_its_slot_back(
+    make_gateway: GatewayFactory, database_url: str
+) -> None:
+    gateway = await make_gateway(database_url=database_url, password_failures_per_phone=2,
+                                 login_failures_per_ip=2)
+    for _ in range(5):
+        await login(gateway, USER.phone, USER.password)
+    await fail_passwords(gateway, USER.phone, 1)
+    await login(gateway, USER.phone, USER.password)
+
+
+async def test_a_flood_of_logins_waits_for_a_bounded_number_of_checks(
+    make_gateway: GatewayFactory, database_url: str
+) -> None:
+    """One check at a time and none waiting: of many logins at once, one is checked and the
+    others are told to come back (503 with Retry-After), none holding 64 MiB meanwhile."""
+    gateway = await make_gateway(database_url=database_url, password_checks_concurrency=1,
+                                 password_checks_queue=0, login_failures_per_ip=100)
+    responses = await asyncio.gather(*(gateway.post(
+        "/api/v1/auth/tokens", json={"phone": f"137000000{n:02d}", "password": "wrong-password"})
+        for n in range(8)))
+    statuses = [response.status for response in responses]
+    assert 401 in statuses and 503 in statuses, statuses
+    busy = next(r for r in responses if r.status == 503)
+    await assert_problem(busy, 503, "unavailable")
+    assert busy.headers["Retry-After"]
 
 
 async def test_me_refuses_missing_bad_and_foreign_tokens(gateway: TestClient) -> None:

@@ -139,3 +139,16 @@ async def test_bad_code_requests_are_422_and_send_nothing(
     await assert_problem(await gateway.post(CODES, json=body), 422, "validation-error")
     assert await sent_codes(redis) == []
     assert await redis.keys("gateway:*") == []
+
+
+async def test_a_user_made_by_code_login_never_logs_in_by_password(
+    gateway: TestClient, redis: Redis
+) -> None:
+    """Such a user has no password: no password logs in, the timing-equalisation dummy's own
+    plaintext included (it used to: anyone could enter every SMS-only account)."""
+    first = await gateway.post(TOKENS, json={"phone": PHONE, "code": await ask_code(
+        gateway, redis, PHONE)})
+    assert first.status == 200, await first.text()
+    for guess in ("not-a-real-password", "password123", "user12345"):
+        await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "password": guess}),
+                             401, "invalid-credentials")

@@ -12,6 +12,10 @@ if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) 
 return {n, redis.call('PTTL', KEYS[1])}
 """
 
+RELEASE = """
+if (tonumber(redis.call('GET', KEYS[1]) or '0')) > 0 then redis.call('DECR', KEYS[1]) end
+"""
+
 
 class WindowLimit:
     """At most `limit` hits per subject in a window of `window_s` seconds."""
@@ -21,21 +25,18 @@ class WindowLimit:
         self._prefix = f"gateway:{name}:"
         self.limit, self.window_s = limit, window_s
         self._hit = redis.register_script(HIT)
+        self._release = redis.register_script(RELEASE)
 
     async def hit(self, subject: str) -> int | None:
-        """Count one hit; None while within the limit, else the seconds until the window ends."""
+        """Count one hit, atomically; None while within the limit, else the seconds until the
+        window ends. Counted before the work it guards, so concurrent callers cannot all pass."""
         count, ttl_ms = await self._hit(keys=[self._prefix + subject],
                                         args=[self.window_s * 1000])
         return ceil_seconds(int(ttl_ms)) if int(count) > self.limit else None
 
-    async def exceeded(self, subject: str) -> int | None:
-        """Without counting: None while hits remain, else the seconds until the window ends."""
-        key = self._prefix + subject
-        async with self._redis.pipeline(transaction=False) as pipe:
-            count, ttl_ms = await pipe.get(key).pttl(key).execute()
-        if count is None or int(count) < self.limit:
-            return None
-        return ceil_seconds(int(ttl_ms))
+    async def release(self, subject: str) -> None:
+        """Give back one hit taken by `hit` (a login that turned out right)."""
+        await self._release(keys=[self._prefix + subject])
 
 
 def ceil_seconds(ms: int) -> int:

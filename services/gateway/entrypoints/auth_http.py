@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.gateway import handlers
+from services.gateway.adapters.passwords import BoundedVerifier
 from services.gateway.adapters.rate_limits import WindowLimit
 from services.gateway.adapters.repository import UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
@@ -21,6 +22,7 @@ from services.gateway.domain import (
     TooManyFailedLogins,
     TooManyWrongPasswords,
     UserDisabled,
+    VerifierBusy,
     client_address,
 )
 from shared.auth import require_user
@@ -29,6 +31,7 @@ from shared.problems import Problem
 
 USERS_KEY = web.AppKey("users", UsersRepository)
 ISSUER_KEY = web.AppKey("token_issuer", TokenIssuer)
+PASSWORD_VERIFIER_KEY = web.AppKey("password_verifier", BoundedVerifier)
 REDIS_KEY = web.AppKey("redis", Redis)
 SMS_CODES_KEY = web.AppKey("sms_codes", SmsCodes)
 LOGIN_FAILURES_KEY = web.AppKey("login_failures", WindowLimit)
@@ -70,8 +73,8 @@ async def create_token(request: web.Request) -> web.Response:
     try:
         if body.password is not None:
             token = await handlers.login_with_password(
-                users, issuer, failures, request.app[PASSWORD_FAILURES_KEY], client_ip,
-                body.phone, body.password)
+                users, issuer, request.app[PASSWORD_VERIFIER_KEY], failures,
+                request.app[PASSWORD_FAILURES_KEY], client_ip, body.phone, body.password)
         else:
             assert body.code is not None  # TokenRequest holds exactly one of the two
             token = await handlers.login_with_code(
@@ -91,7 +94,7 @@ async def create_token(request: web.Request) -> web.Response:
         raise Problem(401, "invalid-credentials", f"Wrong phone or {what}.") from exc
     except UserDisabled as exc:
         raise Problem(403, "user-disabled", "This account is disabled.") from exc
-    except RedisError as exc:
+    except (RedisError, VerifierBusy) as exc:
         raise _unavailable() from exc
     return json_response(token, headers={"Cache-Control": "no-store"})
 
