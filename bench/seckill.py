@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import serialization
 
 from bench.wrk import percentiles, wait_answering
 from services.seckill.adapters.keys import Keys
-from shared.auth import is_signing_key
+from shared.auth import is_signing_key, token_claims
 from shared.embedded_redis import DEFAULT_PORT, free_port
 from shared.settings import JWT_ALGORITHM
 from tests.support.platform import Platform, running_platform
@@ -241,9 +241,9 @@ def main() -> None:
         assert is_signing_key(private_key)
 
         def token(user: int, *roles: str) -> str:
-            return jwt.encode({"sub": str(user), "iss": "coursestream", "roles": list(roles),
-                               "exp": int(time.time()) + 3600}, private_key,
-                              algorithm=JWT_ALGORITHM)
+            return jwt.encode(token_claims(user, f"139{user % 10**8:08d}", roles,
+                                           session_id=f"bench-{user}", token_version=0,
+                                           ttl_s=3600), private_key, algorithm=JWT_ALGORITHM)
 
         admin = token(1, "admin")
         # Every sale (an unmeasured warm-up per target first, to warm connections, scripts

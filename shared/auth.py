@@ -10,9 +10,11 @@ from typing import TypeGuard
 
 import jwt
 from aiohttp import web
-from cachetools import TLRUCache
+from cachetools import TLRUCache, TTLCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from shared.problems import Problem
 from shared.settings import JWT_ALGORITHM, Settings
@@ -30,14 +32,32 @@ class Principal:
     phone: str
     roles: frozenset[str]
     expires_at: float
+    session_id: str = ""
+    token_version: int = 0
 
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
 
 
+def token_claims(
+    user_id: int, phone: str, roles: tuple[str, ...] | list[str], *, session_id: str,
+    token_version: int, ttl_s: int, issuer: str = "coursestream",
+    audience: str = "coursestream", now: int | None = None,
+) -> dict[str, object]:
+    """The claims of an access token, the one shape the gateway signs and services check:
+    `sid` is the login session (logging out revokes it), `tv` the user's token version
+    (disabling a user or changing their roles moves it on, revoking every older token)."""
+    issued = int(time.time()) if now is None else now
+    return {
+        "sub": str(user_id), "phone": phone, "roles": list(roles), "sid": session_id,
+        "tv": token_version, "iss": issuer, "aud": audience, "iat": issued,
+        "exp": issued + ttl_s,
+    }
+
+
 class TokenVerifier:
-    """Verifies bearer tokens (algorithm allow-list, issuer, exp) and caches the result.
+    """Verifies bearer tokens (algorithm allow-list, issuer, audience, exp) and caches the result.
 
     A token seen before is answered from a bounded cache until its own `exp`, so a hot client
     costs one verify, not one per request.
@@ -48,11 +68,13 @@ class TokenVerifier:
         public_key_pem: str,
         algorithms: tuple[str, ...] = (JWT_ALGORITHM,),
         issuer: str = "coursestream",
+        audience: str = "coursestream",
         cache_size: int = 50_000,
     ) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem.encode())
         self._algorithms = list(algorithms)
         self._issuer = issuer
+        self._audience = audience
         self._cache: TLRUCache[str, Principal] = TLRUCache(
             maxsize=cache_size, ttu=lambda _token, principal, _now: principal.expires_at,
             timer=time.time,
@@ -69,13 +91,16 @@ class TokenVerifier:
                 self._key,  # type: ignore[arg-type]
                 algorithms=self._algorithms,
                 issuer=self._issuer,
-                options={"require": ["exp", "sub", "iss"]},
+                audience=self._audience,
+                options={"require": ["exp", "sub", "iss", "aud", "sid", "tv"]},
             )
             principal = Principal(
                 user_id=int(claims["sub"]),
                 phone=str(claims.get("phone", "")),
                 roles=frozenset(claims.get("roles", [])),
                 expires_at=float(claims["exp"]),
+                session_id=str(claims["sid"]),
+                token_version=int(claims["tv"]),
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Problem(401, "invalid-token", f"Token rejected: {exc}",
@@ -84,7 +109,66 @@ class TokenVerifier:
         return principal
 
 
+# Revocation state of one user, one hash in one cluster slot: `v` the token version (tokens
+# of another version are refused), `s:<session id>` the end of a logged-out session's life.
+def revocation_key(user_id: int) -> str:
+    return f"auth:{{u{user_id}}}"
+
+
+# Logging out: mark the session, and drop marks that outlived every token they could refuse.
+LOG_OUT = """
+local now = tonumber(ARGV[2])
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 2) == 's:' and tonumber(fields[i + 1]) < now then
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+redis.call('HSET', KEYS[1], 's:' .. ARGV[1], now + tonumber(ARGV[3]))
+"""
+
+
+class Revocations:
+    """Which tokens no longer count although they verify: the check every service makes, one
+    HMGET per (user, session) and then answered from a short in-process cache, so a revocation
+    holds everywhere within `cache_s` seconds. Without Redis nothing can be told apart, so
+    authenticated requests are refused with 503 rather than let through."""
+
+    def __init__(self, redis: Redis, cache_s: float = 5.0, cache_size: int = 50_000) -> None:
+        self._redis = redis
+        self._cache: TTLCache[tuple[int, str], tuple[int, bool]] = TTLCache(
+            maxsize=cache_size, ttl=cache_s, timer=time.monotonic)
+        self._log_out = redis.register_script(LOG_OUT)
+
+    async def is_revoked(self, principal: Principal, *, fresh: bool = False) -> bool:
+        """True when the token's user version moved on or its session was logged out;
+        `fresh` skips the cache (the gateway's own refresh and logout)."""
+        cache_key = (principal.user_id, principal.session_id)
+        state = None if fresh else self._cache.get(cache_key)
+        if state is None:
+            version, logged_out = await self._redis.hmget(
+                revocation_key(principal.user_id), ["v", f"s:{principal.session_id}"])
+            state = (int(version or 0), logged_out is not None)
+            self._cache[cache_key] = state
+        current_version, logged_out = state
+        return logged_out or principal.token_version != current_version
+
+    async def version(self, user_id: int) -> int:
+        """The version new tokens of this user carry."""
+        return int(await self._redis.hget(revocation_key(user_id), "v") or 0)
+
+    async def revoke_user(self, user_id: int) -> int:
+        """Refuse every token the user holds (disabled, roles changed); the new version."""
+        return int(await self._redis.hincrby(revocation_key(user_id), "v", 1))
+
+    async def log_out(self, user_id: int, session_id: str, token_ttl_s: int) -> None:
+        """Refuse every access token of this session (they live at most `token_ttl_s`)."""
+        await self._log_out(keys=[revocation_key(user_id)],
+                            args=[session_id, int(time.time()), token_ttl_s])
+
+
 VERIFIER_KEY = web.AppKey("token_verifier", TokenVerifier)
+REVOCATIONS_KEY = web.AppKey("revocations", Revocations)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -95,24 +179,42 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-def current_principal(request: web.Request) -> Principal | None:
-    """The caller's principal when a valid bearer token is present; None when absent."""
+def verified_principal(request: web.Request) -> Principal | None:
+    """The principal of a token that verifies, revoked or not (None when there is no token);
+    the gateway's rate limits key by it. Use `current_principal` to authorise."""
     token = bearer_token(request)
     if token is None:
         return None
     return request.app[VERIFIER_KEY].verify(token)
 
 
-def require_user(request: web.Request) -> Principal:
-    principal = current_principal(request)
+async def current_principal(request: web.Request) -> Principal | None:
+    """The caller's principal when a valid, unrevoked bearer token is present; None when
+    absent; a 401 problem for a bad or revoked one."""
+    principal = verified_principal(request)
+    if principal is None:
+        return None
+    try:
+        revoked = await request.app[REVOCATIONS_KEY].is_revoked(principal)
+    except RedisError as exc:
+        raise Problem(503, "unavailable", "Tokens cannot be checked right now; retry shortly.",
+                      headers={"Retry-After": "5"}) from exc
+    if revoked:
+        raise Problem(401, "invalid-token", "This token was revoked; log in again.",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return principal
+
+
+async def require_user(request: web.Request) -> Principal:
+    principal = await current_principal(request)
     if principal is None:
         raise Problem(401, "unauthenticated", "A bearer token is required.",
                       headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 
-def require_admin(request: web.Request) -> Principal:
-    principal = require_user(request)
+async def require_admin(request: web.Request) -> Principal:
+    principal = await require_user(request)
     if not principal.is_admin:
         raise Problem(403, "forbidden", "This needs the admin role.")
     return principal
@@ -176,4 +278,5 @@ def public_key_pem(settings: Settings) -> str:
 
 
 def make_verifier(settings: Settings) -> TokenVerifier:
-    return TokenVerifier(public_key_pem(settings), settings.jwt_algorithms, settings.jwt_issuer)
+    return TokenVerifier(public_key_pem(settings), settings.jwt_algorithms, settings.jwt_issuer,
+                         settings.jwt_audience)

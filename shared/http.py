@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -19,6 +20,9 @@ from shared.problems import Problem, from_http_exception, validation_problem
 
 REQUEST_ID_HEADER = "X-Request-ID"
 CORRELATION_ID_HEADER = "X-Correlation-ID"
+# What a client-sent request or correlation id may be; anything else is replaced by our own, so
+# a log line or a header can never carry a client's newlines, markup or megabytes.
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -44,8 +48,8 @@ def request_middleware(metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        request_id = request.headers.get(REQUEST_ID_HEADER) or os.urandom(16).hex()
-        correlation_id = request.headers.get(CORRELATION_ID_HEADER) or request_id
+        request_id = _client_id(request, REQUEST_ID_HEADER) or os.urandom(16).hex()
+        correlation_id = _client_id(request, CORRELATION_ID_HEADER) or request_id
         request[REQUEST_ID_KEY] = request_id
         request[CORRELATION_ID_KEY] = correlation_id
         bound = request_context.set({"request_id": request_id, "correlation_id": correlation_id})
@@ -75,6 +79,11 @@ def request_middleware(metrics: Metrics) -> Middleware:
             )
 
     return middleware
+
+
+def _client_id(request: web.Request, header: str) -> str | None:
+    value = request.headers.get(header)
+    return value if value is not None and CLIENT_ID_PATTERN.fullmatch(value) else None
 
 
 async def _freeze_startup_objects(app: web.Application) -> None:
@@ -141,8 +150,10 @@ async def _readyz(request: web.Request) -> web.Response:
             await check()
             checks[name] = "ok"
         except Exception as exc:
+            # The reason goes to the log, not to the (possibly public) answer.
+            log.warning("readiness check failed", check=name, error=repr(exc))
             ready = False
-            checks[name] = f"failed: {exc}"
+            checks[name] = "failed"
     return json_response(
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status=200 if ready else 503,

@@ -6,13 +6,16 @@ import socket
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Every service verifies every token it has not seen before, and an RSA-2048 verify costs about
 # a quarter of an Ed25519 or P-256 one (26 against 118 and 76 µs on the 2-core machine); the
 # gateway signs once per login (about 0.7 ms). See docs/decisions.md.
 JWT_ALGORITHM = "RS256"
+# What JWT_ALGORITHMS may list: signatures by an RSA key (the kind the gateway signs with).
+# Never HS* (whoever can verify could sign) nor `none`.
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 
 class SettingsError(ValueError):
     """Raised when the settings are unsafe or incomplete for the chosen environment."""
@@ -34,6 +37,9 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path | None = None
     jwt_algorithms: tuple[str, ...] = (JWT_ALGORITHM,)
     jwt_issuer: str = "coursestream"
+    jwt_audience: str = "coursestream"
+    # How long a service keeps a token's revocation state before asking Redis again.
+    revocation_cache_s: float = Field(default=5.0, ge=0)
     consumer_name: str | None = None
     # Where a stream worker serves /metrics (its port is the worker's own setting); containers
     # set 0.0.0.0 so that Prometheus can reach it.
@@ -42,6 +48,15 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, algorithms: tuple[str, ...]) -> tuple[str, ...]:
+        refused = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
+        if refused or not algorithms:
+            raise ValueError(f"JWT_ALGORITHMS may list only {sorted(ASYMMETRIC_ALGORITHMS)}; "
+                             f"refused: {refused or 'an empty list'}")
+        return algorithms
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -17,7 +17,7 @@ from services.catalog.entrypoints.consumers import command_consumer, follow_chan
 from services.catalog.entrypoints.http import CATALOG_KEY, setup_routes
 from services.catalog.handlers import Catalog, load_banners
 from services.catalog.settings import Settings
-from shared.auth import VERIFIER_KEY, make_verifier
+from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, make_verifier
 from shared.broker import make_broker
 from shared.consumers import running
 from shared.db import make_engine, make_sessionmaker
@@ -55,6 +55,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         lease_ms=settings.banner_lease_ms, wait_ms=settings.banner_wait_ms,
         poll_ms=settings.banner_poll_ms,
     )
+    app[REVOCATIONS_KEY] = Revocations(redis, settings.revocation_cache_s)
     app[ENGINE_KEY] = engine
     app[CATALOG_KEY] = Catalog(sessions, redis, cache, settings)
     broker = make_broker(redis_url)

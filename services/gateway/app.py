@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy import text
 
+from services.gateway import handlers
 from services.gateway.adapters.passwords import BoundedVerifier
 from services.gateway.adapters.rate_limits import WindowLimit
-from services.gateway.adapters.repository import UsersRepository
+from services.gateway.adapters.repository import RefreshTokensRepository, UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.entrypoints import auth_http
@@ -17,7 +18,7 @@ from services.gateway.entrypoints.admin import admin_site
 from services.gateway.entrypoints.openapi import OpenApi
 from services.gateway.entrypoints.proxy import Proxy
 from services.gateway.settings import Settings
-from shared.auth import VERIFIER_KEY, TokenVerifier
+from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, TokenVerifier
 from shared.db import make_engine
 from shared.http import add_readiness_check, create_base_app
 from shared.problems import Problem
@@ -28,31 +29,25 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     settings.refuse_unsafe_production()
     app = create_base_app("gateway", expose_metrics=False)
-    issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s)
-    app[auth_http.ISSUER_KEY] = issuer
+    issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s,
+                         settings.jwt_audience)
+    app[auth_http.TRUSTED_PROXIES_KEY] = tuple(settings.trusted_proxies)
     app[auth_http.PASSWORD_VERIFIER_KEY] = BoundedVerifier(
         settings.password_checks_concurrency, settings.password_checks_queue)
-    app[auth_http.TRUSTED_PROXIES_KEY] = tuple(settings.trusted_proxies)
     # Verified with the public half of our own key, so the pair can never mismatch here.
     app[VERIFIER_KEY] = TokenVerifier(
-        issuer.public_key_pem(), settings.jwt_algorithms, settings.jwt_issuer
+        issuer.public_key_pem(), settings.jwt_algorithms, settings.jwt_issuer,
+        settings.jwt_audience,
     )
 
-    async def database(app: web.Application) -> AsyncIterator[None]:
+    async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        app[auth_http.USERS_KEY] = UsersRepository(engine)
-
-        async def check() -> None:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-
-        add_readiness_check(app, "database", check)
-        yield
-        await engine.dispose()
-
-    async def redis(app: web.Application) -> AsyncIterator[None]:
         client = make_redis(settings.require_redis_url())
+        app[auth_http.USERS_KEY] = UsersRepository(engine)
         app[auth_http.REDIS_KEY] = client
+        app[REVOCATIONS_KEY] = revocations = Revocations(client, settings.revocation_cache_s)
+        app[auth_http.SESSIONS_KEY] = handlers.Sessions(
+            issuer, RefreshTokensRepository(engine), revocations, settings.refresh_token_ttl_s)
         app[auth_http.SMS_CODES_KEY] = SmsCodes(
             client, settings.sms_code_secret, ttl_s=settings.sms_code_ttl_s,
             cooldown_s=settings.sms_code_cooldown_s, max_tries=settings.sms_code_max_tries,
@@ -67,16 +62,22 @@ def create_app(settings: Settings | None = None) -> web.Application:
             settings.password_failures_window_s,
         )
 
-        async def check() -> None:
+        async def database() -> None:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        async def redis() -> None:
             await client.ping()
 
-        add_readiness_check(app, "redis", check)
+        add_readiness_check(app, "database", database)
+        add_readiness_check(app, "redis", redis)
         yield
         await client.aclose()
+        await engine.dispose()
 
     proxy = Proxy(settings)
     app.cleanup_ctx.extend(
-        [database, redis, proxy.session_ctx, admin_site(settings)]
+        [resources, proxy.session_ctx, admin_site(settings)]
     )
     auth_http.setup_routes(app)
     OpenApi(settings.upstreams(), proxy.get_json).add_routes(app)

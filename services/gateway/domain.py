@@ -44,6 +44,15 @@ class User:
         return {"id": self.id, "phone": self.phone, "roles": list(self.roles)}
 
 
+@dataclass(frozen=True, slots=True)
+class RefreshGrant:
+    """What a used refresh token stood for; `reused` when it had been used before."""
+
+    session_id: str
+    user_id: int
+    reused: bool
+
+
 Network = IPv4Network | IPv6Network
 
 
@@ -87,6 +96,12 @@ class NewUser(BaseModel):
     admin: bool = False
 
 
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: Annotated[str, StringConstraints(min_length=20, max_length=200)]
+
+
 class CodeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -115,6 +130,15 @@ class InvalidCredentials(Exception):
 
 class UserDisabled(Exception):
     pass
+
+
+class InvalidRefreshToken(Exception):
+    """Never issued, expired, revoked, or (`reused`) used before: a copy, so its session is
+    revoked."""
+
+    def __init__(self, reused: bool = False) -> None:
+        super().__init__("refresh token reused" if reused else "invalid refresh token")
+        self.reused = reused
 
 
 class VerifierBusy(Exception):

@@ -37,7 +37,10 @@ class Settings(ServiceSettings):
     # Inline PEM wins over the file; development falls back to the pair under var/.
     jwt_private_key: str | None = None
     jwt_private_key_file: Path | None = None
-    token_ttl_s: int = Field(default=7200, ge=60)
+    # Access tokens are short: a revoked session's tokens die within this even without Redis's
+    # revocation state; clients keep going with the refresh token.
+    token_ttl_s: int = Field(default=900, ge=60)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
 
     sms_code_secret: str = DEFAULT_SMS_CODE_SECRET
     sms_code_ttl_s: int = Field(default=300, ge=1)

@@ -24,7 +24,7 @@ from services.scheduler.handlers import SchedulerHandlers
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.runner import ScheduleRunner, utc_now
 from services.scheduler.settings import Settings
-from shared.auth import VERIFIER_KEY, make_verifier
+from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, make_verifier
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, running
 from shared.db import make_engine
@@ -62,6 +62,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                        settings.scheduler_delay_poll_ms / 1000)
     handlers = SchedulerHandlers(repo, redis, store, metrics, settings.scheduler_target_streams,
                                  runner.wake, mover.wake)
+    app[REVOCATIONS_KEY] = Revocations(redis, settings.revocation_cache_s)
     app[HANDLERS_KEY] = handlers
     app[RUNNER_KEY] = runner
     app[ELECTION_KEY] = election

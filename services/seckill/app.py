@@ -17,7 +17,7 @@ from services.seckill.entrypoints.http import setup_routes
 from services.seckill.metrics import AdmissionMetrics
 from services.seckill.settings import Settings
 from services.seckill.state import STATE_KEY, State
-from shared.auth import VERIFIER_KEY, make_verifier
+from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, make_verifier
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, StreamConsumer, running
 from shared.db import make_engine
@@ -46,6 +46,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     registry = app[METRICS_KEY].registry
     repo = Repository(engine)
     store = SaleStore(redis, Keys(settings.seckill_partitions), settings.ticket_ttl_s)
+    app[REVOCATIONS_KEY] = Revocations(redis, settings.revocation_cache_s)
     app[STATE_KEY] = State(settings, redis, repo, store, AdmissionMetrics(registry))
 
     async def redis_ready() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,7 +18,7 @@ from services.catalog.adapters.orm import metadata
 from services.catalog.app import ENGINE_KEY, create_app
 from services.catalog.entrypoints.http import CATALOG_KEY
 from services.catalog.settings import Settings
-from shared.auth import new_signing_key
+from shared.auth import new_signing_key, token_claims
 from shared.settings import JWT_ALGORITHM
 from tests.support.databases import DatabaseFactory
 
@@ -44,8 +43,8 @@ def public_pem(signing_key: RSAPrivateKey) -> str:
 @pytest.fixture(scope="session")
 def make_token(signing_key: RSAPrivateKey) -> Callable[..., str]:
     def make(roles: tuple[str, ...] = ("admin",), sub: int = 1, ttl: int = 600) -> str:
-        claims = {"sub": str(sub), "phone": "13800000000", "roles": list(roles),
-                  "iss": "coursestream", "exp": int(time.time()) + ttl}
+        claims = token_claims(sub, "13800000000", roles, session_id="s1", token_version=0,
+                              ttl_s=ttl)
         return jwt.encode(claims, signing_key, algorithm=JWT_ALGORITHM)
 
     return make

@@ -228,7 +228,8 @@ async def test_me_refuses_missing_bad_and_foreign_tokens(gateway: TestClient) ->
         "/api/v1/auth/me", headers={"Authorization": "Bearer not-a-jwt"}), 401, "invalid-token")
     forged = TokenIssuer(private_pem(), "coursestream", 600).issue(
         User(id=1, phone=ADMIN.phone, roles=("user", "admin"), is_active=True,
-             created_at=None)  # type: ignore[arg-type]
+             created_at=None),  # type: ignore[arg-type]
+        "s1", 0,
     )
     response = await gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
     await assert_problem(response, 401, "invalid-token")
@@ -240,7 +241,8 @@ async def test_a_valid_token_for_a_user_that_is_gone_is_refused(
     gateway = await make_gateway(database_url=database_url)
     token = TokenIssuer(signing_key, "coursestream", 600).issue(
         User(id=999, phone="13700000009", roles=("user",), is_active=True,
-             created_at=None)  # type: ignore[arg-type]
+             created_at=None),  # type: ignore[arg-type]
+        "s1", 0,
     )
     response = await gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     await assert_problem(response, 401, "invalid-token")

@@ -63,15 +63,19 @@ def test_roles() -> None:
 
 def test_tokens_verify_with_the_pair_only() -> None:
     issuer = TokenIssuer(private_pem(), "coursestream", 60)
-    principal = TokenVerifier(issuer.public_key_pem()).verify(issuer.issue(USER))
+    principal = TokenVerifier(issuer.public_key_pem()).verify(issuer.issue(USER, "s1", 3))
     assert (principal.user_id, principal.phone, principal.roles) == (7, USER.phone, {"user"})
+    assert (principal.session_id, principal.token_version) == ("s1", 3)
     other = TokenIssuer(private_pem(), "coursestream", 60)
     with pytest.raises(Problem) as refused:
-        TokenVerifier(other.public_key_pem()).verify(issuer.issue(USER))
+        TokenVerifier(other.public_key_pem()).verify(issuer.issue(USER, "s1", 0))
     assert refused.value.status == 401
     with pytest.raises(Problem):
         TokenVerifier(issuer.public_key_pem()).verify(
-            TokenIssuer(private_pem(), "someone-else", 60).issue(USER))
+            TokenIssuer(private_pem(), "someone-else", 60).issue(USER, "s1", 0))
+    with pytest.raises(Problem):  # another audience
+        TokenVerifier(issuer.public_key_pem()).verify(
+            TokenIssuer(private_pem(), "coursestream", 60, "other-api").issue(USER, "s1", 0))
 
 
 def test_production_refuses_development_secrets(tmp_path: object) -> None:

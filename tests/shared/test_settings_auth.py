@@ -16,7 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from jwt.utils import base64url_encode
 from pydantic import ValidationError
 
-from shared.auth import TokenVerifier, ensure_dev_keypair, new_signing_key, public_key_pem
+from shared.auth import (
+    TokenVerifier,
+    ensure_dev_keypair,
+    new_signing_key,
+    public_key_pem,
+    token_claims,
+)
 from shared.problems import Problem
 from shared.settings import JWT_ALGORITHM, Settings
 
@@ -30,9 +36,10 @@ def keypair() -> tuple[RSAPrivateKey, str]:
 
 
 def token(key: object, **claims: object) -> str:
-    base = {"sub": "7", "phone": "13900000000", "roles": ["user"], "iss": "coursestream",
-            "exp": int(time.time()) + 60}
-    return jwt.encode({**base, **claims}, key, algorithm=JWT_ALGORITHM)  # type: ignore[arg-type]
+    """A token as the gateway signs it, with `claims` changed (None: left out)."""
+    base = token_claims(7, "13900000000", ["user"], session_id="s1", token_version=0, ttl_s=60)
+    merged = {name: value for name, value in {**base, **claims}.items() if value is not None}
+    return jwt.encode(merged, key, algorithm=JWT_ALGORITHM)  # type: ignore[arg-type]
 
 
 def hs256_with_public_key(key: RSAPrivateKey) -> str:
@@ -96,6 +103,9 @@ def test_verifier_accepts_good_tokens_and_caches_them() -> None:
         lambda key, other: token(other),  # signed by another key
         lambda key, other: token(key, exp=int(time.time()) - 5),  # expired
         lambda key, other: token(key, iss="someone-else"),
+        lambda key, other: token(key, aud="another-api"),
+        lambda key, other: token(key, aud=None),  # no audience
+        lambda key, other: token(key, sid=None),  # no session
         lambda key, other: jwt.encode({"sub": "7", "iss": "coursestream",
                                        "exp": int(time.time()) + 60}, "k" * 32,
                                       algorithm="HS256"),  # algorithm not allowed
@@ -105,7 +115,8 @@ def test_verifier_accepts_good_tokens_and_caches_them() -> None:
                                       Ed25519PrivateKey.generate(), algorithm="EdDSA"),
         lambda key, other: "not-a-token",
     ],
-    ids=["other-key", "expired", "issuer", "hs256", "hs256-public-key", "eddsa", "garbage"],
+    ids=["other-key", "expired", "issuer", "audience", "no-audience", "no-session", "hs256",
+         "hs256-public-key", "eddsa", "garbage"],
 )
 def test_verifier_rejects_bad_tokens_with_401(make) -> None:  # type: ignore[no-untyped-def]
     key, public = keypair()
@@ -113,3 +124,10 @@ def test_verifier_rejects_bad_tokens_with_401(make) -> None:  # type: ignore[no-
     with pytest.raises(Problem) as raised:
         TokenVerifier(public).verify(make(key, other))
     assert raised.value.status == 401
+
+
+@pytest.mark.parametrize("algorithms", [("HS256",), ("RS256", "none"), ("ES256",), ()])
+def test_only_rsa_signature_algorithms_may_be_allowed(algorithms: tuple[str, ...]) -> None:
+    with pytest.raises(ValidationError, match="JWT_ALGORITHMS"):
+        Settings(jwt_algorithms=algorithms)
+    assert Settings(jwt_algorithms=("RS256", "PS256")).jwt_algorithms == ("RS256", "PS256")

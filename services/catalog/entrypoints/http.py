@@ -81,7 +81,7 @@ def _creator(entity: Entity, model: type[BaseModel], nested: bool = False) -> Ro
     """POST on a collection (`nested`: under its parent's `{id}`) -> 201 with the row."""
 
     async def create(request: web.Request) -> web.Response:
-        require_admin(request)
+        await require_admin(request)
         parent_id = _path_id(request) if nested else None
         body = await parse_body(request, model)
         row = await handlers.create(_catalog(request), entity, body.model_dump(),
@@ -93,7 +93,7 @@ def _creator(entity: Entity, model: type[BaseModel], nested: bool = False) -> Ro
 
 def _updater(entity: Entity, model: type[schemas.Patch]) -> Route:
     async def update(request: web.Request) -> web.Response:
-        require_admin(request)
+        await require_admin(request)
         row_id = _path_id(request)
         body = await parse_body(request, model)
         return json_response(await handlers.update(
@@ -105,7 +105,7 @@ def _updater(entity: Entity, model: type[schemas.Patch]) -> Route:
 
 def _deleter(entity: Entity) -> Route:
     async def delete(request: web.Request) -> web.Response:
-        require_admin(request)
+        await require_admin(request)
         await handlers.delete(_catalog(request), entity, _path_id(request),
                               request[CORRELATION_ID_KEY])
         return web.Response(status=204)

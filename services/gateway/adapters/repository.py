@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.gateway.adapters.orm import users
-from services.gateway.domain import PhoneTaken, User
+from services.gateway.adapters.orm import refresh_tokens, users
+from services.gateway.domain import PhoneTaken, RefreshGrant, User
 from shared.db import make_sessionmaker
 
 
@@ -52,6 +52,13 @@ class UsersRepository:
             assert user is not None
             return user
 
+    async def update(self, user_id: int, **values: Any) -> User | None:
+        """Change `is_active` or `roles`; the user as now stored, None when there is none."""
+        async with self._sessions() as session:
+            await session.execute(update(users).where(users.c.id == user_id).values(**values))
+            await session.commit()
+        return await self.get(user_id)
+
     async def _one(self, condition: Any) -> User | None:
         async with self._sessions() as session:
             row = (await session.execute(select(users).where(condition))).mappings().first()
@@ -59,10 +66,58 @@ class UsersRepository:
 
 
 def _user(row: dict[str, Any]) -> User:
-    created_at = row["created_at"]
-    if created_at.tzinfo is None:  # SQLite drops the offset; we store UTC
-        created_at = created_at.replace(tzinfo=UTC)
     return User(
         id=row["id"], phone=row["phone"], roles=tuple(row["roles"]),
-        is_active=row["is_active"], created_at=created_at, password_hash=row["password_hash"],
+        is_active=row["is_active"], created_at=_utc(row["created_at"]),
+        password_hash=row["password_hash"],
     )
+
+
+class RefreshTokensRepository:
+    """Refresh tokens by hash; see `orm.refresh_tokens`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = make_sessionmaker(engine)
+
+    async def add(self, token_hash: str, session_id: str, user_id: int, ttl_s: int) -> None:
+        now = datetime.now(UTC)
+        async with self._sessions() as session:
+            await session.execute(insert(refresh_tokens).values(
+                token_hash=token_hash, session_id=session_id, user_id=user_id, issued_at=now,
+                expires_at=now + timedelta(seconds=ttl_s)))
+            await session.commit()
+
+    async def use(self, token_hash: str) -> RefreshGrant | None:
+        """Use a token up, once: its grant (`reused` when it was used before, or by a
+        concurrent call), None for a token never issued, expired or revoked."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session:
+            row = (await session.execute(select(refresh_tokens).where(
+                refresh_tokens.c.token_hash == token_hash))).mappings().first()
+            if row is None or row["revoked_at"] is not None or _utc(row["expires_at"]) <= now:
+                return None
+            used = await session.execute(update(refresh_tokens).where(
+                refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None),
+            ).values(used_at=now))
+            await session.commit()
+        return RefreshGrant(session_id=row["session_id"], user_id=row["user_id"],
+                            reused=used.rowcount != 1)
+
+    async def revoke_session(self, session_id: str) -> None:
+        async with self._sessions() as session:
+            await session.execute(update(refresh_tokens).where(
+                refresh_tokens.c.session_id == session_id, refresh_tokens.c.revoked_at.is_(None),
+            ).values(revoked_at=datetime.now(UTC)))
+            await session.commit()
+
+    async def revoke_user(self, user_id: int) -> None:
+        async with self._sessions() as session:
+            await session.execute(update(refresh_tokens).where(
+                refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None),
+            ).values(revoked_at=datetime.now(UTC)))
+            await session.commit()
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite drops the offset; we store UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -1,27 +1,30 @@
-"""Access tokens: RS256 JWTs signed with the gateway's private key."""
+"""Access tokens: RS256 JWTs signed with the gateway's private key; opaque refresh tokens."""
 
 from __future__ import annotations
 
-import time
+import hashlib
+import secrets
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 
 from services.gateway.domain import User
-from shared.auth import KEY_BITS, is_signing_key
+from shared.auth import KEY_BITS, is_signing_key, token_claims
 from shared.settings import JWT_ALGORITHM
 
 
 class TokenIssuer:
-    """Signs the claims `shared.auth.TokenVerifier` checks: sub, phone, roles, iss, iat, exp."""
+    """Signs the claims `shared.auth.TokenVerifier` checks (`shared.auth.token_claims`)."""
 
-    def __init__(self, private_key_pem: str, issuer: str, ttl_s: int) -> None:
+    def __init__(
+        self, private_key_pem: str, issuer: str, ttl_s: int, audience: str = "coursestream"
+    ) -> None:
         key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
         if not is_signing_key(key):
             raise ValueError(f"the JWT private key must be an RSA key of at least {KEY_BITS} "
                              f"bits ({JWT_ALGORITHM})")
         self._key = key
-        self._issuer = issuer
+        self._issuer, self._audience = issuer, audience
         self.ttl_s = ttl_s
 
     def public_key_pem(self) -> str:
@@ -29,10 +32,22 @@ class TokenIssuer:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode()
 
-    def issue(self, user: User) -> str:
-        now = int(time.time())
-        claims = {
-            "sub": str(user.id), "phone": user.phone, "roles": list(user.roles),
-            "iss": self._issuer, "iat": now, "exp": now + self.ttl_s,
-        }
+    def issue(self, user: User, session_id: str, token_version: int) -> str:
+        claims = token_claims(
+            user.id, user.phone, user.roles, session_id=session_id, token_version=token_version,
+            ttl_s=self.ttl_s, issuer=self._issuer, audience=self._audience,
+        )
         return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_refresh_token() -> str:
+    """256 random bits; only its `refresh_token_hash` is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,4 +1,5 @@
-"""`coursestream users add --phone P --password W [--admin]`."""
+"""`coursestream users add --phone P --password W [--admin]` and
+`coursestream users set --phone P [--active/--disabled] [--admin/--no-admin]`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from services.gateway import handlers
-from services.gateway.adapters.repository import UsersRepository
+from services.gateway.adapters.repository import RefreshTokensRepository, UsersRepository
 from services.gateway.domain import NewUser, PhoneTaken, User
 from services.gateway.settings import Settings
+from shared.auth import Revocations
 from shared.db import make_engine
+from shared.redis import make_redis
 
 
 @click.group()
@@ -41,6 +44,37 @@ def add(phone: str, password: str, admin: bool) -> None:
             "is it migrated? run `coursestream migrate gateway`"
         ) from exc
     click.echo(f"user {user.id} added: phone {user.phone}, roles {', '.join(user.roles)}")
+
+
+@users.command(name="set")
+@click.option("--phone", required=True, help="The user's phone.")
+@click.option("--active/--disabled", default=None, help="Enable or disable the user.")
+@click.option("--admin/--no-admin", default=None, help="Give or take the admin role.")
+def set_user(phone: str, active: bool | None, admin: bool | None) -> None:
+    """Disable or enable a user, or change their roles; their tokens stop working at once
+    (needs REDIS_URL, where the services check revocations)."""
+    if active is None and admin is None:
+        raise click.UsageError("give --active/--disabled, --admin/--no-admin, or both")
+    user = asyncio.run(_change(Settings(), phone, active, admin))
+    if user is None:
+        raise click.ClickException(f"no user with phone {phone}")
+    state = "active" if user.is_active else "disabled"
+    click.echo(f"user {user.id} ({user.phone}): {state}, roles {', '.join(user.roles)}; "
+               "tokens issued before now are revoked")
+
+
+async def _change(
+    settings: Settings, phone: str, active: bool | None, admin: bool | None
+) -> User | None:
+    engine = make_engine(settings.database_url)
+    redis = make_redis(settings.require_redis_url())
+    try:
+        return await handlers.change_user(
+            UsersRepository(engine), RefreshTokensRepository(engine), Revocations(redis), phone,
+            active=active, admin=admin)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
 
 
 async def _add(settings: Settings, new: NewUser) -> User:

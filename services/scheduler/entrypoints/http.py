@@ -45,13 +45,13 @@ def run_body(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def _handlers(request: web.Request) -> SchedulerHandlers:
-    require_admin(request)
+async def _handlers(request: web.Request) -> SchedulerHandlers:
+    await require_admin(request)
     return request.app[HANDLERS_KEY]
 
 
 async def list_schedules(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     params = parse_query(request, PageParams)
     count, items = await handlers.repo.page(params.offset, params.page_size)
     base = request.app[SETTINGS_KEY].public_base_url
@@ -60,19 +60,20 @@ async def list_schedules(request: web.Request) -> web.Response:
 
 
 async def create_schedule(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     schedule = await handlers.create_schedule(await parse_body(request, ScheduleSpec))
     return json_response(schedule_body(schedule), status=201,
                          headers={"Location": f"{PREFIX}/schedules/{schedule.id}"})
 
 
 async def read_schedule(request: web.Request) -> web.Response:
-    schedule = await _handlers(request).get_schedule(request.match_info["id"])
+    handlers = await _handlers(request)
+    schedule = await handlers.get_schedule(request.match_info["id"])
     return json_response(schedule_body(schedule))
 
 
 async def update_schedule(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     patch = await parse_body(request, SchedulePatch)
     return json_response(schedule_body(
         await handlers.update_schedule(request.match_info["id"], patch)
@@ -80,31 +81,33 @@ async def update_schedule(request: web.Request) -> web.Response:
 
 
 async def delete_schedule(request: web.Request) -> web.Response:
-    await _handlers(request).delete_schedule(request.match_info["id"])
+    handlers = await _handlers(request)
+    await handlers.delete_schedule(request.match_info["id"])
     return web.Response(status=204)
 
 
 async def pause_schedule(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     return json_response(schedule_body(
         await handlers.set_enabled(request.match_info["id"], False)
     ))
 
 
 async def resume_schedule(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     return json_response(schedule_body(
         await handlers.set_enabled(request.match_info["id"], True)
     ))
 
 
 async def trigger_schedule(request: web.Request) -> web.Response:
-    run = await _handlers(request).trigger_now(request.match_info["id"])
+    handlers = await _handlers(request)
+    run = await handlers.trigger_now(request.match_info["id"])
     return json_response(run_body(run), status=202)
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     params = parse_query(request, PageParams)
     schedule = await handlers.get_schedule(request.match_info["id"])
     count, runs = await handlers.repo.runs(schedule.id, params.offset, params.page_size)
@@ -114,7 +117,7 @@ async def list_runs(request: web.Request) -> web.Response:
 
 
 async def create_delay(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     delay = await handlers.request_delay(await parse_body(request, DelayRequest))
     return json_response({"id": delay.id, "due_at": delay.due_at},
                          status=201,
@@ -132,7 +135,7 @@ def _delay_id(request: web.Request) -> str:
 
 
 async def read_delay(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     delay = await handlers.delays.get(_delay_id(request))
     if delay is None:
         raise Problem(404, "not-found", NO_DELAY)
@@ -140,7 +143,7 @@ async def read_delay(request: web.Request) -> web.Response:
 
 
 async def cancel_delay(request: web.Request) -> web.Response:
-    handlers = _handlers(request)
+    handlers = await _handlers(request)
     if not await handlers.cancel_delay(DelayCancel(id=_delay_id(request))):
         raise Problem(404, "not-found", NO_DELAY)
     return web.Response(status=204)

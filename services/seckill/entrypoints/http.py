@@ -62,7 +62,7 @@ async def get_item(request: web.Request) -> web.Response:
 
 
 async def create_item(request: web.Request) -> web.Response:
-    require_admin(request)
+    await require_admin(request)
     body = await parse_body(request, ItemIn)
     state = _state(request)
     item = await handlers.create_item(state.repo, state.store, body.model_dump())
@@ -71,7 +71,7 @@ async def create_item(request: web.Request) -> web.Response:
 
 
 async def attempt(request: web.Request) -> web.Response:
-    principal = require_user(request)
+    principal = await require_user(request)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise Problem(400, "bad-idempotency-key",
@@ -102,13 +102,13 @@ async def _own_ticket(request: web.Request, principal: Principal) -> Ticket:
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    ticket = await _own_ticket(request, require_user(request))
+    ticket = await _own_ticket(request, await require_user(request))
     return json_response(ticket.public())
 
 
 async def ticket_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: the ticket's status now, then its final status, then the end."""
-    ticket = await _own_ticket(request, require_user(request))
+    ticket = await _own_ticket(request, await require_user(request))
     state = _state(request)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
@@ -159,7 +159,7 @@ async def _wait_final(
 
 
 async def list_orders(request: web.Request) -> web.Response:
-    principal = require_user(request)
+    principal = await require_user(request)
     state, params = _state(request), parse_query(request, OrdersQuery)
     user = params.user if principal.is_admin else principal.user_id
     count, rows = await state.repo.orders_page(params.offset, params.page_size, user)
@@ -175,11 +175,12 @@ async def _visible_order(request: web.Request, principal: Principal) -> OrderRow
 
 
 async def get_order(request: web.Request) -> web.Response:
-    return json_response(handlers.order_data(await _visible_order(request, require_user(request))))
+    principal = await require_user(request)
+    return json_response(handlers.order_data(await _visible_order(request, principal)))
 
 
 async def pay_order(request: web.Request) -> web.Response:
-    principal = require_user(request)
+    principal = await require_user(request)
     order = await _visible_order(request, principal)
     if order.user_id != principal.user_id:
         raise Problem(403, "forbidden", "Only the buyer pays an order.")
