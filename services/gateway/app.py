@@ -28,7 +28,8 @@ from shared.redis import make_redis
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     settings.refuse_unsafe_production()
-    app = create_base_app("gateway", expose_metrics=False)
+    app = create_base_app("gateway", expose_metrics=False,
+                          client_max_size=settings.gateway_max_body_bytes)
     issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s,
                          settings.jwt_audience)
     app[auth_http.TRUSTED_PROXIES_KEY] = tuple(settings.trusted_proxies)

@@ -32,6 +32,8 @@ class Settings(ServiceSettings):
     proxy_connect_timeout_s: float = Field(default=3.0, gt=0)
     # Longest silence from an upstream (waiting for headers, or between body chunks) -> 504.
     proxy_read_timeout_s: float = Field(default=30.0, gt=0)
+    # Largest request body the gateway accepts (413 problem past it), for every route.
+    gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     web_dir: Path = REPOSITORY_ROOT / "web"
 
     # Inline PEM wins over the file; development falls back to the pair under var/.

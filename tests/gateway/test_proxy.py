@@ -46,7 +46,7 @@ async def test_upstream_status_and_body_pass_through(gateway: TestClient) -> Non
     assert echoed["headers"]["content-type"] == "application/json"
 
 
-async def test_chunked_request_body_is_streamed_upstream(gateway: TestClient) -> None:
+async def test_chunked_request_body_is_passed_upstream(gateway: TestClient) -> None:
     async def parts() -> AsyncIterator[bytes]:
         for part in (b"a" * 1000, b"b" * 1000):
             yield part
@@ -54,6 +54,26 @@ async def test_chunked_request_body_is_streamed_upstream(gateway: TestClient) ->
     response = await gateway.put("/api/v1/catalog/upload", data=parts())
     echoed = await response.json()
     assert echoed["body"] == "a" * 1000 + "b" * 1000
+
+
+async def test_a_body_over_the_gateways_cap_is_a_413_problem_and_never_sent(
+    make_gateway: GatewayFactory, upstreams: dict[str, Upstream]
+) -> None:
+    gateway = await make_gateway(catalog_url=upstreams["catalog"].url,
+                                 gateway_max_body_bytes=4096)
+    assert (await gateway.post("/api/v1/catalog/upload", data=b"x" * 4096)).status == 200
+    seen = upstreams["catalog"].echoed
+
+    async def parts() -> AsyncIterator[bytes]:
+        for _ in range(5):
+            yield b"y" * 1000
+
+    for body in (b"x" * 4097, parts()):
+        response = await gateway.post("/api/v1/catalog/upload", data=body)
+        await assert_problem(response, 413, "request-entity-too-large")
+    assert upstreams["catalog"].echoed == seen
+    await assert_problem(await gateway.post("/api/v1/auth/tokens", data=b"{" * 5000), 413,
+                         "request-entity-too-large")
 
 
 async def test_request_id_is_made_or_kept_and_passed_on(gateway: TestClient) -> None:

@@ -20,6 +20,7 @@ class Upstream:
     runner: web.AppRunner | None = None
     release: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    echoed: int = 0  # requests answered by `echo`
 
     @property
     def url(self) -> str:
@@ -45,6 +46,7 @@ class Upstream:
             await self.runner.cleanup()
 
     async def echo(self, request: web.Request) -> web.Response:
+        self.echoed += 1
         body = await request.read()
         return web.json_response(
             {

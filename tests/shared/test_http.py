@@ -108,6 +108,15 @@ async def test_request_id_is_kept_or_made(client: TestClient) -> None:
     assert len(made.headers["X-Request-ID"]) == 32
 
 
+@pytest.mark.parametrize("sent", ["x" * 129, "a b", "<script>", "id\u00e9", ""])
+async def test_a_request_id_of_the_wrong_shape_is_replaced(client: TestClient, sent: str) -> None:
+    response = await client.get("/log-fields", headers={"X-Request-ID": sent,
+                                                        "X-Correlation-ID": sent})
+    made = response.headers["X-Request-ID"]
+    assert made != sent and len(made) == 32
+    assert await response.json() == {"request_id": made, "correlation_id": made}
+
+
 async def test_request_and_correlation_ids_are_bound_to_log_lines(client: TestClient) -> None:
     given = await client.get(
         "/log-fields", headers={"X-Request-ID": "r-1", "X-Correlation-ID": "c-1"}
@@ -137,4 +146,5 @@ async def test_readiness_reports_each_check(client: TestClient) -> None:
     client.server.app[DOWN]["redis"] = True
     response = await client.get("/readyz")
     assert response.status == 503
-    assert (await response.json())["checks"]["redis"].startswith("failed")
+    assert (await response.json())["checks"]["redis"] == "failed"  # the reason is only logged
+    assert "refused" not in await response.text()

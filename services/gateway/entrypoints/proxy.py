@@ -1,7 +1,8 @@
 """The reverse proxy: `/api/v1/<service>/...` to that service, path and query unchanged.
 
-The hot path of the platform: one pooled client session, headers filtered in one pass, bodies
-streamed both ways (server-sent events pass through chunk by chunk).
+The hot path of the platform: one pooled client session, headers filtered in one pass, request
+bodies read within the gateway's cap, answers streamed (server-sent events pass through chunk
+by chunk).
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ class Proxy:
     async def forward(self, request: web.Request, base_url: str) -> web.StreamResponse:
         assert self._session is not None, "the proxy session is opened by the app's cleanup_ctx"
         headers = upstream_headers(request)
-        body = request.content if request.body_exists else None
+        # Read whole, within the app's `client_max_size` (GATEWAY_MAX_BODY_BYTES): a larger
+        # body is a 413 problem here, whatever the upstream would allow.
+        body = await request.read() if request.body_exists else None
         # Already encoded: the path and query go on byte for byte (and yarl skips re-quoting).
         url = URL(base_url + request.raw_path, encoded=True)
         try:
