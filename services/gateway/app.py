@@ -53,6 +53,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
             client, settings.sms_code_secret, ttl_s=settings.sms_code_ttl_s,
             cooldown_s=settings.sms_code_cooldown_s, max_tries=settings.sms_code_max_tries,
             ip_limit=settings.sms_ip_limit, ip_window_s=settings.sms_ip_window_s,
+            per_phone_per_day=settings.sms_codes_per_phone_per_day,
+            per_ip_per_day=settings.sms_codes_per_ip_per_day,
+            failures_per_phone=settings.sms_code_failures_per_phone,
+            failures_window_s=settings.sms_code_failures_window_s,
         )
         app[auth_http.LOGIN_FAILURES_KEY] = WindowLimit(
             client, "login-failures", settings.login_failures_per_ip,

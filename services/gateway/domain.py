@@ -165,6 +165,10 @@ class TooManyCodeRequests(RetryLater):
     """The caller's address asked for too many codes in the window."""
 
 
+class TooManyCodesForPhone(RetryLater):
+    """This phone was sent its day's worth of codes."""
+
+
 class TooManyFailedLogins(RetryLater):
     """The caller's address failed to log in too often in the window."""
 

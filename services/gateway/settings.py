@@ -50,6 +50,12 @@ class Settings(ServiceSettings):
     sms_code_max_tries: int = Field(default=5, ge=1)
     sms_ip_limit: int = Field(default=20, ge=1)
     sms_ip_window_s: int = Field(default=3600, ge=1)
+    # Daily caps on codes sent, per phone and per address; wrong codes per phone, across the
+    # codes it is sent (a new code gives no new guesses).
+    sms_codes_per_phone_per_day: int = Field(default=10, ge=1)
+    sms_codes_per_ip_per_day: int = Field(default=100, ge=1)
+    sms_code_failures_per_phone: int = Field(default=10, ge=1)
+    sms_code_failures_window_s: int = Field(default=24 * 3600, ge=1)
     # Failed logins (password or code) per address, across phones.
     login_failures_per_ip: int = Field(default=30, ge=1)
     login_failures_window_s: int = Field(default=900, ge=1)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, SettingsError
 
 BUILTIN_FILE = Path(__file__).resolve().parent / "builtin_schedules.toml"
 
@@ -45,6 +45,15 @@ class Settings(ServiceSettings):
     sms_max_deliveries: int = 5
     sms_claim_idle_ms: int = 30_000
     sms_metrics_port: int = Field(default=8013, ge=0, le=65535)  # the worker's /metrics; 0: off
+
+    def refuse_unsafe_production(self) -> None:
+        """Called when the SMS sender starts: in production the console provider (codes
+        written to a file) would let codes go nowhere, or to whoever reads the file."""
+        if self.is_production and self.sms_provider == "console":
+            raise SettingsError("ENV=production needs SMS_PROVIDER=http and SMS_HTTP_URL; "
+                                "the console provider is for development")
+        if self.sms_provider == "http" and not self.sms_http_url:
+            raise SettingsError("SMS_PROVIDER=http needs SMS_HTTP_URL")
 
     @property
     def sms_outbox(self) -> Path:

@@ -62,6 +62,8 @@ def test_compose_runs_every_service_worker_and_dependency() -> None:
     assert env["ENV"] == "production" and "JWT_PUBLIC_KEY_FILE" in env
     gateway = services["gateway"]["environment"]
     assert "JWT_PRIVATE_KEY_FILE" in gateway and "SMS_CODE_SECRET" in gateway
+    sms_sender = services["sms-sender"]["environment"]
+    assert sms_sender["SMS_PROVIDER"] == "http" and "SMS_HTTP_URL" in sms_sender
 
 
 def test_prometheus_scrapes_every_service_worker_and_the_gateway_admin_port() -> None:

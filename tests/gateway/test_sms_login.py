@@ -34,9 +34,10 @@ async def test_code_login_makes_a_new_user_once(gateway: TestClient, redis: Redi
     code = entry["data"]["params"]["code"]
     assert len(code) == 6 and code.isdigit()
     # Only a keyed hash of the code is kept.
-    stored = await redis.hgetall(f"gateway:sms-code:{PHONE}")
+    stored = await redis.hgetall(f"gateway:sms-code:{{{PHONE}}}")
     assert code.encode() not in b"".join(stored.values())
-    assert 0 < await redis.pttl(f"gateway:sms-code:{PHONE}") <= 300_000
+    # It keeps the day's count of codes sent, so it outlives the code.
+    assert 300_000 < await redis.pttl(f"gateway:sms-code:{{{PHONE}}}") <= 24 * 3600_000
 
     response = await gateway.post(TOKENS, json={"phone": PHONE, "code": code})
     assert response.status == 200, await response.text()
@@ -120,7 +121,68 @@ async def test_per_address_limit(make_gateway: GatewayFactory, redis_url: str,
     await assert_problem(response, 429, "too-many-requests")
     assert 1 <= int(response.headers["Retry-After"]) <= 3600
     assert len(await sent_codes(redis)) == 3
-    assert not await redis.exists("gateway:sms-code:13700000019")
+    assert not await redis.exists("gateway:sms-code:{13700000019}")
+
+
+async def test_a_phone_gets_its_days_codes_and_no_more(
+    make_gateway: GatewayFactory, redis_url: str, redis: Redis
+) -> None:
+    gateway = await make_gateway(redis_url=redis_url, sms_code_cooldown_s=1,
+                                 sms_codes_per_phone_per_day=2)
+    await ask_code(gateway, redis, PHONE)
+    await asyncio.sleep(1.1)
+    await ask_code(gateway, redis, PHONE)
+    await asyncio.sleep(1.1)
+    response = await gateway.post(CODES, json={"phone": PHONE})
+    await assert_problem(response, 429, "too-many-codes-for-phone")
+    assert 3600 < int(response.headers["Retry-After"]) <= 24 * 3600
+    assert len(await sent_codes(redis)) == 2
+    await ask_code(gateway, redis, "13700000002")  # another phone is not held back
+
+
+async def test_an_address_gets_its_days_codes_and_no_more(
+    make_gateway: GatewayFactory, redis_url: str, redis: Redis
+) -> None:
+    gateway = await make_gateway(redis_url=redis_url, sms_codes_per_ip_per_day=2)
+    for n in range(2):
+        await ask_code(gateway, redis, f"1370000001{n}")
+    response = await gateway.post(CODES, json={"phone": "13700000019"})
+    await assert_problem(response, 429, "too-many-requests")
+    assert 3600 < int(response.headers["Retry-After"]) <= 24 * 3600
+
+
+async def test_wrong_codes_count_across_new_codes(
+    make_gateway: GatewayFactory, redis_url: str, redis: Redis
+) -> None:
+    """Five tries per code, but ten wrong ones per phone in a day whatever the codes: asking
+    for a new code gives no new guesses."""
+    gateway = await make_gateway(redis_url=redis_url, sms_code_cooldown_s=1,
+                                 sms_code_failures_per_phone=6)
+    code = await ask_code(gateway, redis, PHONE)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": wrong}),
+                             401, "invalid-credentials")
+    await asyncio.sleep(1.1)
+    code = await ask_code(gateway, redis, PHONE)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(2):
+        await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": wrong}),
+                             401, "invalid-credentials")
+    # Six wrong in all: even the right code of this new one is refused now.
+    await assert_problem(await gateway.post(TOKENS, json={"phone": PHONE, "code": code}),
+                         401, "invalid-credentials")
+
+
+async def test_a_right_code_is_not_a_wrong_one(
+    make_gateway: GatewayFactory, redis_url: str, redis: Redis
+) -> None:
+    gateway = await make_gateway(redis_url=redis_url, sms_code_cooldown_s=1,
+                                 sms_code_failures_per_phone=2)
+    for _ in range(3):
+        code = await ask_code(gateway, redis, PHONE)
+        assert (await gateway.post(TOKENS, json={"phone": PHONE, "code": code})).status == 200
+        await asyncio.sleep(1.1)
 
 
 async def test_an_expired_code_is_refused(make_gateway: GatewayFactory, redis_url: str,

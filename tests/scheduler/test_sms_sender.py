@@ -13,8 +13,10 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from services.scheduler.entrypoints.sms_sender import sms_sender
+from services.scheduler.settings import Settings as SchedulerSettings
 from shared.embedded_redis import free_port
 from shared.events import Envelope, decode_entry, publish
+from shared.settings import SettingsError
 from tests.scheduler.conftest import SettingsFactory
 from tests.support.waiting import eventually
 
@@ -130,3 +132,14 @@ async def test_http_provider_down_dead_letters_after_five_deliveries(
     assert len(provider.received) == 5
     assert sample(registry, "sms_failed_total", "http") == 5
     assert (await redis.xpending("notify.sms", "sms-sender"))["pending"] == 0
+
+
+def test_production_refuses_the_console_provider(tmp_path: Path) -> None:
+    production = dict(env="production", jwt_public_key="unused", var_dir=tmp_path)
+    with pytest.raises(SettingsError, match="SMS_PROVIDER=http"):
+        SchedulerSettings(**production).refuse_unsafe_production()
+    with pytest.raises(SettingsError, match="SMS_HTTP_URL"):
+        SchedulerSettings(**production, sms_provider="http").refuse_unsafe_production()
+    SchedulerSettings(**production, sms_provider="http",
+                      sms_http_url="https://sms.example/send").refuse_unsafe_production()
+    SchedulerSettings(var_dir=tmp_path).refuse_unsafe_production()  # development: console

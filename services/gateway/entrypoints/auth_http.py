@@ -20,6 +20,7 @@ from services.gateway.domain import (
     RefreshRequest,
     TokenRequest,
     TooManyCodeRequests,
+    TooManyCodesForPhone,
     TooManyFailedLogins,
     TooManyWrongPasswords,
     UserDisabled,
@@ -56,6 +57,11 @@ async def request_code(request: web.Request) -> web.Response:
     except TooManyCodeRequests as exc:
         raise Problem(429, "too-many-requests",
                       f"Too many codes asked from this address; retry in {exc.retry_after_s} s.",
+                      headers={"Retry-After": str(exc.retry_after_s)}) from exc
+    except TooManyCodesForPhone as exc:
+        raise Problem(429, "too-many-codes-for-phone",
+                      f"This phone was sent today's codes; retry in {exc.retry_after_s} s or "
+                      "log in with a password.",
                       headers={"Retry-After": str(exc.retry_after_s)}) from exc
     except CodeCoolingDown as exc:
         raise Problem(429, "code-recently-sent",

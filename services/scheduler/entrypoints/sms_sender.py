@@ -24,6 +24,7 @@ log = get_logger(__name__)
 
 
 def make_provider(settings: Settings, session: aiohttp.ClientSession) -> SmsProvider:
+    settings.refuse_unsafe_production()
     if settings.sms_provider == "http":
         return HttpProvider(session, settings.sms_http_url, settings.sms_http_timeout_s,
                             settings.sms_http_attempts, settings.sms_http_backoff_s)
