@@ -9,12 +9,13 @@ from sqlalchemy import text
 
 from services.gateway import handlers
 from services.gateway.adapters.passwords import BoundedVerifier
-from services.gateway.adapters.rate_limits import WindowLimit
+from services.gateway.adapters.rate_limits import RateLimit, WindowLimit
 from services.gateway.adapters.repository import RefreshTokensRepository, UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.entrypoints import auth_http
 from services.gateway.entrypoints.admin import admin_site
+from services.gateway.entrypoints.limits import LIMITS_KEY, rate_limit_middleware
 from services.gateway.entrypoints.openapi import OpenApi
 from services.gateway.entrypoints.proxy import Proxy
 from services.gateway.settings import Settings
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s,
                          settings.jwt_audience)
     app[auth_http.TRUSTED_PROXIES_KEY] = tuple(settings.trusted_proxies)
+    app.middlewares.append(rate_limit_middleware(tuple(settings.trusted_proxies)))
     app[auth_http.PASSWORD_VERIFIER_KEY] = BoundedVerifier(
         settings.password_checks_concurrency, settings.password_checks_queue)
     # Verified with the public half of our own key, so the pair can never mismatch here.
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
         client = make_redis(settings.require_redis_url())
         app[auth_http.USERS_KEY] = UsersRepository(engine)
         app[auth_http.REDIS_KEY] = client
+        app[LIMITS_KEY] = {name: RateLimit(client, name, policy.quota, policy.window_s)
+                           for name, policy in settings.rate_policies().items()}
         app[REVOCATIONS_KEY] = revocations = Revocations(client, settings.revocation_cache_s)
         app[auth_http.SESSIONS_KEY] = handlers.Sessions(
             issuer, RefreshTokensRepository(engine), revocations, settings.refresh_token_ttl_s)

@@ -6,13 +6,20 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from shared.auth import ensure_dev_keypair
 from shared.settings import ServiceSettings, SettingsError
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SMS_CODE_SECRET = "development-only-sms-code-secret"
+
+
+class RatePolicy(BaseModel):
+    """`quota` requests per `window_s` seconds per user (else per address)."""
+
+    quota: int = Field(ge=1)
+    window_s: int = Field(ge=1)
 
 
 class Settings(ServiceSettings):
@@ -68,6 +75,22 @@ class Settings(ServiceSettings):
     # Password checks (Argon2id, 64 MiB each) running at once in this process, and waiting.
     password_checks_concurrency: int = Field(default=2, ge=1)
     password_checks_queue: int = Field(default=64, ge=0)
+
+    # Rate limits per route class (services/gateway/entrypoints/limits.py), as JSON, e.g.
+    # RATE_LIMIT_READS='{"quota": 1200, "window_s": 60}'; RATE_LIMITS_ENABLED=false: none.
+    rate_limits_enabled: bool = True
+    rate_limit_reads: RatePolicy = RatePolicy(quota=1200, window_s=60)
+    rate_limit_writes: RatePolicy = RatePolicy(quota=120, window_s=60)
+    rate_limit_auth: RatePolicy = RatePolicy(quota=30, window_s=60)
+    rate_limit_attempts: RatePolicy = RatePolicy(quota=3, window_s=1)
+    rate_limit_events: RatePolicy = RatePolicy(quota=20, window_s=60)
+
+    def rate_policies(self) -> dict[str, RatePolicy]:
+        if not self.rate_limits_enabled:
+            return {}
+        return {"reads": self.rate_limit_reads, "writes": self.rate_limit_writes,
+                "auth": self.rate_limit_auth, "attempts": self.rate_limit_attempts,
+                "events": self.rate_limit_events}
 
     def refuse_unsafe_production(self) -> None:
         """Called when the gateway starts serving. Not a validator: `coursestream migrate`,

@@ -50,6 +50,9 @@ def gateway_settings(tmp_path: Path, signing_key: str, **overrides: Any) -> Sett
         # Nothing listens there: the scheduler upstream is "down" unless a test overrides it.
         "scheduler_url": f"http://127.0.0.1:{free_port()}",
         "proxy_read_timeout_s": 1.0,
+        # Tests of other limits would meet these first; tests/gateway/test_rate_limits.py
+        # turns them on.
+        "rate_limits_enabled": False,
         **overrides,
     }
     return Settings(**values)

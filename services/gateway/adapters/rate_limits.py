@@ -1,7 +1,9 @@
-"""Fixed-window counters in Redis, one key per subject (an address): limits on code requests
-and on failed logins."""
+"""Limits in Redis, one key per subject: fixed-window counters (code requests, failed logins)
+and GCRA rate limits (every public route class)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
@@ -37,6 +39,59 @@ class WindowLimit:
     async def release(self, subject: str) -> None:
         """Give back one hit taken by `hit` (a login that turned out right)."""
         await self._release(keys=[self._prefix + subject])
+
+
+# GCRA (the generic cell rate algorithm): one stored time per subject, the "theoretical
+# arrival time" (TAT) of its next request. A request is let in when it moves TAT no further
+# than one window ahead of now: `quota` at once, then one per `window / quota`.
+# ARGV: 1 emission interval ms (window / quota), 2 window ms.
+# Returns {allowed (0/1), remaining, ms until the whole quota is back, ms to wait (refused)}.
+GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local interval, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local next_tat = tat + interval
+if next_tat - now > window then
+  return {0, 0, math.ceil(tat - now), math.ceil(next_tat - now - window)}
+end
+redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now))
+return {1, math.floor((window - (next_tat - now)) / interval), math.ceil(next_tat - now), 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    remaining: int
+    reset_s: int  # until the whole quota is back
+    retry_after_s: int  # when refused
+
+
+class RateLimit:
+    """`quota` requests per `window_s` per subject, by GCRA: a burst of up to `quota`, then
+    one every `window_s / quota` seconds. Named for the `RateLimit-Policy` header."""
+
+    def __init__(self, redis: Redis, name: str, quota: int, window_s: int) -> None:
+        self.name, self.quota, self.window_s = name, quota, window_s
+        self._prefix = f"gateway:rate:{name}:"
+        self._interval_ms = window_s * 1000 / quota
+        self._gcra = redis.register_script(GCRA)
+
+    async def take(self, subject: str) -> RateDecision:
+        allowed, remaining, reset_ms, retry_ms = await self._gcra(
+            keys=[f"{self._prefix}{{{subject}}}"],
+            args=[repr(self._interval_ms), self.window_s * 1000])
+        return RateDecision(bool(allowed), int(remaining), ceil_seconds(int(reset_ms)),
+                            ceil_seconds(int(retry_ms)))
+
+    @property
+    def policy_header(self) -> str:
+        """IETF draft-ietf-httpapi-ratelimit-headers: `"name";q=quota;w=window`."""
+        return f'"{self.name}";q={self.quota};w={self.window_s}'
+
+    def header(self, decision: RateDecision) -> str:
+        return f'"{self.name}";r={decision.remaining};t={decision.reset_s}'
 
 
 def ceil_seconds(ms: int) -> int:
