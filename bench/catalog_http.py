@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import wrk
+from bench import UNREFUSED_LIMITS, wrk
 from shared.embedded_redis import free_port
 from tests.support.platform import running_platform
 
@@ -37,7 +37,8 @@ def main() -> None:
     finally:
         bare.terminate()
         bare.wait()
-    with tempfile.TemporaryDirectory() as tmp, running_platform(Path(tmp)) as platform:
+    with tempfile.TemporaryDirectory() as tmp, running_platform(
+            Path(tmp), env=UNREFUSED_LIMITS) as platform:
         for name, base in (("catalog direct", platform.service_url("catalog")),
                            ("through the gateway", platform.url)):
             wrk.wait_answering(base + PATH)

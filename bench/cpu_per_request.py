@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import wrk
+from bench import UNREFUSED_LIMITS, wrk
 from shared.embedded_redis import EmbeddedRedis, free_port
 
 PATH = "/api/v1/catalog/banners"
@@ -81,7 +81,8 @@ def _tree_targets(name: str, tree: Path, redis_url: str, var_dir: Path,
     env.update({"VAR_DIR": str(var_dir), "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
                 "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
                 "CATALOG_URL": f"http://127.0.0.1:{catalog_port}",
-                "GATEWAY_ADMIN_PORT": str(admin_port), "PYTHONPATH": str(tree)})
+                "GATEWAY_ADMIN_PORT": str(admin_port), "PYTHONPATH": str(tree),
+                **UNREFUSED_LIMITS})
     for setup in (["-m", "coursestream", "migrate", "catalog"], ["-c", LOAD_DEMO]):
         subprocess.run([sys.executable, *setup], env=env, cwd=tree, check=True,
                        stdout=subprocess.DEVNULL)

@@ -39,6 +39,7 @@ import psutil
 import redis as sync_redis
 from cryptography.hazmat.primitives import serialization
 
+from bench import UNREFUSED_LIMITS
 from bench.wrk import percentiles, wait_answering
 from services.seckill.adapters.keys import Keys
 from shared.auth import is_signing_key, token_claims
@@ -230,7 +231,8 @@ def main() -> None:
     args = parser.parse_args()
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp, running_platform(
-        Path(tmp), env={"SECKILL_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "WARNING"}
+        Path(tmp), env={"SECKILL_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "WARNING",
+                        **UNREFUSED_LIMITS}
     ) as platform:
         workdir = Path(tmp)
         redis = sync_redis.Redis(port=DEFAULT_PORT + platform.base_port - 8000)
