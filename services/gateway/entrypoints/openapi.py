@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.gateway.domain import CodeRequest, TokenRequest
+from services.gateway.domain import CodeRequest, RefreshRequest, TokenRequest
 from shared.http import json_response
 from shared.logging import get_logger
 
@@ -24,6 +24,8 @@ PROBLEM = {"description": "problem+json", "content": {"application/problem+json"
     "schema": {"$ref": "#/components/schemas/Problem"}}}}
 CACHE_S = 30.0  # services change their documents only when they are redeployed
 DOCS_PAGE = Path(__file__).with_name("api_docs.html")
+TOKENS = ("{access_token, token_type, expires_in, refresh_token, refresh_expires_in, "
+          "user}")
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -40,7 +42,7 @@ def gateway_document() -> dict[str, Any]:
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
         "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}},
     }}}
-    for model in (CodeRequest, TokenRequest):
+    for model in (CodeRequest, TokenRequest, RefreshRequest):
         schemas[model.__name__] = model.model_json_schema(
             ref_template="#/components/schemas/{model}")
     return {
@@ -51,13 +53,24 @@ def gateway_document() -> dict[str, Any]:
                 "summary": "Send a login code by SMS (one per phone per 60 s)",
                 "requestBody": _body(CodeRequest),
                 "responses": {"202": _json("{expires_in, resend_after}"), "422": PROBLEM,
-                              "429": PROBLEM},
+                              "429": PROBLEM, "503": PROBLEM},
             }},
             "/api/v1/auth/tokens": {"post": {
                 "summary": "Log in with phone and password, or phone and SMS code",
                 "requestBody": _body(TokenRequest),
-                "responses": {"200": _json("{access_token, token_type, expires_in, user}"),
-                              "401": PROBLEM, "422": PROBLEM, "429": PROBLEM},
+                "responses": {"200": _json(TOKENS), "401": PROBLEM, "403": PROBLEM,
+                              "422": PROBLEM, "429": PROBLEM, "503": PROBLEM},
+            }},
+            "/api/v1/auth/tokens/refresh": {"post": {
+                "summary": "A new token pair for a refresh token, which is used up",
+                "requestBody": _body(RefreshRequest),
+                "responses": {"200": _json(TOKENS), "401": PROBLEM, "403": PROBLEM,
+                              "422": PROBLEM, "429": PROBLEM, "503": PROBLEM},
+            }},
+            "/api/v1/auth/logout": {"post": {
+                "summary": "End the bearer token's session", "security": [{"bearer": []}],
+                "responses": {"204": {"description": "logged out"}, "401": PROBLEM,
+                              "429": PROBLEM, "503": PROBLEM},
             }},
             "/api/v1/auth/me": {"get": {
                 "summary": "The bearer token's user", "security": [{"bearer": []}],
