@@ -104,16 +104,15 @@ class RefreshTokensRepository:
                             reused=used.rowcount != 1)
 
     async def revoke_session(self, session_id: str) -> None:
-        async with self._sessions() as session:
-            await session.execute(update(refresh_tokens).where(
-                refresh_tokens.c.session_id == session_id, refresh_tokens.c.revoked_at.is_(None),
-            ).values(revoked_at=datetime.now(UTC)))
-            await session.commit()
+        await self._revoke(refresh_tokens.c.session_id == session_id)
 
     async def revoke_user(self, user_id: int) -> None:
+        await self._revoke(refresh_tokens.c.user_id == user_id)
+
+    async def _revoke(self, condition: Any) -> None:
         async with self._sessions() as session:
             await session.execute(update(refresh_tokens).where(
-                refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None),
+                condition, refresh_tokens.c.revoked_at.is_(None),
             ).values(revoked_at=datetime.now(UTC)))
             await session.commit()
 
