@@ -169,8 +169,10 @@ async def test_web_page_and_health_are_public_but_metrics_are_on_the_admin_port(
 
 
 async def test_the_repositorys_media_are_served(gateway: TestClient) -> None:
-    response = await gateway.get("/media/banners/1.svg")
-    assert (response.status, response.content_type) == (200, "image/svg+xml")
+    for path, kind in (("/media/banners/1.jpg", "image/jpeg"), ("/media/teachers/1.png",
+                                                                   "image/png")):
+        response = await gateway.get(path)
+        assert (response.status, response.content_type) == (200, kind)
     await assert_problem(await gateway.get("/media/missing.png"), 404, "not-found")
     await assert_problem(await gateway.get("/media/%2e%2e/index.html"), 404, "not-found")
     await assert_problem(await gateway.post("/api/v1/nothing"), 404, "not-found")
