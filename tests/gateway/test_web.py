@@ -117,6 +117,14 @@ async def test_missing_files_and_unknown_api_paths_are_404_problems(
 ) -> None:
     response = await web.client.get(path, headers={"Accept": accept})
     await assert_problem(response, 404, "not-found")
+    if not path.startswith("/api"):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_only_get_and_head_reach_the_page(web: Web) -> None:
+    for method in ("POST", "PUT", "DELETE"):
+        response = await web.client.request(method, "/free-course", headers={"Accept": HTML})
+        await assert_problem(response, 405, "method-not-allowed")
 
 
 async def test_api_routes_are_not_the_page(web: Web) -> None:
