@@ -288,3 +288,13 @@ def test_precompress_remakes_stale_copies_and_leaves_fresh_ones(tmp_path: Path) 
     assert gzip.decompress((tmp_path / f"{ASSET.lstrip('/')}.gz").read_bytes()) \
         == script.read_bytes()
     assert not list(tmp_path.rglob(".*"))  # no temporary file left behind
+
+
+async def test_copies_a_build_tool_made_are_served_as_they_are(web: Web) -> None:
+    favicon = web.dist / "favicon.svg"  # too small for the gateway to compress itself
+    assert not (web.dist / "favicon.svg.gz").exists()
+    (web.dist / "favicon.svg.gz").write_bytes(gzip.compress(favicon.read_bytes()))
+    response, body = await web.get("/favicon.svg", **{"Accept-Encoding": "br, gzip"})
+    assert (response.headers["Content-Encoding"], response.content_type) \
+        == ("gzip", "image/svg+xml")
+    assert gzip.decompress(body) == favicon.read_bytes()

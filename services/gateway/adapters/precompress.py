@@ -76,10 +76,10 @@ def _write_atomically(target: Path, data: bytes, like: Path) -> None:
 def precompress(root: Path) -> list[Path]:
     """Write the missing or stale `.gz` (and `.br`) copies of the text files under `root`;
     returns the files written. Raises OSError where `root` is read-only."""
-    written = []
+    written, compressors = [], encoders()
     for original in _originals(root):
         data = None
-        for suffix, compress in encoders().items():
+        for suffix, compress in compressors.items():
             sibling = original.with_name(original.name + suffix)
             if is_fresh(sibling, original):
                 continue

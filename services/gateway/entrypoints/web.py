@@ -14,7 +14,7 @@ import structlog
 from aiohttp import hdrs, web
 from yarl import URL
 
-from services.gateway.adapters.precompress import encoders, is_fresh, precompress
+from services.gateway.adapters.precompress import is_fresh, precompress
 from shared.problems import Problem
 
 log = structlog.get_logger(__name__)
@@ -189,8 +189,9 @@ class WebClient:
     def _send(self, request: web.Request, path: Path, cache_control: str) -> _ChosenFile:
         headers = {**self.headers, hdrs.CACHE_CONTROL: cache_control,
                    hdrs.CONTENT_TYPE: _content_type(path)}
+        # Serving a copy needs no compressor: a `.br` a build tool made is used without brotli.
         siblings = {coding: path.with_name(path.name + suffix)
-                    for coding, suffix in CODINGS.items() if suffix in encoders()}
+                    for coding, suffix in CODINGS.items()}
         available = tuple(coding for coding, sibling in siblings.items()
                           if is_fresh(sibling, path))
         if available:
