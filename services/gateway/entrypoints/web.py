@@ -101,10 +101,21 @@ def choose_coding(accept_encoding: str, available: tuple[str, ...]) -> str | Non
     return best[2] if best is not None and best[0] > 0 else None
 
 
+# With `nosniff` a wrong type is fatal for a script or a style sheet, so the build's own
+# formats do not depend on the machine's /etc/mime.types (RFC 9239 for JavaScript).
+WEB_TYPES = {".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript",
+             ".css": "text/css", ".json": "application/json", ".map": "application/json",
+             ".svg": "image/svg+xml", ".webmanifest": "application/manifest+json",
+             ".wasm": "application/wasm", ".woff2": "font/woff2", ".woff": "font/woff",
+             ".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp",
+             ".avif": "image/avif", ".ico": "image/x-icon", ".txt": "text/plain"}
+
+
 def _content_type(path: Path) -> str:
-    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml",
-                                            "application/json", "application/manifest+json"):
+    kind = WEB_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] \
+        or "application/octet-stream"
+    if kind.startswith("text/") or kind in ("image/svg+xml", "application/json",
+                                            "application/manifest+json"):
         return f"{kind}; charset=utf-8"
     return kind
 
