@@ -17,7 +17,7 @@ MEDIA = Path(__file__).resolve().parents[2] / "web" / "media"
 # (top-left colour, bottom-right colour) per picture; the seed's yellow first.
 THEMES = [("#ffc210", "#ff7a00"), ("#2f80ed", "#56ccf2"), ("#27ae60", "#6fcf97"),
           ("#9b51e0", "#f2994a"), ("#eb5757", "#f2c94c"), ("#00a3a3", "#2d3e50")]
-GLYPHS = ["</>", "{ }", ">_", "λ", "#!", "::"]
+GLYPHS = ["</>", "{ }", ">_", "=>", "#!", "::"]  # ASCII: the bundled font has no λ
 BANNERS = [  # the catalog demo's banners, in order: title, line below it, theme
     ("Python full stack", "From zero to a shipped web app", 1),
     ("Linux operations", "Run real systems with confidence", 5),
