@@ -1,5 +1,6 @@
 """Demo data: categories, teachers, 36 courses of the three kinds with chapters and sections,
-and 4 banners. Images are the SVGs under web/media/ (served by the gateway at /media/)."""
+and 4 banners. Images are the JPEG and PNG files under web/media/ (served by the gateway at
+/media/), drawn by services/catalog/demo_images.py."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ TEACHERS = [
     ("Wang Wei", 2, "班主任", "We finish what we start."),
     ("Chen Jing", 0, "机器学习讲师", "Measure, then believe."),
 ]
-BANNERS = [  # title, link, info; image /media/banners/<n>.svg
-    ("Python 全栈", "/courses?kind=actual", "From zero to a shipped web app."),
-    ("Linux 运维", "/courses?category=2", "Run real systems with confidence."),
-    ("Go 语言", "/courses?category=5", "Fast, simple, concurrent."),
-    ("Flash sale", "/seckill", "Limited seats at 9.90 this weekend."),
+BANNERS = [  # title, link (a web client route), info; image /media/banners/<n>.jpg
+    ("Python 全栈", "/actual-course", "From zero to a shipped web app."),
+    ("Linux 运维", "/actual-course?category=2", "Run real systems with confidence."),
+    ("Go 语言", "/actual-course?category=5", "Fast, simple, concurrent."),
+    ("Flash sale", "/seckill", "Limited seats at 9.90, live now."),
 ]
+COVERS = 6  # web/media/courses/1.jpg ... 6.jpg
 TOPICS = ["入门", "实战", "进阶", "项目", "面试", "原理"]
 KIND_PRICES = {"free": [Decimal("0")], "actual": [Decimal("39.90"), Decimal("99.00"),
                Decimal("199.00"), Decimal("399.00")], "light": [Decimal("9.90"), Decimal("19.90")]}
@@ -45,7 +47,7 @@ def _courses(category_ids: list[int], teacher_ids: list[int]) -> list[Course]:
             category = category_ids[n % len(category_ids)]
             courses.append(Course(
                 name=f"{CATEGORIES[n % len(CATEGORIES)]} {TOPICS[i % len(TOPICS)]} {n}",
-                kind=kind, course_img=f"/media/courses/{n % 6 + 1}.svg",
+                kind=kind, course_img=f"/media/courses/{n % COVERS + 1}.jpg",
                 course_type=0 if kind != "actual" else i % 3, level=i % 3, status=i % 3 // 2,
                 brief=f"A {kind} course, lesson by lesson, with exercises.",
                 period=7 * (1 + i % 4), students=(n * 37) % 500, price=next(prices),
@@ -82,10 +84,10 @@ async def load_demo_data(settings: Settings) -> bool:
             categories = [CourseCategory(name=n, orders=i) for i, n in enumerate(CATEGORIES)]
             teachers = [
                 Teacher(name=n, role=r, title=t, signature=s, orders=i,
-                        image=f"/media/teachers/{i + 1}.svg", brief=f"{n}: {t}.")
+                        image=f"/media/teachers/{i + 1}.png", brief=f"{n}: {t}.")
                 for i, (n, r, t, s) in enumerate(TEACHERS)
             ]
-            banners = [Banner(title=t, image=f"/media/banners/{i + 1}.svg", link=link,
+            banners = [Banner(title=t, image=f"/media/banners/{i + 1}.jpg", link=link,
                               info=info, orders=i) for i, (t, link, info) in enumerate(BANNERS)]
             session.add_all([*categories, *teachers, *banners])
             await session.flush()

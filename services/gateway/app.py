@@ -1,4 +1,4 @@
-"""The gateway's composition root: proxy, auth, web page, admin site."""
+"""The gateway's composition root: proxy, auth, web client, admin site."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from services.gateway.entrypoints.admin import admin_site
 from services.gateway.entrypoints.limits import LIMITS_KEY, rate_limit_middleware
 from services.gateway.entrypoints.openapi import OpenApi
 from services.gateway.entrypoints.proxy import Proxy
+from services.gateway.entrypoints.web import add_web_routes
 from services.gateway.settings import Settings
 from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, TokenVerifier
 from shared.db import make_engine
 from shared.http import add_readiness_check, create_base_app
-from shared.problems import Problem
 from shared.redis import make_redis
 
 
@@ -91,20 +91,5 @@ def create_app(settings: Settings | None = None) -> web.Application:
     auth_http.setup_routes(app)
     OpenApi(settings.upstreams(), proxy.get_json).add_routes(app)
     proxy.add_routes(app)
-    add_web_routes(app, settings)
+    add_web_routes(app, settings.web_dist_dir, settings.web_media_dir, settings.public_base_url)
     return app
-
-
-def add_web_routes(app: web.Application, settings: Settings) -> None:
-    """`web/` at `/`: index.html for the root, the folder's files below it. aiohttp's own
-    static route answers a missing file with a bare 404, hence this handler."""
-    root = settings.web_dir.resolve()
-
-    async def static_file(request: web.Request) -> web.FileResponse:
-        relative = request.match_info["path"] or "index.html"
-        path = (root / relative).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            raise Problem(404, detail=f"Nothing at {request.path}.")
-        return web.FileResponse(path)
-
-    app.router.add_get("/{path:(?!api/).*}", static_file)

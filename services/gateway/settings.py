@@ -41,7 +41,10 @@ class Settings(ServiceSettings):
     proxy_read_timeout_s: float = Field(default=30.0, gt=0)
     # Largest request body the gateway accepts (413 problem past it), for every route.
     gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    web_dir: Path = REPOSITORY_ROOT / "web"
+    # The built web client (`npm run build` in web/), served at `/`; the demo images at
+    # `/media/...` (docs/gateway.md, "The web client").
+    web_dist_dir: Path = REPOSITORY_ROOT / "web" / "dist"
+    web_media_dir: Path = REPOSITORY_ROOT / "web" / "media"
 
     # Inline PEM wins over the file; development falls back to the pair under var/.
     jwt_private_key: str | None = None

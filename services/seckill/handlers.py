@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -59,6 +60,19 @@ def new_ticket(item_id: int) -> str:
 async def create_item(repo: Repository, store: SaleStore, values: dict[str, object]) -> ItemRow:
     item = await repo.create_item(values)
     await store.load_item(_loaded(item, remaining=item.stock))
+    return item
+
+
+async def move_window(
+    repo: Repository, store: SaleStore, item_id: int, starts_at: datetime, ends_at: datetime,
+) -> ItemRow:
+    """A new sale window for an item (the demo's sales, moved to the present on each start):
+    the database first, then the Redis hash admission reads, loaded whole if missing."""
+    item = await repo.set_window(item_id, starts_at, ends_at)
+    if not await store.set_window(item_id, starts_at, ends_at):
+        holders, expired = await repo.holding(item_id)
+        await store.load_item(_loaded(item, item.stock - len(holders)), buyers=holders,
+                              released=expired)
     return item
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from coursestream import registry
 from shared.embedded_redis import DEFAULT_PORT
@@ -14,6 +17,11 @@ from tests.support.platform import OFFSETS, running_platform
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def demo_sales(url: str) -> dict[str, dict[str, Any]]:
+    with urllib.request.urlopen(f"{url}/api/v1/seckill/items", timeout=5) as response:
+        return {item["state"]: item for item in json.loads(response.read())["results"]}
 
 
 def test_up_prints_the_address_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) -> None:
@@ -26,6 +34,8 @@ def test_up_prints_the_address_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) ->
             port = platform.base_port + registry.WORKER_METRICS_PORTS[worker][1]
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                 assert metric in r.read().decode(), worker
+        first = demo_sales(platform.url)
+        assert set(first) == {"live", "upcoming", "ended"}  # services/seckill/demo.py
     log = platform.log()
     assert platform.process.returncode == 0, log[-3000:]
     assert f"coursestream is up: {platform.url}/" in log
@@ -37,7 +47,13 @@ def test_up_prints_the_address_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) ->
                for s in ("catalog", "gateway"))
 
     # A second start finds its data: demo data is not loaded twice.
+    # The demo sales are moved to the present again: still one live, one upcoming, one over.
     with running_platform(tmp_path) as again:
-        pass
+        second = demo_sales(again.url)
+    assert set(second) == {"live", "upcoming", "ended"}
+    assert {state: item["id"] for state, item in second.items()} \
+        == {state: item["id"] for state, item in first.items()}
+    assert datetime.fromisoformat(second["live"]["starts_at"]) \
+        > datetime.fromisoformat(first["live"]["starts_at"])
     assert "demo data already present" in again.log()
     assert "demo data loaded" not in again.log()

@@ -53,6 +53,9 @@ def gateway_settings(tmp_path: Path, signing_key: str, **overrides: Any) -> Sett
         # Tests of other limits would meet these first; tests/gateway/test_rate_limits.py
         # turns them on.
         "rate_limits_enabled": False,
+        # Never the repository's web/dist, which exists only where someone built it;
+        # tests/gateway/test_web.py builds its own.
+        "web_dist_dir": tmp_path / "web-dist",
         **overrides,
     }
     return Settings(**values)

@@ -94,6 +94,14 @@ class Repository:
             )
             return int(count or 0), [ItemRow.of(r) for r in rows]
 
+    async def set_window(self, item_id: int, starts_at: datetime, ends_at: datetime) -> ItemRow:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(items).where(items.c.id == item_id)
+                .values(starts_at=starts_at, ends_at=ends_at).returning(*items.c)
+            )
+            return ItemRow.of(result.one())
+
     async def all_items(self) -> list[ItemRow]:
         async with self.engine.connect() as conn:
             return [ItemRow.of(r) for r in await conn.execute(select(items).order_by(items.c.id))]

@@ -176,6 +176,16 @@ class SaleStore:
                 pipe.set(k.partition_loaded(partition), 1)
             await pipe.execute()
 
+    async def set_window(self, item_id: int, starts_at: datetime, ends_at: datetime) -> bool:
+        """Move a loaded item's sale window (stock and buyers untouched); False when the item
+        is not loaded, for `warm` to load it whole."""
+        key = self.keys.item(item_id)
+        if not await self.redis.exists(key):
+            return False
+        await self.redis.hset(key, mapping={"starts_at_ms": _ms(starts_at),
+                                            "ends_at_ms": _ms(ends_at)})
+        return True
+
     async def is_loaded(self, item_id: int) -> bool:
         return bool(await self.redis.exists(self.keys.item(item_id)))
 
