@@ -7,8 +7,9 @@ Per stream and group, three paths feed one plain handler (`Handle`, no FastStrea
 - a claim subscriber takes entries idle longer than `claim_idle_ms` from dead consumers
   (`XAUTOCLAIM`), one at a time.
 Entries are acknowledged only after the handler returned, so its effect must be committed
-by then and be idempotent. A claimed entry that fails for good after `max_deliveries`
-goes to `<stream>.dead` through `on_dead`; errors listed as `transient` (a database that is
+by then and be idempotent. An entry handled alone (claimed, or recovered after its batch
+failed) that fails on its `max_deliveries`-th delivery goes to `<stream>.dead` through
+`on_dead`, an undecodable one at once; errors listed as `transient` (a database that is
 down) never dead-letter: the entry waits in the pending list until it can be written.
 """
 
@@ -108,17 +109,17 @@ class StreamConsumer:
         @new_entries
         async def on_new(msg: RedisBatchStreamMessage) -> None:
             raw = msg.raw_message
-            await self._handle_new(
-                [(_text(i), f) for i, f in zip(raw["message_ids"], raw["data"], strict=True)]
-            )
+            entries = [(_text(i), f) for i, f in zip(raw["message_ids"], raw["data"], strict=True)]
+            await self._handle(await self._decode(entries, {}), "new")
 
         self.subscribers = [new_entries, claims]
 
         @claims
         async def on_claim(msg: RedisStreamMessage) -> None:
-            raw = msg.raw_message
-            deliveries = await msg.get_delivery_count()
-            await self._handle_claimed(_text(raw["message_ids"][0]), raw["data"], deliveries)
+            entry_id = _text(msg.raw_message["message_ids"][0])
+            counts = {entry_id: await msg.get_delivery_count()}
+            for delivery in await self._decode([(entry_id, msg.raw_message["data"])], counts):
+                await self._handle_alone(delivery, "claimed")
 
     async def ensure_group(self) -> None:
         """Create the group at the start of the stream, so nothing written before is skipped."""
@@ -141,7 +142,12 @@ class StreamConsumer:
         return True
 
     async def recover_own_pending(self) -> int:
-        """Handle entries this consumer name read but never acknowledged (a crash)."""
+        """Handle entries this consumer name read but never acknowledged (a crash).
+
+        Each batch is tried whole first; when it fails otherwise than transiently, each entry
+        is tried alone by the claim path's rule, so one poison entry cannot stop a start: it
+        is dead-lettered on its `max_deliveries`-th delivery (reading it again here counts
+        as one), else left pending for the claim subscriber, like any failed entry."""
         recovered = 0
         start = "0"
         while True:
@@ -152,19 +158,46 @@ class StreamConsumer:
             if not entries:
                 return recovered
             batch = [(_text(entry_id), fields) for entry_id, fields in entries]
-            await self._handle_new(batch, path="recovered")
-            recovered += len(batch)
             start = batch[-1][0]
+            deliveries = await self._decode(batch, await self._delivery_counts(batch))
+            try:
+                await self._handle(deliveries, "recovered")
+            except self.transient:
+                raise
+            except Exception:
+                for delivery in deliveries:
+                    try:
+                        await self._handle_alone(delivery, "recovered")
+                    except self.transient:
+                        raise
+                    except Exception as exc:  # left pending: the claim subscriber retries it
+                        log.warning("recovered entry failed; left pending", stream=self.stream,
+                                    entry_id=delivery.entry_id, error=repr(exc))
+            recovered += len(batch)
 
-    async def _handle_new(
-        self, entries: list[tuple[str, dict[Any, Any]]], path: str = "new"
-    ) -> None:
+    async def _delivery_counts(self, batch: list[tuple[str, dict[Any, Any]]]) -> dict[str, int]:
+        """How often each entry of a batch read from this consumer's pending list was
+        delivered, the read that returned it included."""
+        found = await self.redis.xpending_range(
+            self.stream, self.group, batch[0][0], batch[-1][0], len(batch),
+            consumername=self.consumer,
+        )
+        return {_text(e["message_id"]): int(e["times_delivered"]) for e in found}
+
+    async def _decode(
+        self, entries: list[tuple[str, dict[Any, Any]]], counts: dict[str, int]
+    ) -> list[Delivery]:
+        """The entries as deliveries; an undecodable one goes dead at once (no retry helps)."""
         deliveries: list[Delivery] = []
         for entry_id, fields in entries:
+            count = counts.get(entry_id, 1)
             try:
-                deliveries.append(Delivery(entry_id, decode_entry(fields), fields))
-            except ValueError as exc:  # undecodable: no retry can help
-                await self._dead(entry_id, fields, f"undecodable entry: {exc}", 1)
+                deliveries.append(Delivery(entry_id, decode_entry(fields), fields, count))
+            except ValueError as exc:
+                await self._dead(entry_id, fields, f"undecodable entry: {exc}", count)
+        return deliveries
+
+    async def _handle(self, deliveries: list[Delivery], path: str) -> None:
         if not deliveries:
             return
         try:
@@ -177,16 +210,12 @@ class StreamConsumer:
             self.metrics.failed.labels(self.stream, self.group, "error").inc()
             log.exception("batch failed", stream=self.stream, size=len(deliveries))
             raise
-        if path == "recovered":  # FastStream acks the other paths after the handler returns
-            await self.redis.xack(self.stream, self.group, *(d.entry_id for d in deliveries))
-        self.metrics.handled.labels(self.stream, self.group, path).inc(len(deliveries))
+        await self._ack(deliveries, path)
 
-    async def _handle_claimed(self, entry_id: str, fields: dict[Any, Any], deliveries: int) -> None:
-        try:
-            delivery = Delivery(entry_id, decode_entry(fields), fields, deliveries)
-        except ValueError as exc:
-            await self._dead(entry_id, fields, f"undecodable entry: {exc}", deliveries)
-            return
+    async def _handle_alone(self, delivery: Delivery, path: str) -> None:
+        """One entry on its own. An ordinary error on its `max_deliveries`-th delivery sends
+        it to the dead letters; before that, and for transient errors, it is raised and the
+        entry stays pending (for the claim subscriber)."""
         try:
             await self.handle([delivery])
         except self.transient:
@@ -194,11 +223,17 @@ class StreamConsumer:
             raise
         except Exception as exc:
             self.metrics.failed.labels(self.stream, self.group, "error").inc()
-            if deliveries < self.max_deliveries:
+            if delivery.deliveries < self.max_deliveries:
                 raise
-            await self._dead(entry_id, fields, repr(exc), deliveries, delivery)
+            await self._dead(delivery.entry_id, delivery.fields, repr(exc),
+                             delivery.deliveries, delivery)
             return
-        self.metrics.handled.labels(self.stream, self.group, "claimed").inc()
+        await self._ack([delivery], path)
+
+    async def _ack(self, deliveries: list[Delivery], path: str) -> None:
+        if path == "recovered":  # FastStream acks the other paths after the handler returns
+            await self.redis.xack(self.stream, self.group, *(d.entry_id for d in deliveries))
+        self.metrics.handled.labels(self.stream, self.group, path).inc(len(deliveries))
 
     async def _dead(
         self, entry_id: str, fields: dict[Any, Any], error: str, deliveries: int,

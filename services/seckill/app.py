@@ -13,6 +13,8 @@ from services.seckill.adapters.event_log import SECKILL_COMMANDS
 from services.seckill.adapters.keys import Keys
 from services.seckill.adapters.repository import Repository
 from services.seckill.adapters.sale_store import SaleStore
+from services.seckill.adapters.ticket_channels import TicketChannels
+from services.seckill.domain import OpenStreams
 from services.seckill.entrypoints.http import setup_routes
 from services.seckill.metrics import AdmissionMetrics
 from services.seckill.settings import Settings
@@ -41,13 +43,15 @@ def create_app(settings: Settings | None = None) -> web.Application:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     redis_url = settings.require_redis_url()
-    redis = make_redis(redis_url)
+    redis = make_redis(redis_url, settings.seckill_redis_max_connections)
     engine = make_engine(settings.database_url)
     registry = app[METRICS_KEY].registry
     repo = Repository(engine)
     store = SaleStore(redis, Keys(settings.seckill_partitions), settings.ticket_ttl_s)
     app[REVOCATIONS_KEY] = Revocations(redis, settings.revocation_cache_s)
-    app[STATE_KEY] = State(settings, redis, repo, store, AdmissionMetrics(registry))
+    ticket_channels = TicketChannels(redis)
+    app[STATE_KEY] = State(settings, redis, repo, store, AdmissionMetrics(registry),
+                           ticket_channels, OpenStreams(settings.ticket_events_per_user))
 
     async def redis_ready() -> None:
         await redis.ping()
@@ -67,9 +71,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         metrics=ConsumerMetrics(registry), transient=(handlers.DatabaseUnavailable,),
     )
     commands.subscribe(broker)
+    ticket_channels.start()
     try:
         async with running(broker, [commands]):
             yield
     finally:
+        await ticket_channels.aclose()
         await redis.aclose()
         await engine.dispose()

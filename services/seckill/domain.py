@@ -1,7 +1,11 @@
-"""Flash-sale rules, free of I/O: partitions, item state, refusals, order statuses."""
+"""Flash-sale rules, free of I/O: partitions, item state, refusals, order statuses, the cap
+of open event streams."""
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -96,3 +100,28 @@ class ItemFigures:
 
 def money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
+
+
+class TooManyStreams(Exception):
+    """The user already holds as many open event streams as allowed."""
+
+
+class OpenStreams:
+    """The event streams each user holds open in this process, at most `per_user`."""
+
+    def __init__(self, per_user: int) -> None:
+        self.per_user = per_user
+        self._open: Counter[int] = Counter()
+
+    @contextlib.contextmanager
+    def hold(self, user_id: int) -> Iterator[None]:
+        """One of the user's slots for the duration of the block; TooManyStreams if none."""
+        if self._open[user_id] >= self.per_user:
+            raise TooManyStreams(user_id)
+        self._open[user_id] += 1
+        try:
+            yield
+        finally:
+            self._open[user_id] -= 1
+            if not self._open[user_id]:
+                del self._open[user_id]

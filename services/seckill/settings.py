@@ -24,6 +24,12 @@ class Settings(ServiceSettings):
     # An SSE comment line this often while it waits: proxies in between (the gateway cuts an
     # upstream silent for PROXY_READ_TIMEOUT_S, 30 s) see a live stream.
     ticket_events_heartbeat_s: float = Field(default=10.0, gt=0)
+    # Open event streams per user in one process; past it 429 (one user's flood of streams
+    # must not cost everyone else's admissions).
+    ticket_events_per_user: int = Field(default=5, ge=1)
+    # The app's Redis pool: admissions, ticket reads. The event streams take one connection
+    # of it in all (one shared pub/sub connection).
+    seckill_redis_max_connections: int = Field(default=200, ge=2)
     order_writer_batch: int = Field(default=200, ge=1, le=10_000)
     order_writer_poll_ms: int = Field(default=100, ge=10)
     order_writer_claim_idle_ms: int = Field(default=30_000, ge=100)

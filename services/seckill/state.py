@@ -9,6 +9,8 @@ from redis.asyncio import Redis
 
 from services.seckill.adapters.repository import Repository
 from services.seckill.adapters.sale_store import SaleStore
+from services.seckill.adapters.ticket_channels import TicketChannels
+from services.seckill.domain import OpenStreams
 from services.seckill.metrics import AdmissionMetrics
 from services.seckill.settings import Settings
 
@@ -20,6 +22,8 @@ class State:
     repo: Repository
     store: SaleStore
     admission_metrics: AdmissionMetrics
+    ticket_channels: TicketChannels
+    open_streams: OpenStreams
 
 
 STATE_KEY = web.AppKey("seckill", State)

@@ -21,6 +21,7 @@ from services.seckill.adapters.event_log import SECKILL_COMMANDS
 from services.seckill.adapters.sale_store import LoadedItem
 from services.seckill.app import COMMANDS_GROUP, create_app
 from services.seckill.settings import Settings
+from shared.events import Envelope, decode_entry, publish
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, expire_command, order_of
 from tests.support.waiting import eventually
@@ -322,3 +323,30 @@ async def test_the_app_starts_while_the_database_is_away_and_runs_its_pending_co
     finally:
         if unblock is not None:
             await unblock()
+
+
+async def test_the_app_starts_and_serves_with_a_poison_command_in_its_own_pending_list(
+    tokens: Tokens, inspector: Inspector, settings: Settings,
+) -> None:
+    """An `order.expire` with invalid data (an admin can send one through the scheduler's
+    `POST /delays`) crashed every start that read it. Now the app starts, serves admissions,
+    dead-letters the command on its last delivery and handles its batch-mate."""
+    redis = inspector.redis
+    await redis.xgroup_create(SECKILL_COMMANDS, COMMANDS_GROUP, id="0", mkstream=True)
+    await publish(redis, SECKILL_COMMANDS, Envelope(type="order.expire", producer="test",
+                                                    data={"order_id": "not-a-number"}))
+    await publish(redis, SECKILL_COMMANDS, Envelope(type="orders.sweep-expired",
+                                                    producer="test", data={}))
+    name = "seckill-crash-looping"
+    await redis.xreadgroup(COMMANDS_GROUP, name, {SECKILL_COMMANDS: ">"})
+    for _ in range(3):  # starts that crashed on it: the next read is its 5th delivery
+        await redis.xreadgroup(COMMANDS_GROUP, name, {SECKILL_COMMANDS: "0"})
+    restarted = settings.model_copy(update={"consumer_name": name})
+    async with TestClient(TestServer(create_app(restarted))) as app:
+        item = await create_item(app, tokens, stock=5)
+        status, _ = await attempt(app, item["id"], tokens.headers(61))
+        assert status == 202
+        assert (await redis.xpending(SECKILL_COMMANDS, COMMANDS_GROUP))["pending"] == 0
+    [(_, dead)] = await redis.xrange(f"{SECKILL_COMMANDS}.dead")
+    assert decode_entry(dead).data == {"order_id": "not-a-number"}
+    assert int(dead[b"deliveries"]) == 5

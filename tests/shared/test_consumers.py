@@ -170,3 +170,68 @@ async def test_a_consumer_whose_group_vanished_comes_back(redis: Redis, redis_ur
         await eventually(seen(2))
     assert handle.seen == [1, 2]
     assert await pending(redis) == 0
+
+
+async def test_a_poison_entry_left_in_its_own_pending_list_does_not_stop_a_start(
+    redis: Redis, redis_url: str
+) -> None:
+    """A crash left a poison entry among this consumer's own pending entries: the consumer
+    starts anyway, handles the good ones, and the poison entry goes to the dead letters by the
+    claim path's rule (its `max_deliveries`-th delivery); a restart does not see it again."""
+    handle = Recorder()
+    handle.poison = {2}
+    consumer = make_consumer(redis, handle)
+    await consumer.ensure_group()
+    await put(redis, 1, 2, 3)
+    await redis.xreadgroup(GROUP, "c1", {STREAM: ">"})  # the crashed process read all three
+
+    broker = make_broker(redis_url)
+    consumer.subscribe(broker)
+    async with running(broker, [consumer]):
+        assert sorted(handle.seen) == [1, 3]  # handled before the broker even started
+        await put(redis, 4)
+
+        async def done() -> bool:
+            return (4 in handle.seen and await redis.xlen(f"{STREAM}.dead") == 1
+                    and await pending(redis) == 0)
+
+        await eventually(done)
+    [(_, dead)] = await redis.xrange(f"{STREAM}.dead")
+    assert decode_entry(dead).data == {"n": 2}
+    assert b"cannot handle 2" in dead[b"error"]
+    assert int(dead[b"deliveries"]) == 3
+
+    again = Recorder()
+    restarted, broker = make_consumer(redis, again), make_broker(redis_url)
+    restarted.subscribe(broker)
+    async with running(broker, [restarted]):
+        await put(redis, 5)
+
+        async def five() -> bool:
+            return again.seen == [5] and await pending(redis) == 0
+
+        await eventually(five)
+    assert await redis.xlen(f"{STREAM}.dead") == 1
+
+
+async def test_a_poison_entry_on_its_last_delivery_is_dead_before_the_consumer_starts(
+    redis: Redis, redis_url: str
+) -> None:
+    """A crash loop delivered it `max_deliveries - 1` times already: the start-up read is its
+    last delivery, so it is dead-lettered (and acknowledged) then and there."""
+    handle = Recorder()
+    handle.poison = {2}
+    consumer = make_consumer(redis, handle)
+    await consumer.ensure_group()
+    await put(redis, 1, 2)
+    await redis.xreadgroup(GROUP, "c1", {STREAM: ">"})
+    await redis.xreadgroup(GROUP, "c1", {STREAM: "0"})  # read again by a start that crashed
+
+    broker = make_broker(redis_url)
+    consumer.subscribe(broker)
+    async with running(broker, [consumer]):
+        assert handle.seen == [1]
+        assert await pending(redis) == 0
+        [(_, dead)] = await redis.xrange(f"{STREAM}.dead")
+        assert decode_entry(dead).data == {"n": 2}
+        assert int(dead[b"deliveries"]) == 3

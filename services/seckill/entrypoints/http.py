@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from aiohttp import web
 from services.seckill import handlers
 from services.seckill.adapters.repository import ItemRow, OrderRow
 from services.seckill.adapters.sale_store import Ticket
-from services.seckill.domain import REFUSALS, OrderStatus, item_state, money
+from services.seckill.domain import REFUSALS, OrderStatus, TooManyStreams, item_state, money
 from services.seckill.entrypoints.openapi import document
 from services.seckill.entrypoints.schemas import ItemIn, OrdersQuery
 from services.seckill.state import STATE_KEY, State
@@ -108,8 +109,24 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 async def ticket_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: the ticket's status now, then its final status, then the end."""
-    ticket = await _own_ticket(request, await require_user(request))
+    principal = await require_user(request)
     state = _state(request)
+    try:
+        with state.open_streams.hold(principal.user_id):
+            return await _stream_events(request, state, await _own_ticket(request, principal))
+    except TooManyStreams:
+        # By the end of the stream timeout each of the user's streams has ended.
+        retry_after = math.ceil(state.settings.ticket_events_timeout_s)
+        raise Problem(
+            429, "too-many-streams",
+            f"At most {state.open_streams.per_user} open event streams per user; close one, "
+            "or read GET /tickets/{ticket}.", headers={"Retry-After": str(retry_after)},
+        ) from None
+
+
+async def _stream_events(
+    request: web.Request, state: State, ticket: Ticket
+) -> web.StreamResponse:
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no",
@@ -134,28 +151,25 @@ async def _send(response: web.StreamResponse, ticket: Ticket) -> None:
 async def _wait_final(
     state: State, ticket_id: str, response: web.StreamResponse
 ) -> Ticket | None:
-    """Subscribe first, then re-read: a status set in between is not missed. Writes a
-    heartbeat comment while it waits; None when the wait times out."""
+    """Listen first, then read, and read again whenever woken: a status set in between, or
+    while the shared pub/sub connection was down, is not missed. Writes a heartbeat comment
+    while it waits; None when the wait times out."""
     settings = state.settings
-    pubsub = state.redis.pubsub()
-    await pubsub.subscribe(state.store.keys.ticket_channel(ticket_id))
     loop = asyncio.get_running_loop()
-    next_beat = loop.time() + settings.ticket_events_heartbeat_s
-    try:
-        async with asyncio.timeout(settings.ticket_events_timeout_s):
-            while True:
-                ticket = await state.store.ticket(ticket_id)
-                if ticket is None or ticket.final:
-                    return ticket
-                await pubsub.get_message(ignore_subscribe_messages=True,
-                                         timeout=min(1.0, settings.ticket_events_heartbeat_s))
-                if loop.time() >= next_beat:
-                    await response.write(b": keep-alive\n\n")
-                    next_beat = loop.time() + settings.ticket_events_heartbeat_s
-    except TimeoutError:
-        return None
-    finally:
-        await pubsub.aclose()
+    deadline = loop.time() + settings.ticket_events_timeout_s
+    with state.ticket_channels.listen(state.store.keys.ticket_channel(ticket_id)) as listener:
+        while True:
+            ticket = await state.store.ticket(ticket_id)
+            if ticket is None or ticket.final:
+                return ticket
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            try:
+                async with asyncio.timeout(min(left, settings.ticket_events_heartbeat_s)):
+                    await listener.wait()
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
 
 
 async def list_orders(request: web.Request) -> web.Response:

@@ -43,7 +43,7 @@ def document() -> dict[str, Any]:
             "summary": "Server-sent events `status` until the ticket is final",
             "security": BEARER,
             "responses": {**ok("event stream", media="text/event-stream"),
-                          **errors(401, 404)}}},
+                          **errors(401, 404, 429)}}},
         f"{PREFIX}/orders": {"get": {
             "summary": "My orders (admin: all, or one user's with ?user=)", "security": BEARER,
             "parameters": [*PAGE, {"name": "user", "in": "query", "schema": user_param}],
