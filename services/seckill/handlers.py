@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError, model_validator
 from redis.asyncio import Redis
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -18,10 +18,14 @@ from services.seckill.adapters.event_log import (
     SECKILL_EVENTS,
     publish_many,
 )
+from services.seckill.adapters.keys import ticket_item_id
 from services.seckill.adapters.repository import ItemRow, NewOrder, OrderRow, Repository
 from services.seckill.adapters.sale_store import LoadedItem, SaleStore, TicketMark
 from services.seckill.domain import (
+    ALREADY_PURCHASED,
+    ORDER_FAILED,
     Admission,
+    Failure,
     ItemFigures,
     OrderStatus,
     TicketStatus,
@@ -46,6 +50,12 @@ class OrderRequested(BaseModel):
     item_id: int
     user_id: int
     price: Decimal
+
+    @model_validator(mode="after")
+    def _ticket_names_its_item(self) -> OrderRequested:
+        if ticket_item_id(self.ticket) != self.item_id:
+            raise ValueError("the ticket names another item")
+        return self
 
 
 def new_ticket(item_id: int) -> str:
@@ -130,14 +140,8 @@ async def write_orders(
     for request, delivery in zip(requests, batch, strict=True):
         order = written.get(request.ticket)
         if order is None:
-            # The buyer holds another live order of this item (stock reloaded by hand, say):
-            # refuse, and give back the unit this admission took.
-            await store.release(request.item_id, f"t:{request.ticket}", None)
-            marks.append(TicketMark(request.ticket, TicketStatus.FAILED,
-                                    reason="already-purchased"))
-            out.append((SECKILL_EVENTS, _event("order.rejected", {
-                "ticket": request.ticket, "item_id": request.item_id,
-                "user_id": request.user_id, "reason": "already-purchased"}, cause=delivery)))
+            # The buyer holds another live order of this item (stock reloaded by hand, say).
+            out += await _reject(store, request, ALREADY_PURCHASED, delivery)
             metrics.orders.labels("rejected").inc()
             continue
         marks.append(TicketMark(request.ticket, TicketStatus.SUCCESS, order_id=order.id))
@@ -149,23 +153,49 @@ async def write_orders(
     await publish_many(redis, out)
 
 
+async def _reject(
+    store: SaleStore, request: OrderRequested, failure: Failure, cause: Delivery | None,
+) -> list[tuple[str, Envelope]]:
+    """Fail a request that gets no order: its ticket failed with the reason, its admission
+    undone (once per ticket, whichever path comes first); the `order.rejected` to publish.
+    Nothing to publish when another path undid it before and told its own reason."""
+    if not await store.fail(request.item_id, request.ticket, request.user_id, failure):
+        return []
+    return [_rejected(request, failure.reason, cause)]
+
+
+def _rejected(
+    request: OrderRequested, reason: str, cause: Delivery | None
+) -> tuple[str, Envelope]:
+    return SECKILL_EVENTS, _event("order.rejected", {
+        "ticket": request.ticket, "item_id": request.item_id, "user_id": request.user_id,
+        "reason": reason}, cause=cause)
+
+
 async def order_failed(
     delivery: Delivery, error: str, repo: Repository, store: SaleStore,
     metrics: OrderWriterMetrics,
-) -> None:
-    """An order request failed `max_deliveries` times: dead-letter it, fail its ticket and
-    return its unit, in one script. If its order was written after all, only mark it."""
-    request = OrderRequested.model_validate(delivery.envelope.data)
+) -> bool:
+    """An order request failed `max_deliveries` times and goes to the dead letters: fail its
+    ticket and undo its admission (once per ticket, whatever undid it before). False when
+    its order was written after all: it is marked and only acknowledged. A request that
+    cannot be read took nothing this knows of: it is dead-lettered and nothing released."""
+    try:
+        request = OrderRequested.model_validate(delivery.envelope.data)
+    except ValidationError as exc:
+        log.error("unreadable order request: dead-lettered, nothing released",
+                  entry_id=delivery.entry_id, error=str(exc))
+        metrics.dead.inc()
+        return True
     async with database_errors():
         order = (await repo.orders_by_ticket([request.ticket])).get(request.ticket)
     if order is not None:
         await store.mark_tickets([TicketMark(request.ticket, TicketStatus.SUCCESS,
                                              order_id=order.id)])
-        await store.ack_order_request(request.item_id, delivery.entry_id)
-        return
-    if await store.dead_letter(request.item_id, request.user_id, request.ticket,
-                               delivery.entry_id, delivery.fields, error, delivery.deliveries):
-        metrics.dead.inc()
+        return False
+    await publish_many(store.redis, await _reject(store, request, ORDER_FAILED, delivery))
+    metrics.dead.inc()
+    return True
 
 
 # Orders
@@ -222,7 +252,7 @@ async def expire(
         log.warning("order.expire for an unknown order", order_id=order_id)
         return None
     if order.status == OrderStatus.EXPIRED:
-        released = await store.release(order.item_id, f"o:{order.id}", order.user_id)
+        released = await store.release(order.item_id, order.ticket, order.user_id)
         if changed or released:
             await publish_many(
                 redis, [(SECKILL_EVENTS, _event("order.expired", order_data(order)))]

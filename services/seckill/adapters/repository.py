@@ -175,15 +175,15 @@ class Repository:
             )
             return [r.id for r in rows]
 
-    async def holding(self, item_id: int) -> tuple[list[int], list[int]]:
-        """(buyers holding a unit, ids of expired orders) of one item."""
+    async def holding(self, item_id: int) -> tuple[list[int], list[str]]:
+        """(buyers holding a unit, tickets of expired orders) of one item."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(
-                select(orders.c.id, orders.c.user_id, orders.c.status)
+                select(orders.c.ticket, orders.c.user_id, orders.c.status)
                 .where(orders.c.item_id == item_id)
             )).all()
         holders = [r.user_id for r in rows if r.status in HOLDING]
-        expired = [r.id for r in rows if r.status == OrderStatus.EXPIRED]
+        expired = [r.ticket for r in rows if r.status == OrderStatus.EXPIRED]
         return holders, expired
 
     async def orders_by_ticket(self, tickets: Sequence[str]) -> dict[str, OrderRow]:
