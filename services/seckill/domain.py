@@ -60,6 +60,9 @@ class Failure:
 
 # The buyer holds another live order of the item: they stay a buyer; the unit was spare.
 ALREADY_PURCHASED = Failure("already-purchased", unit_back=True, frees_buyer=False)
+# The database already holds `stock` live orders: Redis had a unit it should not have had
+# (it lost its last writes), so that unit is not given back to be sold again.
+SOLD_OUT = Failure("sold-out", unit_back=False, frees_buyer=True)
 # The request failed for good (dead letter): its unit and its buyer are free again.
 ORDER_FAILED = Failure("order-failed", unit_back=True, frees_buyer=True)
 

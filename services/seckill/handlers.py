@@ -24,6 +24,7 @@ from services.seckill.adapters.sale_store import LoadedItem, SaleStore, TicketMa
 from services.seckill.domain import (
     ALREADY_PURCHASED,
     ORDER_FAILED,
+    SOLD_OUT,
     Admission,
     Failure,
     ItemFigures,
@@ -138,10 +139,12 @@ async def write_orders(
     marks: list[TicketMark] = []
     out: list[tuple[str, Envelope]] = []
     for request, delivery in zip(requests, batch, strict=True):
-        order = written.get(request.ticket)
+        order = written.orders.get(request.ticket)
         if order is None:
-            # The buyer holds another live order of this item (stock reloaded by hand, say).
-            out += await _reject(store, request, ALREADY_PURCHASED, delivery)
+            # Refused for stock (Redis had lost its last writes), or the buyer holds another
+            # live order of this item (stock reloaded by hand, say).
+            failure = SOLD_OUT if request.ticket in written.sold_out else ALREADY_PURCHASED
+            out += await _reject(store, request, failure, delivery)
             metrics.orders.labels("rejected").inc()
             continue
         marks.append(TicketMark(request.ticket, TicketStatus.SUCCESS, order_id=order.id))
