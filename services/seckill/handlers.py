@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError, model_validator
 from redis.asyncio import Redis
@@ -34,7 +35,7 @@ from services.seckill.domain import (
 )
 from services.seckill.metrics import OrderWriterMetrics
 from shared.consumers import Delivery
-from shared.events import Envelope, new_event_id, stable_event_id
+from shared.events import DATA_FIELD, Envelope, decode_entry, new_event_id, stable_event_id
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -199,6 +200,23 @@ async def order_failed(
     await publish_many(store.redis, await _reject(store, request, ORDER_FAILED, delivery))
     metrics.dead.inc()
     return True
+
+
+async def retry_dead_request(store: SaleStore, dead_stream: str, entry_id: str,
+                             fields: dict[Any, Any]) -> str:
+    """`coursestream streams retry-dead` on an order stream: the dead request gave its unit
+    back, so it is admitted again in Redis (or refused: sold out, already purchased) instead
+    of being put back as it was. Returns what became of it, for the operator."""
+    try:
+        envelope = decode_entry(fields)
+        request = OrderRequested.model_validate(envelope.data)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        return f"unreadable, left in {dead_stream}: {exc}"
+    outcome = await store.readmit(dead_stream, entry_id, fields[DATA_FIELD.encode()],
+                                  request.user_id, request.item_id, request.ticket)
+    if outcome in (ALREADY_PURCHASED.reason, SOLD_OUT.reason):
+        await publish_many(store.redis, [_rejected(request, outcome, cause=None)])
+    return f"ticket {request.ticket}: {outcome}"
 
 
 # Orders

@@ -147,6 +147,7 @@ class SaleStore:
         self._admit = ScriptBatcher(
             redis, redis.register_script(LUA_ENCODE_ENTRY + _lua("admit.lua")))
         self._release = redis.register_script(_lua("release.lua"))
+        self._readmit = redis.register_script(_lua("readmit.lua"))
         self._snapshot = redis.register_script(_lua("snapshot.lua"))
 
     async def load_item(
@@ -252,6 +253,18 @@ class SaleStore:
                   self.ticket_ttl_s],
         )
         return bool(done)
+
+    async def readmit(self, dead_stream: str, entry_id: str, data: bytes, user_id: int,
+                      item_id: int, ticket: str) -> str:
+        """Admit a dead order request again and put it back on its stream, or refuse it (the
+        outcome; see `readmit.lua`)."""
+        k = self.keys
+        outcome = await self._readmit(
+            keys=[dead_stream, k.orders_stream_of(item_id), k.item(item_id), k.buyers(item_id),
+                  k.released(item_id), k.ticket(ticket)],
+            args=[entry_id, data, user_id, item_id, ticket, self.ticket_ttl_s],
+        )
+        return _text(outcome)
 
     async def snapshot(self, item_id: int) -> tuple[int | None, list[str]]:
         """Remaining stock and the tickets of unacknowledged order requests not undone
