@@ -145,7 +145,7 @@ async def write_orders(
             # Refused for stock (Redis had lost its last writes), or the buyer holds another
             # live order of this item (stock reloaded by hand, say).
             failure = SOLD_OUT if request.ticket in written.sold_out else ALREADY_PURCHASED
-            out += await _reject(store, request, failure, delivery)
+            out.append(await _reject(store, request, failure, delivery))
             metrics.orders.labels("rejected").inc()
             continue
         marks.append(TicketMark(request.ticket, TicketStatus.SUCCESS, order_id=order.id))
@@ -158,14 +158,15 @@ async def write_orders(
 
 
 async def _reject(
-    store: SaleStore, request: OrderRequested, failure: Failure, cause: Delivery | None,
-) -> list[tuple[str, Envelope]]:
-    """Fail a request that gets no order: its ticket failed with the reason, its admission
-    undone (once per ticket, whichever path comes first); the `order.rejected` to publish.
-    Nothing to publish when another path undid it before and told its own reason."""
-    if not await store.fail(request.item_id, request.ticket, request.user_id, failure):
-        return []
-    return [_rejected(request, failure.reason, cause)]
+    store: SaleStore, request: OrderRequested, failure: Failure, cause: Delivery,
+) -> tuple[str, Envelope]:
+    """Fail a request that gets no order: its ticket failed with the reason and its admission
+    undone (once per ticket, whichever path comes first). Returns the `order.rejected` to
+    publish, every time: a crash may have lost the first, and a repeat (a redelivery, or
+    the dead letter of a request rejected before) carries the first one's id, which readers
+    drop."""
+    await store.fail(request.item_id, request.ticket, request.user_id, failure)
+    return _rejected(request, failure.reason, cause)
 
 
 def _rejected(
@@ -197,7 +198,7 @@ async def order_failed(
         await store.mark_tickets([TicketMark(request.ticket, TicketStatus.SUCCESS,
                                              order_id=order.id)])
         return False
-    await publish_many(store.redis, await _reject(store, request, ORDER_FAILED, delivery))
+    await publish_many(store.redis, [await _reject(store, request, ORDER_FAILED, delivery)])
     metrics.dead.inc()
     return True
 

@@ -12,8 +12,9 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
 from services.seckill import handlers
+from services.seckill.adapters.event_log import SECKILL_EVENTS
 from services.seckill.metrics import OrderWriterMetrics
-from shared.events import Envelope, publish
+from shared.events import Envelope, decode_entry, publish
 from tests.seckill.conftest import Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, order_of, read_requests
 from tests.support.waiting import eventually
@@ -51,6 +52,12 @@ async def test_a_rejected_request_that_is_then_dead_lettered_returns_its_unit_on
     found = await inspector.store.ticket(ticket)
     assert found is not None and (found.status, found.reason) == ("failed", "already-purchased")
     assert (await inspector.figures(item["id"])).drift == 0
+    rejected = [e for e in (decode_entry(f) for _, f in
+                            await inspector.redis.xrange(SECKILL_EVENTS))
+                if e.type == "order.rejected"]
+    # told twice (at least once each path), under one id: readers keep the first
+    assert len(rejected) == 2 and len({e.id for e in rejected}) == 1
+    assert rejected[0].data["reason"] == "already-purchased"
 
 
 async def test_a_request_dead_lettered_twice_returns_its_unit_once(
