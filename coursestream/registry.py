@@ -4,13 +4,16 @@ A service `<name>` provides:
 - `services.<name>.settings.Settings`  its typed settings;
 - `services.<name>.app.create_app(settings=None)`  its aiohttp application;
 - `services.<name>.demo.load_demo_data(settings) -> bool`  optional; False when already there;
-- `services.<name>.entrypoints.cli.commands`  optional list of click commands or groups.
+- `services.<name>.entrypoints.cli.commands`  optional list of click commands or groups;
+- `services.<name>.entrypoints.cli.dead_letter_retries`  optional {stream pattern: retry}
+  for streams whose dead entries cannot just be put back (`streams retry-dead`).
 A worker is an `async def main() -> None` in the module named below.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
 from typing import Any
 
@@ -48,3 +51,13 @@ def available_workers() -> dict[str, str]:
 
 def available_services() -> list[str]:
     return [name for name in SERVICES if optional_module(f"services.{name}.app") is not None]
+
+
+def dead_letter_retry(stream: str) -> Any:
+    """The service's own retry of `stream`'s dead entries, where it has one; else None."""
+    for service in SERVICES:
+        module = optional_module(f"services.{service}.entrypoints.cli")
+        for pattern, retry in getattr(module, "dead_letter_retries", {}).items():
+            if re.fullmatch(pattern, stream):
+                return retry
+    return None

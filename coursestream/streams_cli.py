@@ -13,6 +13,7 @@ from typing import Any
 import click
 from redis.asyncio import Redis
 
+from coursestream import registry
 from shared.events import DATA_FIELD, decode_entry
 from shared.redis import make_redis
 from shared.settings import Settings
@@ -162,16 +163,28 @@ async def dead(redis: Redis, stream: str, count: int) -> None:
         click.echo(render(entry_id, fields))
 
 
+# Retries one dead entry (redis, stream, dead entry id, its fields) and removes it from the
+# dead stream when done; returns what became of it.
+RetryDead = Callable[[Redis, str, str, dict[bytes, bytes]], Awaitable[str]]
+
+
+async def put_back(redis: Redis, stream: str, entry_id: str, fields: dict[bytes, bytes]) -> str:
+    """The plain retry: the entry again on its stream (a new entry), then out of the dead."""
+    new_id = await redis.xadd(stream, {DATA_FIELD: fields[DATA_FIELD.encode()]})
+    await redis.xdel(dead_stream(stream), entry_id)
+    return f"put back as {new_id.decode()}"
+
+
 @streams.command("retry-dead")
 @click.argument("stream")
 @click.option("--id", "entry_ids", multiple=True, help="Dead entry id (repeat); default all.")
 @with_redis
 async def retry_dead(redis: Redis, stream: str, entry_ids: tuple[str, ...]) -> None:
-    """Put dead entries back on their stream (as new entries) and remove them from dead."""
-    source = dead_stream(stream)
-    entries = await redis.xrange(source)
+    """Retry dead entries: put back on their stream, or, where the service says how (a
+    seckill order request takes its unit of stock again or is refused), its own way."""
+    retry: RetryDead = registry.dead_letter_retry(stream) or put_back
+    entries = await redis.xrange(dead_stream(stream))
     chosen = [e for e in entries if not entry_ids or e[0].decode() in entry_ids]
     for entry_id, fields in chosen:
-        await redis.xadd(stream, {DATA_FIELD: fields[DATA_FIELD.encode()]})
-        await redis.xdel(source, entry_id)
+        click.echo(f"{entry_id.decode()}\t{await retry(redis, stream, entry_id.decode(), fields)}")
     click.echo(f"retried {len(chosen)} entries on {stream}")

@@ -8,9 +8,10 @@ Per stream and group, three paths feed one plain handler (`Handle`, no FastStrea
   (`XAUTOCLAIM`), one at a time.
 Entries are acknowledged only after the handler returned, so its effect must be committed
 by then and be idempotent. An entry handled alone (claimed, or recovered after its batch
-failed) that fails on its `max_deliveries`-th delivery goes to `<stream>.dead` through
-`on_dead`, an undecodable one at once; errors listed as `transient` (a database that is
-down) never dead-letter: the entry waits in the pending list until it can be written.
+failed) that fails on its `max_deliveries`-th delivery goes to `<stream>.dead`, after
+`on_dead` compensated it; an undecodable one at once; errors listed as `transient` (a
+database that is down) never dead-letter: the entry waits in the pending list until it can
+be written.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class Delivery:
 
 
 Handle = Callable[[Sequence[Delivery]], Awaitable[None]]
-OnDead = Callable[[Delivery, str], Awaitable[None]]
+# Compensates an entry about to be dead-lettered (at least once: it must be idempotent).
+# False when its effect turns out to be committed after all: it is then only acknowledged.
+OnDead = Callable[[Delivery, str], Awaitable[bool]]
 
 
 class ConsumerMetrics:
@@ -239,13 +242,14 @@ class StreamConsumer:
         self, entry_id: str, fields: dict[Any, Any], error: str, deliveries: int,
         delivery: Delivery | None = None,
     ) -> None:
-        log.error("dead-lettering entry", stream=self.stream, entry_id=entry_id, error=error)
+        dead = True
         if delivery is not None and self.on_dead is not None:
-            await self.on_dead(delivery, error)
-        else:
-            await dead_letter(
-                self.redis, self.stream, self.group, entry_id, fields, error, deliveries
-            )
+            dead = await self.on_dead(delivery, error)
+        if not dead:  # its effect was committed after all
+            await self.redis.xack(self.stream, self.group, entry_id)
+            return
+        log.error("dead-lettering entry", stream=self.stream, entry_id=entry_id, error=error)
+        await dead_letter(self.redis, self.stream, self.group, entry_id, fields, error, deliveries)
         self.metrics.dead.labels(self.stream, self.group).inc()
 
     async def revive(self) -> bool:

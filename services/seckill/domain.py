@@ -53,6 +53,25 @@ HOLDING = (OrderStatus.UNPAID, OrderStatus.PAID)
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """Why an admitted request got no order, and how its admission is undone (once per
+    ticket, whatever path fails it)."""
+
+    reason: str
+    unit_back: bool  # the unit the admission took returns to Redis stock
+    frees_buyer: bool  # the buyer leaves the buyers set and may try again
+
+
+# The buyer holds another live order of the item: they stay a buyer; the unit was spare.
+ALREADY_PURCHASED = Failure("already-purchased", unit_back=True, frees_buyer=False)
+# The database already holds `stock` live orders: Redis had a unit it should not have had
+# (it lost its last writes), so that unit is not given back to be sold again.
+SOLD_OUT = Failure("sold-out", unit_back=False, frees_buyer=True)
+# The request failed for good (dead letter): its unit and its buyer are free again.
+ORDER_FAILED = Failure("order-failed", unit_back=True, frees_buyer=True)
+
+
+@dataclass(frozen=True, slots=True)
 class Refusal:
     status: int
     slug: str

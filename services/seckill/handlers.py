@@ -7,8 +7,9 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError, model_validator
 from redis.asyncio import Redis
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -19,10 +20,15 @@ from services.seckill.adapters.event_log import (
     SECKILL_EVENTS,
     publish_many,
 )
+from services.seckill.adapters.keys import ticket_item_id
 from services.seckill.adapters.repository import ItemRow, NewOrder, OrderRow, Repository
 from services.seckill.adapters.sale_store import LoadedItem, SaleStore, TicketMark
 from services.seckill.domain import (
+    ALREADY_PURCHASED,
+    ORDER_FAILED,
+    SOLD_OUT,
     Admission,
+    Failure,
     ItemFigures,
     OrderStatus,
     TicketStatus,
@@ -30,7 +36,7 @@ from services.seckill.domain import (
 )
 from services.seckill.metrics import OrderWriterMetrics
 from shared.consumers import Delivery
-from shared.events import Envelope, new_event_id, stable_event_id
+from shared.events import DATA_FIELD, Envelope, decode_entry, new_event_id, stable_event_id
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -47,6 +53,12 @@ class OrderRequested(BaseModel):
     item_id: int
     user_id: int
     price: Decimal
+
+    @model_validator(mode="after")
+    def _ticket_names_its_item(self) -> OrderRequested:
+        if ticket_item_id(self.ticket) != self.item_id:
+            raise ValueError("the ticket names another item")
+        return self
 
 
 def new_ticket(item_id: int) -> str:
@@ -142,16 +154,12 @@ async def write_orders(
     marks: list[TicketMark] = []
     out: list[tuple[str, Envelope]] = []
     for request, delivery in zip(requests, batch, strict=True):
-        order = written.get(request.ticket)
+        order = written.orders.get(request.ticket)
         if order is None:
-            # The buyer holds another live order of this item (stock reloaded by hand, say):
-            # refuse, and give back the unit this admission took.
-            await store.release(request.item_id, f"t:{request.ticket}", None)
-            marks.append(TicketMark(request.ticket, TicketStatus.FAILED,
-                                    reason="already-purchased"))
-            out.append((SECKILL_EVENTS, _event("order.rejected", {
-                "ticket": request.ticket, "item_id": request.item_id,
-                "user_id": request.user_id, "reason": "already-purchased"}, cause=delivery)))
+            # Refused for stock (Redis had lost its last writes), or the buyer holds another
+            # live order of this item (stock reloaded by hand, say).
+            failure = SOLD_OUT if request.ticket in written.sold_out else ALREADY_PURCHASED
+            out.append(await _reject(store, request, failure, delivery))
             metrics.orders.labels("rejected").inc()
             continue
         marks.append(TicketMark(request.ticket, TicketStatus.SUCCESS, order_id=order.id))
@@ -163,23 +171,67 @@ async def write_orders(
     await publish_many(redis, out)
 
 
+async def _reject(
+    store: SaleStore, request: OrderRequested, failure: Failure, cause: Delivery,
+) -> tuple[str, Envelope]:
+    """Fail a request that gets no order: its ticket failed with the reason and its admission
+    undone (once per ticket, whichever path comes first). Returns the `order.rejected` to
+    publish, every time: a crash may have lost the first, and a repeat (a redelivery, or
+    the dead letter of a request rejected before) carries the first one's id, which readers
+    drop."""
+    await store.fail(request.item_id, request.ticket, request.user_id, failure)
+    return _rejected(request, failure.reason, cause)
+
+
+def _rejected(
+    request: OrderRequested, reason: str, cause: Delivery | None
+) -> tuple[str, Envelope]:
+    return SECKILL_EVENTS, _event("order.rejected", {
+        "ticket": request.ticket, "item_id": request.item_id, "user_id": request.user_id,
+        "reason": reason}, cause=cause)
+
+
 async def order_failed(
     delivery: Delivery, error: str, repo: Repository, store: SaleStore,
     metrics: OrderWriterMetrics,
-) -> None:
-    """An order request failed `max_deliveries` times: dead-letter it, fail its ticket and
-    return its unit, in one script. If its order was written after all, only mark it."""
-    request = OrderRequested.model_validate(delivery.envelope.data)
+) -> bool:
+    """An order request failed `max_deliveries` times and goes to the dead letters: fail its
+    ticket and undo its admission (once per ticket, whatever undid it before). False when
+    its order was written after all: it is marked and only acknowledged. A request that
+    cannot be read took nothing this knows of: it is dead-lettered and nothing released."""
+    try:
+        request = OrderRequested.model_validate(delivery.envelope.data)
+    except ValidationError as exc:
+        log.error("unreadable order request: dead-lettered, nothing released",
+                  entry_id=delivery.entry_id, error=str(exc))
+        metrics.dead.inc()
+        return True
     async with database_errors():
         order = (await repo.orders_by_ticket([request.ticket])).get(request.ticket)
     if order is not None:
         await store.mark_tickets([TicketMark(request.ticket, TicketStatus.SUCCESS,
                                              order_id=order.id)])
-        await store.ack_order_request(request.item_id, delivery.entry_id)
-        return
-    if await store.dead_letter(request.item_id, request.user_id, request.ticket,
-                               delivery.entry_id, delivery.fields, error, delivery.deliveries):
-        metrics.dead.inc()
+        return False
+    await publish_many(store.redis, [await _reject(store, request, ORDER_FAILED, delivery)])
+    metrics.dead.inc()
+    return True
+
+
+async def retry_dead_request(store: SaleStore, dead_stream: str, entry_id: str,
+                             fields: dict[Any, Any]) -> str:
+    """`coursestream streams retry-dead` on an order stream: the dead request gave its unit
+    back, so it is admitted again in Redis (or refused: sold out, already purchased) instead
+    of being put back as it was. Returns what became of it, for the operator."""
+    try:
+        envelope = decode_entry(fields)
+        request = OrderRequested.model_validate(envelope.data)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        return f"unreadable, left in {dead_stream}: {exc}"
+    outcome = await store.readmit(dead_stream, entry_id, fields[DATA_FIELD.encode()],
+                                  request.user_id, request.item_id, request.ticket)
+    if outcome in (ALREADY_PURCHASED.reason, SOLD_OUT.reason):
+        await publish_many(store.redis, [_rejected(request, outcome, cause=None)])
+    return f"ticket {request.ticket}: {outcome}"
 
 
 # Orders
@@ -236,7 +288,7 @@ async def expire(
         log.warning("order.expire for an unknown order", order_id=order_id)
         return None
     if order.status == OrderStatus.EXPIRED:
-        released = await store.release(order.item_id, f"o:{order.id}", order.user_id)
+        released = await store.release(order.item_id, order.ticket, order.user_id)
         if changed or released:
             await publish_many(
                 redis, [(SECKILL_EVENTS, _event("order.expired", order_data(order)))]

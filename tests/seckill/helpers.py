@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from sqlalchemy import func, select
 
 from services.seckill import handlers
@@ -17,8 +18,9 @@ from services.seckill.adapters.repository import Repository
 from services.seckill.adapters.sale_store import SaleStore
 from services.seckill.domain import ItemFigures
 from services.seckill.settings import Settings
+from shared.consumers import Delivery
 from shared.db import make_engine
-from shared.events import Envelope, publish
+from shared.events import Envelope, decode_entry, publish
 from shared.redis import make_redis
 from tests.seckill.conftest import BASE
 from tests.support.tokens import Tokens
@@ -90,3 +92,17 @@ async def order_of(
 async def expire_command(inspector: Inspector, order_id: int) -> None:
     await publish(inspector.redis, SECKILL_COMMANDS,
                   Envelope(type="order.expire", producer="test", data={"order_id": order_id}))
+
+
+async def read_requests(inspector: Inspector, item_id: int) -> list[Delivery]:
+    """The item's new order requests, read into `order-writer` as a writer would (pending
+    until acknowledged)."""
+    stream = inspector.keys.orders_stream_of(item_id)
+    try:
+        await inspector.redis.xgroup_create(stream, "order-writer", id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    reply = await inspector.redis.xreadgroup("order-writer", "test-writer", {stream: ">"})
+    entries = reply[0][1] if reply else []
+    return [Delivery(i.decode(), decode_entry(f), f) for i, f in entries]

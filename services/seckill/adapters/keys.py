@@ -6,11 +6,15 @@ a dead letter and a returned unit each touch a single cluster slot.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from services.seckill.domain import partition_of
 
 PREFIX = "seckill"
+
+
+ORDERS_STREAM = re.compile(r"seckill:\{p\d+\}:orders")  # Keys.orders_stream
 
 
 def ticket_item_id(ticket: str) -> int:

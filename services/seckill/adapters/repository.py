@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -56,6 +56,15 @@ class OrderRow:
     def of(cls, row: Any) -> OrderRow:
         return cls(row.id, row.item_id, row.user_id, row.ticket, row.price, row.status,
                    utc(row.created_at), utc(row.pay_by), utc(row.paid_at))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a batch insert found: the orders of its tickets and the tickets refused for
+    stock."""
+
+    orders: dict[str, OrderRow]
+    sold_out: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +117,13 @@ class Repository:
 
     # Orders
 
-    async def insert_orders(
-        self, new: Sequence[NewOrder], pay_timeout_s: int
-    ) -> dict[str, OrderRow]:
-        """Insert a batch in one transaction; rows that exist already (same ticket, or a live
-        order of the same buyer and item) are skipped. Returns the orders of these tickets,
-        new or old: a redelivered request finds its order again."""
+    async def insert_orders(self, new: Sequence[NewOrder], pay_timeout_s: int) -> Written:
+        """Insert a batch in one transaction. Rows that exist already (same ticket, or a live
+        order of the same buyer and item) are skipped, and so are rows beyond the item's
+        stock: the database, not Redis, has the last word on stock, since Redis may lose
+        its last writes and admit a unit again. Returns the orders of these tickets, new or
+        old (a redelivered request finds its order again), and the tickets refused for stock.
+        """
         now = datetime.now(UTC)
         pay_by = datetime.fromtimestamp(now.timestamp() + pay_timeout_s, UTC)
         rows = [
@@ -123,11 +133,21 @@ class Repository:
         ]
         async with self.engine.begin() as conn:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            await conn.execute(insert(orders).on_conflict_do_nothing(), rows)
+            inserted = set((await conn.execute(
+                insert(orders).on_conflict_do_nothing().returning(orders.c.ticket), rows
+            )).scalars())
+            sold_out: list[str] = []
+            for item_id in sorted({o.item_id for o in new}):  # one lock order: no deadlock
+                fresh = list(dict.fromkeys(
+                    o.ticket for o in new if o.item_id == item_id and o.ticket in inserted))
+                if fresh:
+                    sold_out += await _beyond_stock(conn, item_id, fresh)
+            if sold_out:
+                await conn.execute(delete(orders).where(orders.c.ticket.in_(sold_out)))
             found = await conn.execute(
                 select(orders).where(orders.c.ticket.in_([o.ticket for o in new]))
             )
-            return {r.ticket: OrderRow.of(r) for r in found}
+            return Written({r.ticket: OrderRow.of(r) for r in found}, frozenset(sold_out))
 
     async def order(self, order_id: int) -> OrderRow | None:
         async with self.engine.connect() as conn:
@@ -183,15 +203,15 @@ class Repository:
             )
             return [r.id for r in rows]
 
-    async def holding(self, item_id: int) -> tuple[list[int], list[int]]:
-        """(buyers holding a unit, ids of expired orders) of one item."""
+    async def holding(self, item_id: int) -> tuple[list[int], list[str]]:
+        """(buyers holding a unit, tickets of expired orders) of one item."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(
-                select(orders.c.id, orders.c.user_id, orders.c.status)
+                select(orders.c.ticket, orders.c.user_id, orders.c.status)
                 .where(orders.c.item_id == item_id)
             )).all()
         holders = [r.user_id for r in rows if r.status in HOLDING]
-        expired = [r.id for r in rows if r.status == OrderStatus.EXPIRED]
+        expired = [r.ticket for r in rows if r.status == OrderStatus.EXPIRED]
         return holders, expired
 
     async def orders_by_ticket(self, tickets: Sequence[str]) -> dict[str, OrderRow]:
@@ -203,6 +223,22 @@ class Repository:
                 )
                 found.update((r.ticket, OrderRow.of(r)) for r in rows)
         return found
+
+
+async def _beyond_stock(conn: AsyncConnection, item_id: int, fresh: list[str]) -> list[str]:
+    """Of `fresh` (this transaction's new orders of the item, in request order), the last
+    ones past the item's stock. The item's row is locked first (SQLite has no row locks but
+    this transaction holds the database's write lock since its insert), so concurrent
+    batches count one after the other, each seeing the orders of those committed before.
+    PostgreSQL: `FOR NO KEY UPDATE`, which the key-share locks the inserts' foreign key
+    checks took do not block (`FOR UPDATE` deadlocks two such batches)."""
+    stock = await conn.scalar(
+        select(items.c.stock).where(items.c.id == item_id).with_for_update(key_share=True))
+    held = await conn.scalar(
+        select(func.count()).select_from(orders)
+        .where(orders.c.item_id == item_id, orders.c.status.in_(HOLDING)))
+    excess = int(held or 0) - int(stock or 0)
+    return fresh[max(0, len(fresh) - excess):] if excess > 0 else []
 
 
 async def _order(conn: AsyncConnection, order_id: int) -> OrderRow | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from importlib.resources import files
 from typing import Any
@@ -15,7 +15,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from services.seckill.adapters.keys import Keys
-from services.seckill.domain import Admission, TicketStatus, money, partition_of
+from services.seckill.domain import Admission, Failure, TicketStatus, money
 from shared.events import LUA_ENCODE_ENTRY
 
 PRODUCER = "seckill"
@@ -146,14 +146,14 @@ class SaleStore:
         self.ticket_ttl_s = ticket_ttl_s
         self._admit = ScriptBatcher(
             redis, redis.register_script(LUA_ENCODE_ENTRY + _lua("admit.lua")))
-        self._dead = redis.register_script(_lua("dead.lua"))
         self._release = redis.register_script(_lua("release.lua"))
+        self._readmit = redis.register_script(_lua("readmit.lua"))
         self._snapshot = redis.register_script(_lua("snapshot.lua"))
 
     async def load_item(
-        self, item: LoadedItem, buyers: Iterable[int] = (), released: Iterable[int] = ()
+        self, item: LoadedItem, buyers: Iterable[int] = (), released: Iterable[str] = ()
     ) -> None:
-        """(Re)write one item's hash, buyers and released orders, and mark it loaded."""
+        """(Re)write one item's hash, buyers and released tickets, and mark it loaded."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(k.item(item.id), k.buyers(item.id), k.released(item.id))
@@ -162,11 +162,11 @@ class SaleStore:
                 "starts_at_ms": _ms(item.starts_at), "ends_at_ms": _ms(item.ends_at),
                 "price": money(item.price), "course_id": item.course_id,
             })
-            buyer_ids, released_ids = list(buyers), [f"o:{o}" for o in released]
+            buyer_ids, released_tickets = list(buyers), list(released)
             if buyer_ids:
                 pipe.sadd(k.buyers(item.id), *buyer_ids)
-            if released_ids:
-                pipe.sadd(k.released(item.id), *released_ids)
+            if released_tickets:
+                pipe.sadd(k.released(item.id), *released_tickets)
             pipe.sadd(k.index(item.id), item.id)
             pipe.set(k.loaded(item.id), 1)
             await pipe.execute()
@@ -239,40 +239,49 @@ class SaleStore:
                 pipe.publish(self.keys.ticket_channel(mark.ticket), mark.status.value)
             await pipe.execute()
 
-    async def release(self, item_id: int, member: str, buyer: int | None) -> bool:
-        """Give one unit back to stock once per `member` (`o:<order id>` for an expired
-        order, `t:<ticket>` for a rejected request) and drop `buyer` from the buyers set so
-        they may try again. True the first time."""
+    async def release(self, item_id: int, ticket: str, buyer: int) -> bool:
+        """An expired order's unit back to stock, its buyer free to buy again; True the
+        first time for this ticket (see `_undo`)."""
+        return await self._undo(item_id, ticket, buyer, unit_back=True)
+
+    async def fail(self, item_id: int, ticket: str, user_id: int, failure: Failure) -> bool:
+        """Fail an admitted request that gets no order and undo its admission as `failure`
+        says; True the first time for this ticket (see `_undo`)."""
+        return await self._undo(item_id, ticket, user_id if failure.frees_buyer else None,
+                                unit_back=failure.unit_back, reason=failure.reason)
+
+    async def _undo(
+        self, item_id: int, ticket: str, buyer: int | None, unit_back: bool,
+        reason: str | None = None,
+    ) -> bool:
+        """At most once per ticket, whatever path asks (rejection, refusal for stock, dead
+        letter, expiry): the released set remembers every ticket undone."""
         k = self.keys
         done = await self._release(
-            keys=[k.item(item_id), k.buyers(item_id), k.released(item_id)],
-            args=[member, "" if buyer is None else buyer],
+            keys=[k.item(item_id), k.buyers(item_id), k.released(item_id), k.ticket(ticket)],
+            args=[ticket, "" if buyer is None else buyer, int(unit_back), reason or "",
+                  self.ticket_ttl_s],
         )
         return bool(done)
 
-    async def dead_letter(
-        self, item_id: int, user_id: int, ticket: str, entry_id: str,
-        fields: dict[Any, Any], error: str, deliveries: int,
-    ) -> bool:
-        """Dead-letter an order request, fail its ticket and return its unit, atomically."""
+    async def readmit(self, dead_stream: str, entry_id: str, data: bytes, user_id: int,
+                      item_id: int, ticket: str) -> str:
+        """Admit a dead order request again and put it back on its stream, or refuse it (the
+        outcome; see `readmit.lua`)."""
         k = self.keys
-        partition = partition_of(item_id, k.partitions)
-        raw = fields.get(b"__data__") or fields.get("__data__") or b""
-        done = await self._dead(
-            keys=[k.orders_stream(partition), k.dead_stream(partition), k.ticket(ticket),
-                  k.item(item_id), k.buyers(item_id)],
-            args=[ORDER_WRITER_GROUP, entry_id, raw, error[:2000], deliveries, user_id,
-                  datetime.now(UTC).isoformat(), self.ticket_ttl_s],
+        outcome = await self._readmit(
+            keys=[dead_stream, k.orders_stream_of(item_id), k.item(item_id), k.buyers(item_id),
+                  k.released(item_id), k.ticket(ticket)],
+            args=[entry_id, data, user_id, item_id, ticket, self.ticket_ttl_s],
         )
-        return bool(done)
-
-    async def ack_order_request(self, item_id: int, entry_id: str) -> None:
-        await self.redis.xack(self.keys.orders_stream_of(item_id), ORDER_WRITER_GROUP, entry_id)
+        return _text(outcome)
 
     async def snapshot(self, item_id: int) -> tuple[int | None, list[str]]:
-        """Remaining stock and the tickets of unacknowledged order requests, at one instant."""
+        """Remaining stock and the tickets of unacknowledged order requests not undone
+        already, at one instant."""
+        k = self.keys
         remaining, tickets = await self._snapshot(
-            keys=[self.keys.item(item_id), self.keys.orders_stream_of(item_id)],
+            keys=[k.item(item_id), k.orders_stream_of(item_id), k.released(item_id)],
             args=[ORDER_WRITER_GROUP, item_id],
         )
         return (None if remaining is None else int(remaining)), [_text(t) for t in tickets]

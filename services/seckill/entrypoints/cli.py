@@ -7,14 +7,16 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
+from redis.asyncio import Redis
 
 from services.seckill import handlers
-from services.seckill.adapters.keys import Keys
+from services.seckill.adapters.keys import ORDERS_STREAM, Keys
 from services.seckill.adapters.repository import Repository
 from services.seckill.adapters.sale_store import SaleStore
 from services.seckill.settings import Settings
 from shared.db import make_engine
 from shared.redis import make_redis
+from shared.streams import dead_stream
 
 T = TypeVar("T")
 
@@ -65,4 +67,14 @@ def reconcile(fix: bool) -> None:
         raise SystemExit(1)
 
 
+async def retry_dead_request(
+    redis: Redis, stream: str, entry_id: str, fields: dict[bytes, bytes]
+) -> str:
+    """`coursestream streams retry-dead` on an order stream: admitted again, or refused."""
+    settings = Settings()
+    store = SaleStore(redis, Keys(settings.seckill_partitions), settings.ticket_ttl_s)
+    return await handlers.retry_dead_request(store, dead_stream(stream), entry_id, fields)
+
+
 commands = [seckill]
+dead_letter_retries = {ORDERS_STREAM.pattern: retry_dead_request}

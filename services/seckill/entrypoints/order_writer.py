@@ -64,8 +64,8 @@ async def order_writer(
     keys = Keys(settings.seckill_partitions)
     store = SaleStore(redis, keys, settings.ticket_ttl_s)
 
-    async def on_dead(delivery: Delivery, error: str) -> None:
-        await handlers.order_failed(delivery, error, repo, store, writer_metrics)
+    async def on_dead(delivery: Delivery, error: str) -> bool:
+        return await handlers.order_failed(delivery, error, repo, store, writer_metrics)
 
     consumers = [
         StreamConsumer(

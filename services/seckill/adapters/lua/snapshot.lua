@@ -1,6 +1,7 @@
 -- One item's Redis figures at one instant, for reconcile: remaining stock and the tickets
--- of order requests the order writer has not acknowledged (pending or not yet delivered).
--- KEYS: 1 item hash, 2 orders stream
+-- of order requests the order writer has not acknowledged (pending or not yet delivered),
+-- but for those whose admission was undone already (failed, waiting for their ack).
+-- KEYS: 1 item hash, 2 orders stream, 3 released set
 -- ARGV: 1 group, 2 item id
 local remaining = redis.call('HGET', KEYS[1], 'remaining')
 local tickets = {}
@@ -12,8 +13,10 @@ local function collect(entries)
       if fields[i] == '__data__' then
         local outer = cjson.decode(fields[i + 1])
         local envelope = cjson.decode(outer['data'])
-        if tostring(envelope['data']['item_id']) == ARGV[2] then
-          table.insert(tickets, envelope['data']['ticket'])
+        local ticket = envelope['data']['ticket']
+        if tostring(envelope['data']['item_id']) == ARGV[2]
+            and redis.call('SISMEMBER', KEYS[3], tostring(ticket)) == 0 then
+          table.insert(tickets, ticket)
         end
       end
     end
