@@ -82,3 +82,32 @@ async def test_seckill_attempts_are_limited_per_user_with_headers(
     assert refused["RateLimit-Policy"] == '"attempts";q=3;w=1'
     assert refused["RateLimit"].startswith('"attempts";r=0;')
     assert int(refused["Retry-After"]) >= 1
+
+
+async def test_event_streams_past_the_users_rate_are_refused(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    """Opening a ticket's event stream again and again: the gateway lets a user open twenty
+    a minute (`events` class), then 429; the seckill service also caps the streams a user
+    holds open at once (tests/seckill/test_ticket_events.py)."""
+    phone, address = "13600000002", from_address(2)
+    async with http.post(f"{platform.url}/api/v1/auth/sms-codes", json={"phone": phone},
+                         headers=address) as response:
+        assert response.status == 202, await response.text()
+    async with http.post(f"{platform.url}/api/v1/auth/tokens", json={
+            "phone": phone, "code": await sent_code(platform, phone)},
+            headers=address) as response:
+        assert response.status == 200, await response.text()
+        headers = {"Authorization": f"Bearer {(await response.json())['access_token']}"}
+    async with http.post(f"{platform.url}/api/v1/seckill/items/1/attempts",
+                         headers=headers) as response:  # the demo sale, live
+        assert response.status == 202, await response.text()
+        events_url = (await response.json())["links"]["events"]
+    statuses = []
+    for _ in range(21):
+        async with http.get(events_url, headers=headers) as response:
+            statuses.append(response.status)
+            if response.status == 429:
+                assert response.headers["RateLimit-Policy"] == '"events";q=20;w=60'
+            await response.read()  # the ticket turns final at once; the stream ends
+    assert statuses == [200] * 20 + [429]
