@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
+from services.gateway.adapters.rate_limits import RateLimit
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.domain import User
 from services.gateway.entrypoints.limits import route_class
@@ -137,3 +139,11 @@ async def test_without_redis_reads_go_through_and_the_rest_is_refused(
         assert upstreams["catalog"].echoed == before
     finally:
         server.stop()
+
+
+async def test_a_quota_far_above_any_load_never_fails(redis: Redis) -> None:
+    """An emission interval below the precision of the stored time (a benchmark's quota)
+    still sets a valid expiry (it made Redis refuse the script: every attempt a 503)."""
+    limit = RateLimit(redis, "attempts", 1_000_000_000, 1)
+    decisions = [await limit.take("u:1") for _ in range(3)]
+    assert all(d.allowed for d in decisions)

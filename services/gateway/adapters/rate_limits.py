@@ -55,7 +55,9 @@ local next_tat = tat + interval
 if next_tat - now > window then
   return {0, 0, math.ceil(tat - now), math.ceil(next_tat - now - window)}
 end
-redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now))
+-- At least 1 ms: an interval below the float precision of `now` leaves next_tat == now.
+redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX',
+           math.max(1, math.ceil(next_tat - now)))
 return {1, math.floor((window - (next_tat - now)) / interval), math.ceil(next_tat - now), 0}
 """
 
