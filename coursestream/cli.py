@@ -72,6 +72,22 @@ def demo_data() -> None:
         click.echo(line)
 
 
+@main.command()
+def openapi() -> None:
+    """Print the gateway's merged API document, built from the code (web/openapi.json)."""
+    from coursestream.web_client import openapi_text
+
+    click.echo(openapi_text(), nl=False)
+
+
+@main.command("build-web")
+def build_web() -> None:
+    """Build the browser client into web/dist when it is missing or stale."""
+    from coursestream.web_client import ensure_built
+
+    click.echo("web/dist built" if ensure_built() else "web/dist is up to date")
+
+
 def _add_service_commands() -> None:
     for service in registry.SERVICES:
         module = registry.optional_module(f"services.{service}.entrypoints.cli")

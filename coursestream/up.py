@@ -70,6 +70,7 @@ def run_platform(host: str, base_port: int) -> int:
     for variable, offset in registry.WORKER_METRICS_PORTS.values():
         env[variable] = str(base_port + offset)
 
+    _build_web(env)
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for service in registry.available_services():
@@ -97,6 +98,20 @@ def run_platform(host: str, base_port: int) -> int:
         if redis is not None:
             redis.stop()
             print("embedded Redis stopped")
+
+
+def _build_web(env: dict[str, str]) -> None:
+    """Build web/dist when missing or stale; the gateway serves it (WEB_DIST_DIR).
+    A failed build leaves the API running: the page is reported missing, not the platform."""
+    from coursestream.web_client import DIST, WebBuildError, ensure_built
+
+    try:
+        if ensure_built():
+            print("web page built into web/dist")
+    except (WebBuildError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"web page not built ({exc}); the API still runs")
+    if (DIST / "index.html").exists():
+        env.setdefault("WEB_DIST_DIR", str(DIST))
 
 
 def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:

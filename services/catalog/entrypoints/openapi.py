@@ -18,9 +18,23 @@ ID = path_param("id")
 
 
 def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
-    props = model.model_json_schema()["properties"]
-    return [{"name": name, "in": "query", "required": False, "schema": schema}
-            for name, schema in props.items()]
+    schema = model.model_json_schema()
+    defs = schema.get("$defs", {})
+    # A parameter's schema has no home for `$defs`: enums (CourseKind) are inlined, or the
+    # document would point at "#/$defs/..." that it does not hold.
+    return [{"name": name, "in": "query", "required": False, "schema": _inline(prop, defs)}
+            for name, prop in schema["properties"].items()]
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.rsplit("/", 1)[-1]], defs)
+        return {key: _inline(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
 
 
 WRITABLE: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
