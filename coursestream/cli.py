@@ -65,7 +65,8 @@ def migrate(service: str | None) -> None:
 
 @main.command("demo-data")
 def demo_data() -> None:
-    """Load the demo data into every service that has some (once)."""
+    """Load the demo data into every service that has some; again is harmless (the demo
+    sales get a fresh window, nothing is duplicated)."""
     from coursestream.up import load_demo_data
 
     for line in load_demo_data():

@@ -22,7 +22,7 @@ from typing import Any
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 DIST = WEB / "dist"
-SOURCES = ("src", "media", "index.html", "vite.config.ts", "tsconfig.json", "package.json",
+SOURCES = ("src", "index.html", "vite.config.ts", "tsconfig.json", "package.json",
            "package-lock.json")
 MIN_NODE = 20
 

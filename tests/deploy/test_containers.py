@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from coursestream import registry
 from coursestream.cli import main
+from coursestream.web_client import MIN_NODE
 from services.scheduler.settings import Settings as SchedulerSettings
 from services.seckill.settings import Settings as SeckillSettings
 
@@ -43,10 +44,23 @@ def test_each_service_has_an_image_that_serves_it(service: str) -> None:
     assert cmd[:3] == ["coursestream", "serve", service]
     assert_cli_accepts(cmd)
     assert f"EXPOSE {registry.SERVICES[service]}" in dockerfile.read_text()
-    for line in re.findall(r"^COPY (\S+)", dockerfile.read_text(), re.MULTILINE):
+    for line in re.findall(r"^COPY (?!--from)(\S+)", dockerfile.read_text(), re.MULTILINE):
         assert (ROOT / line).exists(), f"{dockerfile} copies missing {line}"
     build = COMPOSE["services"][service]["build"]
     assert build["dockerfile"] == f"services/{service}/Dockerfile"
+
+
+def test_the_gateway_image_builds_the_web_client_as_coursestream_up_does() -> None:
+    text = (ROOT / "services" / "gateway" / "Dockerfile").read_text()
+    node, python = re.split(r"^FROM python", text, maxsplit=1, flags=re.MULTILINE)
+    scripts = json.loads((ROOT / "web" / "package.json").read_text())["scripts"]
+    version = re.search(r"^FROM node:(\d+)\S* AS web$", node, re.MULTILINE)
+    assert version and int(version.group(1)) >= MIN_NODE
+    runs = re.findall(r"^RUN (.+)$", node, re.MULTILINE)
+    assert runs == ["npm ci --no-audit --no-fund", "npm run build"] and "build" in scripts
+    assert "COPY --from=web /web/dist web/dist" in python and "COPY web/media web/media" in python
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"web/node_modules", "web/dist", ".venv"} <= set(ignored)
 
 
 def test_compose_runs_every_service_worker_and_dependency() -> None:

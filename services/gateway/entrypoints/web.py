@@ -172,9 +172,7 @@ class WebClient:
 
     async def media_file(self, request: web.Request) -> web.StreamResponse:
         relative = request.match_info["path"]
-        # A build may carry its own copy (web/vite.config.ts copies web/media to dist/media);
-        # the media folder wins, so an image changed there shows without a rebuild.
-        path = _inside(self.media, relative) or _inside(self.dist / "media", relative)
+        path = _inside(self.media, relative)
         if path is None:
             raise self._not_found(request)
         return self._send(request, path, SHORT)
