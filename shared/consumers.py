@@ -30,6 +30,7 @@ from redis.exceptions import ResponseError
 
 from shared.events import DEFAULT_MAXLEN, Envelope, decode_entry
 from shared.logging import get_logger
+from shared.redis import text
 from shared.streams import dead_letter, trim_stream
 
 log = get_logger(__name__)
@@ -66,9 +67,6 @@ class ConsumerMetrics:
             ["stream", "group"], registry=registry,
         )
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass
@@ -112,14 +110,14 @@ class StreamConsumer:
         @new_entries
         async def on_new(msg: RedisBatchStreamMessage) -> None:
             raw = msg.raw_message
-            entries = [(_text(i), f) for i, f in zip(raw["message_ids"], raw["data"], strict=True)]
+            entries = [(text(i), f) for i, f in zip(raw["message_ids"], raw["data"], strict=True)]
             await self._handle(await self._decode(entries, {}), "new")
 
         self.subscribers = [new_entries, claims]
 
         @claims
         async def on_claim(msg: RedisStreamMessage) -> None:
-            entry_id = _text(msg.raw_message["message_ids"][0])
+            entry_id = text(msg.raw_message["message_ids"][0])
             counts = {entry_id: await msg.get_delivery_count()}
             for delivery in await self._decode([(entry_id, msg.raw_message["data"])], counts):
                 await self._handle_alone(delivery, "claimed")
@@ -160,7 +158,7 @@ class StreamConsumer:
             entries = reply[0][1] if reply else []
             if not entries:
                 return recovered
-            batch = [(_text(entry_id), fields) for entry_id, fields in entries]
+            batch = [(text(entry_id), fields) for entry_id, fields in entries]
             start = batch[-1][0]
             deliveries = await self._decode(batch, await self._delivery_counts(batch))
             try:
@@ -185,7 +183,7 @@ class StreamConsumer:
             self.stream, self.group, batch[0][0], batch[-1][0], len(batch),
             consumername=self.consumer,
         )
-        return {_text(e["message_id"]): int(e["times_delivered"]) for e in found}
+        return {text(e["message_id"]): int(e["times_delivered"]) for e in found}
 
     async def _decode(
         self, entries: list[tuple[str, dict[Any, Any]]], counts: dict[str, int]

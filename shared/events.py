@@ -17,6 +17,8 @@ from faststream.redis.parser import MessageFormat
 from pydantic import BaseModel, Field
 from ulid import ULID
 
+from shared.redis import text
+
 if TYPE_CHECKING:
     from fast_depends.library.serializer import SerializerProto
     from faststream._internal.basic_types import SendableMessage
@@ -82,7 +84,7 @@ async def publish(
     entry_id = await redis.xadd(
         stream, encode_entry(envelope), maxlen=maxlen, approximate=maxlen is not None
     )
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return text(entry_id)
 
 
 class JsonMessageFormat(MessageFormat):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 from aiohttp import web
 from pydantic import ValidationError
+
+from shared.errors import AlreadyExists, DomainError, InvalidInput, NotFound, Unavailable
 
 PROBLEM_BASE = "https://coursestream.dev/problems"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -85,3 +88,37 @@ def from_http_exception(exc: web.HTTPException) -> Problem:
     headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
     reason = exc.reason if exc.text and exc.text.startswith(str(exc.status)) else exc.text
     return Problem(exc.status, detail=reason or None, headers=headers)
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """How one domain error is answered: its status and `type` slug."""
+
+    status: int
+    slug: str
+    title: str | None = None
+
+
+ProblemTable = Mapping[type[DomainError], ProblemKind]
+
+# The shared errors' answers; a service's table (entrypoints/problems.py) adds its own errors.
+SHARED_PROBLEMS: ProblemTable = {
+    NotFound: ProblemKind(404, "not-found"),
+    AlreadyExists: ProblemKind(409, "already-exists"),
+    InvalidInput: ProblemKind(422, "validation-error", "Invalid request"),
+    Unavailable: ProblemKind(503, "unavailable"),
+}
+
+
+def from_domain_error(error: DomainError, table: ProblemTable) -> Problem | None:
+    """The problem the table gives for the error's closest class; None when it has none."""
+    kind = next((table[cls] for cls in type(error).__mro__ if cls in table), None)
+    if kind is None:
+        return None
+    errors = None
+    if isinstance(error, InvalidInput):
+        errors = [{"loc": ["body", *e.field.split(".")], "msg": e.reason, "type": e.kind}
+                  for e in error.errors]
+    headers = {} if error.retry_after_s is None else {"Retry-After": str(error.retry_after_s)}
+    return Problem(kind.status, kind.slug, error.detail, title=kind.title, errors=errors,
+                   headers=headers)

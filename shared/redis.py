@@ -1,6 +1,8 @@
-"""The Redis client every service builds from `REDIS_URL`."""
+"""The Redis client every service builds from `REDIS_URL`, and reading its replies."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -12,3 +14,8 @@ def make_redis(url: str, max_connections: int = 200) -> Redis:
         url, max_connections=max_connections, timeout=5, health_check_interval=30
     )
     return Redis(connection_pool=pool)
+
+
+def text(value: Any) -> str:
+    """A reply as `str`: the clients answer bytes (an int or a str is rendered as is)."""
+    return value.decode() if isinstance(value, bytes) else str(value)

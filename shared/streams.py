@@ -7,14 +7,15 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from shared.redis import text
+
 
 def dead_stream(stream: str) -> str:
     return f"{stream}.dead"
 
 
 def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
+    ms, _, seq = text(entry_id).partition("-")
     return int(ms), int(seq or 0)
 
 

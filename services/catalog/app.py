@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from aiohttp import web
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.catalog.adapters.banner_cache import BannerCache, BannerCacheMetrics
@@ -21,15 +20,18 @@ from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, make_verifie
 from shared.broker import make_broker
 from shared.consumers import running
 from shared.db import make_engine, make_sessionmaker
-from shared.http import METRICS_KEY, add_readiness_check, create_base_app
-from shared.redis import make_redis
+from shared.http import (
+    METRICS_KEY,
+    add_readiness_check,
+    create_base_app,
+    database_check,
+    redis_check,
+)
+from shared.redis import make_redis, text
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -67,23 +69,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await cache.invalidate()
     follower = asyncio.create_task(follow_changes(redis, cache))
 
-    async def database() -> None:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-
-    async def redis_alive() -> None:
-        await redis.ping()
-
     async def streams() -> None:
         if follower.done():
             raise RuntimeError("catalog.events reader stopped")
         # FastStream stops a subscriber whose group vanished (Redis flushed or restarted empty).
         groups = await redis.xinfo_groups(COMMANDS_STREAM)
-        if not any(_text(g["name"]) == COMMANDS_GROUP for g in groups):
+        if not any(text(g["name"]) == COMMANDS_GROUP for g in groups):
             raise RuntimeError(f"group {COMMANDS_GROUP} on {COMMANDS_STREAM} is gone")
 
-    add_readiness_check(app, "database", database)
-    add_readiness_check(app, "redis", redis_alive)
+    add_readiness_check(app, "database", database_check(engine))
+    add_readiness_check(app, "redis", redis_check(redis))
     add_readiness_check(app, "consumers", streams)
     try:
         async with running(broker, consumers):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import text
 
 from services.gateway import handlers
 from services.gateway.adapters.passwords import BoundedVerifier
@@ -22,7 +21,7 @@ from services.gateway.entrypoints.web import add_web_routes
 from services.gateway.settings import Settings
 from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, TokenVerifier
 from shared.db import make_engine
-from shared.http import add_readiness_check, create_base_app
+from shared.http import add_readiness_check, create_base_app, database_check, redis_check
 from shared.redis import make_redis
 
 
@@ -71,15 +70,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
             settings.password_failures_window_s,
         )
 
-        async def database() -> None:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-
-        async def redis() -> None:
-            await client.ping()
-
-        add_readiness_check(app, "database", database)
-        add_readiness_check(app, "redis", redis)
+        add_readiness_check(app, "database", database_check(engine))
+        add_readiness_check(app, "redis", redis_check(client))
         yield
         await client.aclose()
         await engine.dispose()

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import text
 
 from services.scheduler.adapters.delay_store import DelayStore
 from services.scheduler.adapters.leader_lease import LeaderLease
@@ -28,7 +27,13 @@ from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, make_verifie
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, running
 from shared.db import make_engine
-from shared.http import METRICS_KEY, add_readiness_check, create_base_app
+from shared.http import (
+    METRICS_KEY,
+    add_readiness_check,
+    create_base_app,
+    database_check,
+    redis_check,
+)
 from shared.redis import make_redis
 
 RUNNER_KEY = web.AppKey("scheduler_runner", ScheduleRunner)
@@ -67,15 +72,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[RUNNER_KEY] = runner
     app[ELECTION_KEY] = election
 
-    async def database_ready() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-
-    async def redis_ready() -> None:
-        await redis.ping()
-
-    add_readiness_check(app, "database", database_ready)
-    add_readiness_check(app, "redis", redis_ready)
+    add_readiness_check(app, "database", database_check(engine))
+    add_readiness_check(app, "redis", redis_check(redis))
 
     await sync_builtins(repo, load_builtins(settings.scheduler_builtin_file), utc_now())
     broker = make_broker(settings.require_redis_url())

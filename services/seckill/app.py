@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from aiohttp import web
-from sqlalchemy import text
 
 from services.seckill import handlers
 from services.seckill.adapters.event_log import SECKILL_COMMANDS
@@ -23,7 +22,13 @@ from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, make_verifie
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, StreamConsumer, running
 from shared.db import make_engine
-from shared.http import METRICS_KEY, add_readiness_check, create_base_app
+from shared.http import (
+    METRICS_KEY,
+    add_readiness_check,
+    create_base_app,
+    database_check,
+    redis_check,
+)
 from shared.redis import make_redis
 
 COMMANDS_GROUP = "seckill"
@@ -53,15 +58,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[STATE_KEY] = State(settings, redis, repo, store, AdmissionMetrics(registry),
                            ticket_channels, OpenStreams(settings.ticket_events_per_user))
 
-    async def redis_ready() -> None:
-        await redis.ping()
-
-    async def database_ready() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-
-    add_readiness_check(app, "redis", redis_ready)
-    add_readiness_check(app, "database", database_ready)
+    add_readiness_check(app, "redis", redis_check(redis))
+    add_readiness_check(app, "database", database_check(engine))
 
     broker = make_broker(redis_url)
     commands = StreamConsumer(

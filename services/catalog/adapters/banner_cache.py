@@ -29,6 +29,7 @@ from services.catalog.domain import CachedBanners, fresh
 from shared.coalesce import CoalescedRead
 from shared.events import new_event_id
 from shared.logging import get_logger
+from shared.redis import text
 
 log = get_logger(__name__)
 
@@ -82,9 +83,6 @@ def _decode(raw: bytes | None) -> CachedBanners | None:
     body = orjson.loads(raw)
     return CachedBanners(version=body["version"], banners=body["banners"])
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class BannerCache:
@@ -165,7 +163,7 @@ class BannerCache:
         if raw is None:  # first start, or Redis lost its data: a token no copy carries
             await self.redis.set(VERSION_KEY, new_event_id(), nx=True)
             raw = await self.redis.get(VERSION_KEY)
-        return _text(raw)
+        return text(raw)
 
     def _forget(self, version: str, task: asyncio.Task[tuple[str, Banners]]) -> None:
         if self._inflight.get(version) is task:
@@ -202,7 +200,7 @@ class BannerCache:
         """The version now (a write meanwhile moves readers on to it) and the Redis copy,
         in one round trip."""
         version_raw, raw = await self.redis.mget(VERSION_KEY, COPY_KEY)
-        return (version if version_raw is None else _text(version_raw)), _decode(raw)
+        return (version if version_raw is None else text(version_raw)), _decode(raw)
 
     async def _rebuild(self, version: str, trigger: str) -> Banners:
         banners = await self.load()

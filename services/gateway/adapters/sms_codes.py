@@ -25,6 +25,7 @@ from services.gateway.domain import (
     TooManyCodesForPhone,
     new_code,
 )
+from shared.redis import text
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -132,8 +133,7 @@ class SmsCodes:
             self._failures_window_s * 1000])
         if not stored:
             return False
-        stored = stored.decode() if isinstance(stored, bytes) else str(stored)
-        if not hmac.compare_digest(stored, self._digest(phone, code)):
+        if not hmac.compare_digest(text(stored), self._digest(phone, code)):
             return False
         return bool(await self._consume(keys=keys, args=[stored]))
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from services.scheduler.adapters.lua_scripts import load
 from shared.events import DATA_FIELD, Envelope, encode_entry
+from shared.redis import text
 
 TAG = "{scheduler:delays}"
 DUE, PAYLOAD, KEYS, KEY_EXPIRY, STREAMS = (
@@ -23,9 +24,6 @@ STORE_KEYS = [DUE, PAYLOAD, KEYS, KEY_EXPIRY, STREAMS]
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ class DelayStore:
             keys=STORE_KEYS, args=[envelope.id, _ms(due_at), stream, key, payload]
         )
         return StoredDelay(
-            _text(delay_id), datetime.fromtimestamp(int(due_ms) / 1000, UTC), bool(created)
+            text(delay_id), datetime.fromtimestamp(int(due_ms) / 1000, UTC), bool(created)
         )
 
     async def cancel(self, delay_id: str = "", key: str = "") -> bool:
@@ -83,7 +81,7 @@ class DelayStore:
         }
 
     async def move_due(self, batch: int) -> Moved:
-        streams = sorted(_text(s) for s in await self.redis.smembers(STREAMS))
+        streams = sorted(text(s) for s in await self.redis.smembers(STREAMS))
         reply = await self._move(keys=[*STORE_KEYS, *streams], args=[batch, self.key_ttl_ms])
         return Moved(int(reply[0]), int(reply[1]), [int(x) for x in reply[2:]])
 

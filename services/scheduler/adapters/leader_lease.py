@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from shared.redis import text
+
 LEASE_KEY = "{scheduler:leader}"
 FENCE_KEY = "{scheduler:leader}:fence"
 
@@ -48,7 +50,7 @@ class LeaderLease:
         value = await self._acquire(keys=[LEASE_KEY, FENCE_KEY], args=[self.owner, self.lease_ms])
         if not value:
             return None
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return text(value)
 
     async def renew(self, value: str) -> bool:
         return bool(await self._renew(keys=[LEASE_KEY], args=[value, self.lease_ms]))

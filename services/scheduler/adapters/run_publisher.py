@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from services.scheduler.adapters.leader_lease import LEASE_KEY
 from services.scheduler.adapters.lua_scripts import load
 from shared.events import DATA_FIELD, Envelope, encode_entry
+from shared.redis import text
 
 PublishResult = Literal["published", "duplicate", "fenced"]
 
@@ -31,6 +32,6 @@ class RunPublisher:
             keys=[LEASE_KEY, dedupe_key(envelope.id), stream],
             args=[lease_value, self._ttl, entry],
         )
-        status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        status = text(reply[0])
         assert status in ("published", "duplicate", "fenced"), status
         return status  # type: ignore[return-value]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,9 +14,9 @@ from services.scheduler.settings import Settings
 from services.scheduler.sms import GROUP, STREAM, SmsSender
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, StreamConsumer, running
-from shared.logging import configure_logging, get_logger
-from shared.metrics import serve_worker_metrics
+from shared.logging import get_logger
 from shared.redis import make_redis
+from shared.worker import run_worker
 
 log = get_logger(__name__)
 
@@ -52,6 +50,7 @@ async def sms_sender(
             )
             consumer.subscribe(broker)
             async with running(broker, [consumer]):
+                log.info("sms sender consuming", provider=settings.sms_provider, stream=STREAM)
                 yield sender
     finally:
         await redis.aclose()
@@ -59,13 +58,6 @@ async def sms_sender(
 
 async def main() -> None:
     settings = Settings()
-    configure_logging("sms-sender", settings.log_level, settings.log_json)
     registry = CollectorRegistry()
-    serve_worker_metrics(registry, settings.worker_metrics_host, settings.sms_metrics_port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    async with sms_sender(settings, registry):
-        log.info("sms sender running", provider=settings.sms_provider, stream=STREAM)
-        await stop.wait()
+    await run_worker("sms-sender", settings, registry, settings.sms_metrics_port,
+                     sms_sender(settings, registry))

@@ -17,6 +17,7 @@ from redis.exceptions import NoScriptError
 from services.seckill.adapters.keys import Keys
 from services.seckill.domain import Admission, Failure, TicketStatus, money
 from shared.events import LUA_ENCODE_ENTRY
+from shared.redis import text
 
 PRODUCER = "seckill"
 ORDER_WRITER_GROUP = "order-writer"
@@ -25,9 +26,6 @@ ORDER_WRITER_GROUP = "order-writer"
 def _lua(name: str) -> str:
     return (files("services.seckill.adapters") / "lua" / name).read_text()
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +199,8 @@ class SaleStore:
         reply = await self._admit(keys, [
             item_id, user_id, ticket, event_id, PRODUCER, correlation_id, self.ticket_ttl_s,
         ])
-        outcome = _text(reply[0])
-        return Admission(outcome, _text(reply[1]) if len(reply) > 1 else None)
+        outcome = text(reply[0])
+        return Admission(outcome, text(reply[1]) if len(reply) > 1 else None)
 
     async def remaining(self, item_ids: Sequence[int]) -> dict[int, int | None]:
         """Remaining stock per item; None where the item is not loaded."""
@@ -216,7 +214,7 @@ class SaleStore:
         raw = await self.redis.hgetall(self.keys.ticket(ticket))
         if not raw:
             return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {text(k): text(v) for k, v in raw.items()}
         return Ticket(
             ticket=ticket, status=fields["status"], user_id=int(fields["user_id"]),
             item_id=int(fields["item_id"]),
@@ -274,7 +272,7 @@ class SaleStore:
                   k.released(item_id), k.ticket(ticket)],
             args=[entry_id, data, user_id, item_id, ticket, self.ticket_ttl_s],
         )
-        return _text(outcome)
+        return text(outcome)
 
     async def snapshot(self, item_id: int) -> tuple[int | None, list[str]]:
         """Remaining stock and the tickets of unacknowledged order requests not undone
@@ -284,7 +282,7 @@ class SaleStore:
             keys=[k.item(item_id), k.orders_stream_of(item_id), k.released(item_id)],
             args=[ORDER_WRITER_GROUP, item_id],
         )
-        return (None if remaining is None else int(remaining)), [_text(t) for t in tickets]
+        return (None if remaining is None else int(remaining)), [text(t) for t in tickets]
 
     async def adjust_remaining(self, item_id: int, delta: int) -> int:
         """Shift remaining stock by `delta` (an increment keeps concurrent admissions)."""

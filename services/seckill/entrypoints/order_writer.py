@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,9 +26,10 @@ from services.seckill.settings import Settings
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer, running
 from shared.db import make_engine
-from shared.logging import configure_logging, get_logger
-from shared.metrics import Metrics, serve_worker_metrics
-from shared.redis import make_redis
+from shared.logging import get_logger
+from shared.metrics import Metrics
+from shared.redis import make_redis, text
+from shared.worker import run_worker
 
 log = get_logger(__name__)
 GAUGE_EVERY_S = 5.0
@@ -120,21 +120,13 @@ async def _sample(redis: Redis, stream: str, metrics: OrderWriterMetrics) -> Non
     age = 0.0
     if group["pending"]:
         oldest: Any = await redis.xpending_range(stream, ORDER_WRITER_GROUP, "-", "+", 1)
-        entry_id = oldest[0]["message_id"]
-        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        entry_id = text(oldest[0]["message_id"])
         age = max(0.0, time.time() - int(entry_id.partition("-")[0]) / 1000)
     metrics.oldest_pending_age.labels(stream).set(age)
 
 
 async def main() -> None:
     settings = Settings()
-    configure_logging("order-writer", settings.log_level, settings.log_json)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     instruments = Instruments.create()
-    serve_worker_metrics(instruments.metrics.registry, settings.worker_metrics_host,
-                         settings.order_writer_metrics_port)
-    async with order_writer(settings, instruments):
-        await stop.wait()
+    await run_worker("order-writer", settings, instruments.metrics.registry,
+                     settings.order_writer_metrics_port, order_writer(settings, instruments))

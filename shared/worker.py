@@ -1,0 +1,37 @@
+"""One way to run a stream worker process (the order writer, the SMS sender): logging once,
+its /metrics on its own port, the worker's context open until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AbstractAsyncContextManager
+
+from prometheus_client import CollectorRegistry
+
+from shared.logging import configure_logging, get_logger
+from shared.metrics import serve_worker_metrics
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+
+async def run_worker(
+    name: str,
+    settings: Settings,
+    registry: CollectorRegistry,
+    metrics_port: int,
+    worker: AbstractAsyncContextManager[object],
+) -> None:
+    """Serve `registry` on `metrics_port` (0: not at all), enter `worker`, wait for a stop
+    signal, leave it (its exit drains and closes what it opened)."""
+    configure_logging(name, settings.log_level, settings.log_json)
+    serve_worker_metrics(registry, settings.worker_metrics_host, metrics_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with worker:
+        log.info("worker running", worker=name)
+        await stop.wait()
+    log.info("worker stopped", worker=name)
