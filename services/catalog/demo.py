@@ -9,11 +9,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from services.catalog.adapters.banner_cache import replace_version
 from services.catalog.adapters.orm import Banner, Chapter, Course, CourseCategory, Section, Teacher
+from services.catalog.adapters.repository import SqlCatalogStore
+from services.catalog.bootstrap import bootstrap, database
 from services.catalog.settings import Settings
-from shared.db import make_engine, make_sessionmaker
-from shared.redis import make_redis
 
 CATEGORIES = ["Python", "Linux 运维", "Python 进阶", "开发工具", "Go 语言", "机器学习", "技术生涯"]
 TEACHERS = [
@@ -75,36 +74,37 @@ def _chapters(course: Course) -> list[Chapter]:
 
 
 async def load_demo_data(settings: Settings) -> bool:
-    """Insert the demo rows once; False when the catalog already has courses."""
-    engine = make_engine(settings.database_url)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            if await session.scalar(select(func.count()).select_from(Course)):
-                return False
-            categories = [CourseCategory(name=n, orders=i) for i, n in enumerate(CATEGORIES)]
-            teachers = [
-                Teacher(name=n, role=r, title=t, signature=s, orders=i,
-                        image=f"/media/teachers/{i + 1}.png", brief=f"{n}: {t}.")
-                for i, (n, r, t, s) in enumerate(TEACHERS)
-            ]
-            banners = [Banner(title=t, image=f"/media/banners/{i + 1}.jpg", link=link,
-                              info=info, orders=i) for i, (t, link, info) in enumerate(BANNERS)]
-            session.add_all([*categories, *teachers, *banners])
-            await session.flush()
-            courses = _courses([c.id for c in categories], [t.id for t in teachers])
-            session.add_all(courses)
-            await session.flush()
-            for course in courses:
-                chapters = _chapters(course)
-                session.add_all(chapters)
-                course.sections = course.pub_sections = sum(
-                    len(c.section_rows) for c in chapters)
-    finally:
-        await engine.dispose()
-    if settings.redis_url:  # a copy cached from other rows must not survive the new ones
-        redis = make_redis(settings.redis_url)
-        try:
-            await replace_version(redis)
-        finally:
-            await redis.aclose()
+    """Insert the demo rows once; False when the catalog already has courses. With Redis, a
+    copy cached from other rows must not survive the new ones: the banner version is replaced."""
+    if not settings.redis_url:
+        async with database(settings) as (_engine, store):
+            return await _insert(store)
+    async with bootstrap(settings) as runtime:
+        loaded = await _insert(runtime.store)
+        if loaded:
+            await runtime.banners.invalidate()
+        return loaded
+
+
+async def _insert(store: SqlCatalogStore) -> bool:
+    async with store.sessions() as session, session.begin():
+        if await session.scalar(select(func.count()).select_from(Course)):
+            return False
+        categories = [CourseCategory(name=n, orders=i) for i, n in enumerate(CATEGORIES)]
+        teachers = [
+            Teacher(name=n, role=r, title=t, signature=s, orders=i,
+                    image=f"/media/teachers/{i + 1}.png", brief=f"{n}: {t}.")
+            for i, (n, r, t, s) in enumerate(TEACHERS)
+        ]
+        banners = [Banner(title=t, image=f"/media/banners/{i + 1}.jpg", link=link,
+                          info=info, orders=i) for i, (t, link, info) in enumerate(BANNERS)]
+        session.add_all([*categories, *teachers, *banners])
+        await session.flush()
+        courses = _courses([c.id for c in categories], [t.id for t in teachers])
+        session.add_all(courses)
+        await session.flush()
+        for course in courses:
+            chapters = _chapters(course)
+            session.add_all(chapters)
+            course.sections = course.pub_sections = sum(len(c.section_rows) for c in chapters)
     return True

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any, Literal
 
+from shared.errors import AlreadyExists, FieldError, InvalidInput, Unavailable
+
 
 class CourseKind(StrEnum):
     """The seed's three course pages: free, hands-on (actual) and light courses."""
@@ -51,13 +53,6 @@ CourseOrdering = Literal[
 ]
 SECTION_PREVIEW = 4  # sections shown per course in lists, as on the seed's course page
 
-# Streams (the contract's names) and their entry types.
-EVENTS_STREAM = "catalog.events"
-COMMANDS_STREAM, COMMANDS_GROUP = "catalog.commands", "catalog"
-BANNER_CHANGED = "banner.changed"
-COURSE_CHANGED = "course.changed"
-REBUILD_BANNERS = "banners.rebuild-cache"
-
 
 def ordering_key(ordering: str) -> tuple[str, bool]:
     """`-price` -> ("price", descending=True)."""
@@ -80,3 +75,29 @@ def fresh(copy: CachedBanners | None, version: str) -> bool:
     read after the last write committed.
     """
     return copy is not None and copy.version == version
+
+
+# --- refusals (answered by entrypoints/problems.py) ---------------------------------------
+
+
+class Conflict(AlreadyExists):
+    """A unique value (a category name) is taken, by a live or a deleted row."""
+
+    def __init__(self) -> None:
+        super().__init__("A row with these values exists already.")
+
+
+class CacheUnavailable(Unavailable):
+    """A banner write refused before anything changed: the cache could not be told."""
+
+    def __init__(self) -> None:
+        super().__init__("The banner cache cannot be reached; nothing was changed.")
+
+
+class UnknownReference(InvalidInput):
+    """Links (`teacher_id`, `category_id`) to rows that are missing or deleted."""
+
+    def __init__(self, *errors: FieldError) -> None:
+        super().__init__(*errors)
+        # The answer's detail names the rows only ("no Teacher 9"), as it always has.
+        self.detail = "; ".join(e.reason for e in errors)

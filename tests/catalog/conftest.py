@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import event, select
 
 from services.catalog.adapters.orm import metadata
-from services.catalog.app import ENGINE_KEY, create_app
-from services.catalog.entrypoints.http import CATALOG_KEY
+from services.catalog.app import create_app
+from services.catalog.entrypoints.http import RUNTIME_KEY
 from services.catalog.settings import Settings
 from shared.auth import new_signing_key, token_claims
 from shared.settings import JWT_ALGORITHM
@@ -110,21 +110,21 @@ class QueryCounter:
 
 def count_queries(client: TestClient) -> QueryCounter:
     counter = QueryCounter()
-    event.listen(client.app[ENGINE_KEY].sync_engine, "before_cursor_execute", counter)
+    event.listen(client.app[RUNTIME_KEY].engine.sync_engine, "before_cursor_execute", counter)
     return counter
 
 
 async def snapshot(client: TestClient, with_redis: bool = True) -> dict[str, Any]:
     """Every row of every catalog table and the banner cache version: for 'nothing changed'.
     `with_redis=False` leaves out what lives in Redis (when it is down)."""
-    catalog = client.app[CATALOG_KEY]
+    runtime = client.app[RUNTIME_KEY]
     state: dict[str, Any] = {}
-    async with catalog.sessions() as session:
+    async with runtime.store.sessions() as session:
         for table in metadata.sorted_tables:
             rows = (await session.execute(select(table).order_by(table.c.id))).all()
             state[table.name] = [tuple(row) for row in rows]
     if not with_redis:
         return state
-    state["events"] = await catalog.redis.xlen("catalog.events")
-    state["version"] = await catalog.redis.get("catalog:{banners}:version")
+    state["events"] = await runtime.redis.xlen("catalog.events")
+    state["version"] = await runtime.redis.get("catalog:{banners}:version")
     return state

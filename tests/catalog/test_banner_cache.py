@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from services.catalog.adapters.banner_cache import COPY_KEY, VERSION_KEY
 from services.catalog.adapters.orm import Banner
-from services.catalog.entrypoints.http import CATALOG_KEY
+from services.catalog.entrypoints.http import RUNTIME_KEY
 from shared.events import Envelope, publish
 from shared.http import METRICS_KEY
 from tests.catalog.conftest import API, StartApp, count_queries, snapshot
@@ -53,7 +53,7 @@ def metric(client: TestClient, name: str, **labels: str) -> float:
 
 async def rename_behind_the_api(client: TestClient, title: str) -> None:
     """A change the cache is not told about (a manual fix in the database)."""
-    async with client.app[CATALOG_KEY].sessions() as session, session.begin():
+    async with client.app[RUNTIME_KEY].store.sessions() as session, session.begin():
         await session.execute(update(Banner).values(title=title))
 
 
@@ -63,7 +63,7 @@ async def test_a_stampede_on_one_replica_makes_one_query(
     client = await start_app()
     await add_banner(client, admin, "one")
     queries = count_queries(client)
-    cache = client.app[CATALOG_KEY].banners
+    cache = client.app[RUNTIME_KEY].banners
     results = await asyncio.gather(*(cache.get() for _ in range(150)))
     assert queries.banner_reads == 1
     assert all([b["title"] for b in r] == ["one"] for r in results)
@@ -89,7 +89,7 @@ async def test_a_slow_reader_cannot_put_old_rows_back(
 ) -> None:
     a, b = await start_app("a"), await start_app("b", banner_wait_ms=200)
     banner = await add_banner(a, admin, "old")
-    cache_a = a.app[CATALOG_KEY].banners
+    cache_a = a.app[RUNTIME_KEY].banners
     queried, release = asyncio.Event(), asyncio.Event()
     query = cache_a.load
 
@@ -150,7 +150,7 @@ async def test_a_write_drops_the_local_copy_of_other_replicas(
     a, b = await start_app("a"), await start_app("b")
     banner = await add_banner(a, admin, "one")
     assert await titles(b) == ["one"]
-    cache_b = b.app[CATALOG_KEY].banners
+    cache_b = b.app[RUNTIME_KEY].banners
     assert cache_b.local is not None
     await rename(a, admin, banner["id"], "two")
 

@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from services.catalog.app import SETTINGS_KEY
 from services.catalog.demo import load_demo_data
 from services.catalog.demo_images import demo_images
+from services.catalog.entrypoints.http import RUNTIME_KEY
 from tests.catalog.conftest import API, PUBLIC_BASE
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ async def get_json(client: TestClient, path: str) -> Any:
 
 
 async def demo_image_urls(client: TestClient) -> dict[str, set[str]]:
-    assert await load_demo_data(client.app[SETTINGS_KEY])
+    assert await load_demo_data(client.app[RUNTIME_KEY].settings)
     courses = (await get_json(client, "/courses?page_size=100"))["results"]
     teachers = (await get_json(client, "/teachers?page_size=100"))["results"]
     return {
@@ -63,7 +63,7 @@ async def test_every_demo_image_is_a_real_picture(client: TestClient) -> None:
 
 
 async def test_demo_banners_link_to_web_client_routes(client: TestClient) -> None:
-    assert await load_demo_data(client.app[SETTINGS_KEY])
+    assert await load_demo_data(client.app[RUNTIME_KEY].settings)
     links = [banner["link"] for banner in await get_json(client, "/banners")]
     assert links and all(ROUTES.fullmatch(link) for link in links), links
     categories = {c["id"] for c in await get_json(client, "/categories")}

@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from services.catalog.app import SETTINGS_KEY
 from services.catalog.demo import load_demo_data
+from services.catalog.entrypoints.http import RUNTIME_KEY
 from tests.catalog.conftest import API, PUBLIC_BASE
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ MONEY = re.compile(r"^\d+\.\d\d$")
 
 @pytest.fixture
 async def demo(client: TestClient) -> TestClient:
-    assert await load_demo_data(client.app[SETTINGS_KEY])
+    assert await load_demo_data(client.app[RUNTIME_KEY].settings)
     return client
 
 

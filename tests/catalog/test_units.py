@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from services.catalog import serializers
 from services.catalog.adapters.orm import Banner, Course, CourseCategory, Section, Teacher
 from services.catalog.domain import CachedBanners, fresh, ordering_key
+from services.catalog.entrypoints import serializers
 from services.catalog.entrypoints.schemas import CourseIn, CoursePatch, CourseQuery, SectionPatch
 
 BASE = "https://courses.example"

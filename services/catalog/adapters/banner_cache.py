@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.catalog.domain import CachedBanners, fresh
+from services.catalog.ports import CacheUnreachable
 from shared.coalesce import CoalescedRead
 from shared.events import new_event_id
 from shared.logging import get_logger
@@ -86,7 +87,8 @@ def _decode(raw: bytes | None) -> CachedBanners | None:
 
 
 class BannerCache:
-    """`load` queries the database and renders the list (one query per call)."""
+    """The `BannerCache` port, and the reads of `GET /banners`. `load` queries the database
+    and renders the list (one query per call)."""
 
     def __init__(
         self, redis: Redis, load: Load, metrics: BannerCacheMetrics, *, ttl_ms: int = 3_600_000,
@@ -143,8 +145,11 @@ class BannerCache:
 
     async def invalidate(self) -> str:
         """Every existing copy stops matching; banner writes call it before and after their
-        commit."""
-        version = await replace_version(self.redis)
+        commit. Raises `CacheUnreachable` when Redis does not answer."""
+        try:
+            version = await replace_version(self.redis)
+        except (RedisError, OSError) as error:
+            raise CacheUnreachable(str(error)) from error
         self.local = None
         return version
 

@@ -1,13 +1,16 @@
-"""SQL reads and writes of the catalog. Public reads see live (not soft-deleted), shown rows."""
+"""The catalog's ports `CatalogStore` and `CatalogRepository` on SQLAlchemy. Public reads
+see live (not soft-deleted), shown rows."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from services.catalog.adapters.orm import (
@@ -19,16 +22,33 @@ from services.catalog.adapters.orm import (
     Section,
     Teacher,
 )
-from services.catalog.domain import SECTION_PREVIEW, ordering_key
-
-RowT = TypeVar("RowT", bound=BaseFields)
+from services.catalog.domain import SECTION_PREVIEW, Conflict, ordering_key
+from services.catalog.ports import RowT
 
 
 def _public(model: Any) -> Any:
     return (model.is_delete.is_(False)) & (model.is_show.is_(True))
 
 
-class CatalogRepository:
+class SqlCatalogStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[SqlCatalogRepository]:
+        async with self.sessions() as session:
+            yield SqlCatalogRepository(session)
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[SqlCatalogRepository]:
+        try:
+            async with self.sessions() as session, session.begin():
+                yield SqlCatalogRepository(session)
+        except IntegrityError as error:
+            raise Conflict() from error
+
+
+class SqlCatalogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -132,10 +152,12 @@ class CatalogRepository:
 
     # --- admin --------------------------------------------------------------------------
 
-    async def live(self, model: type[RowT], row_id: int) -> RowT | None:
-        """A row that is not soft-deleted, shown or hidden (admins edit hidden rows too)."""
-        row = await self.session.get(model, row_id)
-        return row if row is not None and not row.is_delete else None
+    async def get(self, model: type[RowT], row_id: int) -> RowT | None:
+        return await self.session.get(model, row_id)
+
+    async def add(self, row: BaseFields) -> None:
+        self.session.add(row)
+        await self.session.flush()
 
     async def chapter_of_live_course(self, chapter_id: int) -> Chapter | None:
         return await self.session.scalar(

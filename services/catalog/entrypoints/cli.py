@@ -1,17 +1,16 @@
-"""`coursestream catalog rebuild-banners | banner-cache`: operating the banner cache."""
+"""`coursestream catalog rebuild-banners | banner-cache`: operating the banner cache.
+
+Importing this module stays cheap (the `coursestream` command lists it on every start): the
+runtime, Redis and the cache's keys are imported by the commands that use them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 import click
-import orjson
 
-from services.catalog.adapters.banner_cache import COPY_KEY, VERSION_KEY
-from services.catalog.domain import COMMANDS_STREAM, REBUILD_BANNERS
-from services.catalog.settings import Settings
-from shared.events import Envelope, publish
-from shared.redis import make_redis
+from services.catalog.streams import COMMANDS_STREAM, REBUILD_BANNERS
 
 
 @click.group()
@@ -22,14 +21,14 @@ def catalog() -> None:
 @catalog.command("rebuild-banners")
 def rebuild_banners() -> None:
     """Ask the catalog (group `catalog` on catalog.commands) to rebuild the banner cache."""
+    from services.catalog.bootstrap import bootstrap
+    from services.catalog.settings import Settings
+    from shared.events import Envelope, publish
 
     async def send() -> str:
-        redis = make_redis(Settings().require_redis_url())
-        try:
-            return await publish(redis, COMMANDS_STREAM,
+        async with bootstrap(Settings()) as runtime:
+            return await publish(runtime.redis, COMMANDS_STREAM,
                                  Envelope(type=REBUILD_BANNERS, producer="cli"))
-        finally:
-            await redis.aclose()
 
     click.echo(f"{REBUILD_BANNERS} sent to {COMMANDS_STREAM} as {asyncio.run(send())}")
 
@@ -37,14 +36,16 @@ def rebuild_banners() -> None:
 @catalog.command("banner-cache")
 def banner_cache() -> None:
     """Show the banner cache in Redis: the version, and whether the stored copy matches it."""
+    import orjson
+
+    from services.catalog.adapters.banner_cache import COPY_KEY, VERSION_KEY
+    from services.catalog.bootstrap import bootstrap
+    from services.catalog.settings import Settings
 
     async def read() -> tuple[bytes | None, bytes | None]:
-        redis = make_redis(Settings().require_redis_url())
-        try:
-            version, copy = await redis.mget(VERSION_KEY, COPY_KEY)
+        async with bootstrap(Settings()) as runtime:
+            version, copy = await runtime.redis.mget(VERSION_KEY, COPY_KEY)
             return version, copy
-        finally:
-            await redis.aclose()
 
     version, raw = asyncio.run(read())
     click.echo(f"version: {version.decode() if version else '(none)'}")

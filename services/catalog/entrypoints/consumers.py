@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.catalog.adapters.banner_cache import BannerCache
-from services.catalog.domain import (
+from services.catalog.bootstrap import Runtime
+from services.catalog.streams import (
     BANNER_CHANGED,
     COMMANDS_GROUP,
     COMMANDS_STREAM,
@@ -30,27 +28,26 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
-def command_consumer(
-    redis: Redis, cache: BannerCache, registry: CollectorRegistry, consumer: str,
-    poll_ms: int = 1000,
-) -> StreamConsumer:
+def command_consumer(runtime: Runtime, poll_ms: int = 1000) -> StreamConsumer:
     async def handle(batch: Sequence[Delivery]) -> None:
         # A rebuild is idempotent, and one answers every rebuild request in the batch.
         if any(d.envelope.type == REBUILD_BANNERS for d in batch):
-            banners = await cache.rebuild()
+            banners = await runtime.banners.rebuild()
             log.info("banner cache rebuilt", banners=len(banners))
         for delivery in batch:
             if delivery.envelope.type != REBUILD_BANNERS:
                 log.warning("unknown command ignored", type=delivery.envelope.type)
 
     return StreamConsumer(
-        redis=redis, stream=COMMANDS_STREAM, group=COMMANDS_GROUP, consumer=consumer,
-        handle=handle, metrics=ConsumerMetrics(registry), poll_ms=poll_ms,
+        redis=runtime.redis, stream=COMMANDS_STREAM, group=COMMANDS_GROUP,
+        consumer=runtime.settings.consumer_for("catalog"), handle=handle,
+        metrics=ConsumerMetrics(runtime.registry), poll_ms=poll_ms,
     )
 
 
-async def follow_changes(redis: Redis, cache: BannerCache, block_ms: int = 1000) -> None:
+async def follow_changes(runtime: Runtime, block_ms: int = 1000) -> None:
     """Read `catalog.events` from its current end, forever."""
+    redis, cache = runtime.redis, runtime.banners
     last: str | None = None
     while True:
         try:

@@ -9,37 +9,38 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from services.catalog import handlers
-from services.catalog.entrypoints import schemas
+from services.catalog.bootstrap import Runtime
+from services.catalog.entrypoints import schemas, serializers
 from services.catalog.entrypoints.openapi import document
-from services.catalog.handlers import Catalog, Entity
+from services.catalog.handlers import Entity
 from shared.auth import require_admin
+from shared.errors import NotFound
 from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
 from shared.pagination import PageParams, page_body
-from shared.problems import Problem
 
 PREFIX = "/api/v1/catalog"
-CATALOG_KEY = web.AppKey("catalog", Catalog)
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPENAPI = document()
 
 
-def _catalog(request: web.Request) -> Catalog:
-    return request.app[CATALOG_KEY]
+def _runtime(request: web.Request) -> Runtime:
+    return request.app[RUNTIME_KEY]
 
 
 def _path_id(request: web.Request) -> int:
     """The `{id}` of the path (digits by the route); beyond any stored id is simply absent."""
     value = int(request.match_info["id"])
     if value > schemas.MAX_INT:
-        raise Problem(404, "not-found", f"No row with id {value}.")
+        raise NotFound(f"No row with id {value}.")
     return value
 
 
 def _page(
     request: web.Request, count: int, results: list[dict[str, Any]], page: PageParams
 ) -> web.Response:
-    base = _catalog(request).base_url
+    base = _runtime(request).base_url
     return json_response(page_body(base, request.rel_url, page, count, results))
 
 
@@ -48,33 +49,42 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def banners(request: web.Request) -> web.Response:
-    body = await _catalog(request).banners.get_json()
+    # Straight from the cache, a read model holding the rendered body.
+    body = await _runtime(request).banners.get_json()
     return web.Response(body=body, content_type="application/json")
 
 
 async def categories(request: web.Request) -> web.Response:
-    return json_response(await handlers.list_categories(_catalog(request)))
+    rows = await _runtime(request).handlers.categories()
+    return json_response([serializers.category(row) for row in rows])
 
 
 async def courses(request: web.Request) -> web.Response:
     query = parse_query(request, schemas.CourseQuery)
     page = parse_query(request, PageParams)
-    count, results = await handlers.list_courses(_catalog(request), page, **query.model_dump())
-    return _page(request, count, results, page)
+    runtime = _runtime(request)
+    found = await runtime.handlers.courses(page, **query.model_dump())
+    return _page(request, found.count, serializers.courses(found, runtime.base_url), page)
 
 
 async def course(request: web.Request) -> web.Response:
-    return json_response(await handlers.course_detail(_catalog(request), _path_id(request)))
+    runtime = _runtime(request)
+    detail = await runtime.handlers.course(_path_id(request))
+    return json_response(serializers.course_detail(detail, runtime.base_url))
 
 
 async def teachers(request: web.Request) -> web.Response:
     page = parse_query(request, PageParams)
-    count, results = await handlers.list_teachers(_catalog(request), page)
+    runtime = _runtime(request)
+    count, rows = await runtime.handlers.teachers(page)
+    results = [serializers.teacher(row, runtime.base_url) for row in rows]
     return _page(request, count, results, page)
 
 
 async def teacher(request: web.Request) -> web.Response:
-    return json_response(await handlers.teacher_detail(_catalog(request), _path_id(request)))
+    runtime = _runtime(request)
+    row = await runtime.handlers.teacher(_path_id(request))
+    return json_response(serializers.teacher(row, runtime.base_url))
 
 
 def _creator(entity: Entity, model: type[BaseModel], nested: bool = False) -> Route:
@@ -84,9 +94,10 @@ def _creator(entity: Entity, model: type[BaseModel], nested: bool = False) -> Ro
         await require_admin(request)
         parent_id = _path_id(request) if nested else None
         body = await parse_body(request, model)
-        row = await handlers.create(_catalog(request), entity, body.model_dump(),
-                                    request[CORRELATION_ID_KEY], parent_id=parent_id)
-        return json_response(row, status=201)
+        runtime = _runtime(request)
+        row = await runtime.handlers.create(entity, body.model_dump(),
+                                            request[CORRELATION_ID_KEY], parent_id=parent_id)
+        return json_response(serializers.written(row, runtime.base_url), status=201)
 
     return create
 
@@ -96,9 +107,10 @@ def _updater(entity: Entity, model: type[schemas.Patch]) -> Route:
         await require_admin(request)
         row_id = _path_id(request)
         body = await parse_body(request, model)
-        return json_response(await handlers.update(
-            _catalog(request), entity, row_id, body.changes(), request[CORRELATION_ID_KEY]
-        ))
+        runtime = _runtime(request)
+        row = await runtime.handlers.update(entity, row_id, body.changes(),
+                                            request[CORRELATION_ID_KEY])
+        return json_response(serializers.written(row, runtime.base_url))
 
     return update
 
@@ -106,8 +118,8 @@ def _updater(entity: Entity, model: type[schemas.Patch]) -> Route:
 def _deleter(entity: Entity) -> Route:
     async def delete(request: web.Request) -> web.Response:
         await require_admin(request)
-        await handlers.delete(_catalog(request), entity, _path_id(request),
-                              request[CORRELATION_ID_KEY])
+        await _runtime(request).handlers.delete(entity, _path_id(request),
+                                                request[CORRELATION_ID_KEY])
         return web.Response(status=204)
 
     return delete

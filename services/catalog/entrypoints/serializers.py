@@ -1,15 +1,17 @@
 """The contract's JSON shapes of catalog rows, one function per shape.
 
 Every image path becomes absolute here, through `shared.urls.absolute_url`, for the request
-path and the banner cache rebuild alike.
+path and the banner cache rebuild alike (`bootstrap` gives the cache `banners` to render with).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from services.catalog.adapters.orm import Banner, Chapter, Course, CourseCategory, Section, Teacher
+from services.catalog.domain import SECTION_PREVIEW
+from services.catalog.handlers import CourseDetail, CoursePage
 from shared.urls import absolute_url
 
 
@@ -119,11 +121,18 @@ def chapter(row: Chapter, sections: list[Section]) -> dict[str, Any]:
     }
 
 
-def course_detail(
-    row: Course, base_url: str, chapters: list[tuple[Chapter, list[Section]]],
-    preview: list[dict[str, Any]],
-) -> dict[str, Any]:
-    body = course(row, base_url, preview)
+def courses(page: CoursePage, base_url: str) -> list[dict[str, Any]]:
+    return [
+        course(row, base_url, [section_preview(s, s.chapter_number)
+                                for s in page.previews.get(row.id, [])])
+        for row in page.courses
+    ]
+
+
+def course_detail(detail: CourseDetail, base_url: str) -> dict[str, Any]:
+    row, chapters = detail.course, detail.chapters
+    preview = [section_preview(s, c.chapter) for c, sections in chapters for s in sections]
+    body = course(row, base_url, preview[:SECTION_PREVIEW])
     linked_teacher = _live(row.teacher)
     body.update(
         teacher=teacher(linked_teacher, base_url) if linked_teacher else None,
@@ -168,3 +177,18 @@ def section_written(row: Section) -> dict[str, Any]:
         "pub_date": row.pub_date.isoformat(),
         **admin_fields(row),
     }
+
+
+WRITTEN: dict[type[Any], Callable[[Any, str], dict[str, Any]]] = {
+    Banner: lambda row, base: {**banner(row, base), **admin_fields(row)},
+    CourseCategory: lambda row, _base: {**category(row), **admin_fields(row)},
+    Teacher: lambda row, base: {**teacher(row, base), **admin_fields(row)},
+    Course: lambda row, base: {**course(row, base, []), **admin_fields(row)},
+    Chapter: lambda row, _base: chapter_written(row),
+    Section: lambda row, _base: section_written(row),
+}
+
+
+def written(row: Any, base_url: str) -> dict[str, Any]:
+    """The answer to an admin create or update: the public shape and the admin fields."""
+    return WRITTEN[type(row)](row, base_url)

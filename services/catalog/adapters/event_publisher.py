@@ -1,0 +1,18 @@
+"""The `EventPublisher` port on Redis: `catalog.events`, capped when written since no group
+reads it (an approximate MAXLEN)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from services.catalog.streams import EVENTS_STREAM
+from shared.events import Envelope, publish
+
+
+class RedisEventPublisher:
+    def __init__(self, redis: Redis, maxlen: int) -> None:
+        self.redis = redis
+        self.maxlen = maxlen
+
+    async def publish(self, envelope: Envelope) -> str:
+        return await publish(self.redis, EVENTS_STREAM, envelope, maxlen=self.maxlen)
