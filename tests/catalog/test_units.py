@@ -1,4 +1,5 @@
-"""Unit tests without I/O: domain rules, query and body parsing, serializers."""
+"""Unit tests without I/O: domain rules, query and body parsing, serializers, the answers
+to the catalog's refusals."""
 
 from __future__ import annotations
 
@@ -9,9 +10,19 @@ import pytest
 from pydantic import ValidationError
 
 from services.catalog.adapters.orm import Banner, Course, CourseCategory, Section, Teacher
-from services.catalog.domain import CachedBanners, fresh, ordering_key
+from services.catalog.domain import (
+    CachedBanners,
+    CacheUnavailable,
+    Conflict,
+    UnknownReference,
+    fresh,
+    ordering_key,
+)
 from services.catalog.entrypoints import serializers
+from services.catalog.entrypoints.problems import PROBLEMS
 from services.catalog.entrypoints.schemas import CourseIn, CoursePatch, CourseQuery, SectionPatch
+from shared.errors import FieldError, NotFound
+from shared.problems import from_domain_error
 
 BASE = "https://courses.example"
 
@@ -84,3 +95,26 @@ def test_course_renders_money_links_and_hides_deleted_links() -> None:
     assert body["category"] is None
     assert body["section_list"] == [{"chapter": 1, "orders": 1, "name": "S", "section_type": 2,
                                      "duration": "01:00", "free_trail": True}]
+
+
+def test_each_refusal_is_answered_as_the_api_documents() -> None:
+    """docs/catalog.md: 404 not-found, 409 conflict, 422 validation-error with
+    `unknown_reference` field errors, 503 cache-unavailable (no Retry-After)."""
+    answers = {
+        NotFound("No course with id 9."): (404, "not-found", "Not Found", None),
+        Conflict(): (409, "conflict", "Conflict", None),
+        CacheUnavailable(): (503, "cache-unavailable", "Service Unavailable", None),
+        UnknownReference(FieldError("teacher_id", "no Teacher 9", kind="unknown_reference")): (
+            422, "validation-error", "Invalid request",
+            [{"loc": ["body", "teacher_id"], "msg": "no Teacher 9", "type": "unknown_reference"}]),
+    }
+    for error, (status, slug, title, errors) in answers.items():
+        problem = from_domain_error(error, PROBLEMS)
+        assert problem is not None
+        body = problem.body()
+        assert (problem.status, body["type"], body["title"], body.get("errors")) == (
+            status, f"https://coursestream.dev/problems/{slug}", title, errors)
+        assert body["detail"] == str(error.detail) and problem.headers == {}
+    assert from_domain_error(UnknownReference(
+        FieldError("teacher_id", "no Teacher 9"), FieldError("category_id", "no CourseCategory 8")
+    ), PROBLEMS).body()["detail"] == "no Teacher 9; no CourseCategory 8"  # type: ignore[union-attr]
