@@ -1,7 +1,7 @@
 """The contract's JSON shapes of catalog rows, one function per shape.
 
 Every image path becomes absolute here, through `shared.urls.absolute_url`, for the request
-path and the banner cache rebuild alike (`bootstrap` gives the cache `banners` to render with).
+path and the banner cache rebuild alike (`bootstrap.py` renders the cached copy with `banners`).
 """
 
 from __future__ import annotations
