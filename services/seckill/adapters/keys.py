@@ -6,15 +6,12 @@ a dead letter and a returned unit each touch a single cluster slot.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from services.seckill import streams
 from services.seckill.domain import partition_of
 
 PREFIX = "seckill"
-
-
-ORDERS_STREAM = re.compile(r"seckill:\{p\d+\}:orders")  # Keys.orders_stream
 
 
 def ticket_item_id(ticket: str) -> int:
@@ -64,13 +61,13 @@ class Keys:
         return f"{self._p(partition)}:loaded"
 
     def orders_stream(self, partition: int) -> str:
-        return f"{self._p(partition)}:orders"
+        return streams.orders_stream(partition)
 
     def orders_stream_of(self, item_id: int) -> str:
         return self.orders_stream(partition_of(item_id, self.partitions))
 
     def dead_stream(self, partition: int) -> str:
-        return f"{self.orders_stream(partition)}.dead"
+        return streams.dead_orders_stream(partition)
 
     def all_orders_streams(self) -> list[str]:
-        return [self.orders_stream(p) for p in range(self.partitions)]
+        return streams.all_orders_streams(self.partitions)
