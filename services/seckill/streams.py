@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-from shared.streams import dead_stream
-
 # `order.requested`, written by the admission script (adapters/lua/admit.lua); one per partition.
 ORDERS_STREAM = re.compile(r"seckill:\{p\d+\}:orders")
 ORDER_WRITER_GROUP = "order-writer"
@@ -27,6 +25,8 @@ def orders_stream(partition: int) -> str:
 
 
 def dead_orders_stream(partition: int) -> str:
+    from shared.streams import dead_stream  # imports redis: not when the CLI only lists
+
     return dead_stream(orders_stream(partition))
 
 
