@@ -21,6 +21,11 @@ def partition_of(item_id: int, partitions: int) -> int:
     return item_id % partitions
 
 
+def ticket_item_id(ticket: str) -> int:
+    """Tickets are `<item_id>-<32 hex>`: the item (hence the partition) is in the ticket."""
+    return int(ticket.partition("-")[0])
+
+
 class ItemState(StrEnum):
     UPCOMING = "upcoming"
     LIVE = "live"

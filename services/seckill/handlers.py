@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, model_validator
 
-from services.seckill.adapters.keys import ticket_item_id
 from services.seckill.domain import (
     ALREADY_PURCHASED,
     ORDER_FAILED,
@@ -23,6 +22,7 @@ from services.seckill.domain import (
     OrderStatus,
     TicketStatus,
     money,
+    ticket_item_id,
 )
 from services.seckill.metrics import OrderWriterMetrics
 from services.seckill.ports import (

@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.seckill import streams
-from services.seckill.domain import partition_of
+from services.seckill.domain import partition_of, ticket_item_id
 
 PREFIX = "seckill"
-
-
-def ticket_item_id(ticket: str) -> int:
-    """Tickets are `<item_id>-<32 hex>`: the item (hence the partition) is in the ticket."""
-    return int(ticket.partition("-")[0])
 
 
 @dataclass(frozen=True, slots=True)
