@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from services.seckill.bootstrap import Runtime, bootstrap
-from services.seckill.domain import ORDER_FAILED, SOLD_OUT, TicketStatus
+from services.seckill.domain import ORDER_FAILED, SOLD_OUT, DatabaseUnavailable, TicketStatus
 from services.seckill.ports import LoadedItem, NewOrder, OrderRepository, SaleStore, TicketMark
 from services.seckill.settings import Settings
 from shared.redis import make_redis
@@ -199,3 +199,27 @@ class TestOrderRepository:
         assert count == 2 and [o.id for o in mine] == [fresh.id, late.id]
         assert (await repo.orders_page(0, 1, None))[0] == 3
         assert await repo.order(10_000) is None
+
+
+@pytest.fixture(params=KINDS)
+def unreachable_repo(request: pytest.FixtureRequest, tmp_path: Path) -> OrderRepository:
+    """A repository whose database cannot be opened."""
+    if request.param == "fake":
+        return FakeRepository(down=True)
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.seckill.adapters.repository import Repository
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    return Repository(create_async_engine(f"sqlite+aiosqlite:///{blocked}/seckill.db"))
+
+
+async def test_a_database_out_of_reach_is_database_unavailable(
+    unreachable_repo: OrderRepository,
+) -> None:
+    """What the consumers count transient (the entry waits, never dead)."""
+    with pytest.raises(DatabaseUnavailable):
+        await unreachable_repo.insert_orders([NewOrder(1, 1, ticket_of(1, 1), Decimal(1))], 9)
+    with pytest.raises(DatabaseUnavailable):
+        await unreachable_repo.orders_by_ticket([ticket_of(1, 1)])
