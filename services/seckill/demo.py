@@ -12,13 +12,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from services.seckill import handlers
-from services.seckill.adapters.keys import Keys
-from services.seckill.adapters.repository import ItemRow, Repository
-from services.seckill.adapters.sale_store import SaleStore
+from services.seckill.bootstrap import bootstrap
 from services.seckill.entrypoints.schemas import ItemIn
+from services.seckill.ports import ItemRow
 from services.seckill.settings import Settings
-from shared.db import make_engine
-from shared.redis import make_redis
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +51,8 @@ async def load_demo_data(settings: Settings, now: datetime | None = None) -> boo
     """Create the demo sales (stock in Redis too) or move their windows to `now`; True when
     any sale was created, False when they were all there already."""
     now = now or datetime.now(UTC)
-    engine = make_engine(settings.database_url)
-    redis = make_redis(settings.require_redis_url())
-    try:
-        repo = Repository(engine)
-        store = SaleStore(redis, Keys(settings.seckill_partitions), settings.ticket_ttl_s)
+    async with bootstrap(settings) as rt:
+        repo, store = rt.repo, rt.store
         items = await repo.all_items()
         only_demo = all(any(sale.matches(item) for sale in DEMO_SALES) for item in items)
         created = False
@@ -73,6 +67,3 @@ async def load_demo_data(settings: Settings, now: datetime | None = None) -> boo
                 await handlers.create_item(repo, store, values.model_dump())
                 created = True
         return created
-    finally:
-        await redis.aclose()
-        await engine.dispose()

@@ -2,50 +2,48 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError, model_validator
-from redis.asyncio import Redis
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from services.seckill.adapters.event_log import (
-    SCHEDULER_REQUESTS,
-    SECKILL_COMMANDS,
-    SECKILL_EVENTS,
-    publish_many,
-)
-from services.seckill.adapters.keys import ticket_item_id
-from services.seckill.adapters.repository import ItemRow, NewOrder, OrderRow, Repository
-from services.seckill.adapters.sale_store import LoadedItem, SaleStore, TicketMark
 from services.seckill.domain import (
     ALREADY_PURCHASED,
     ORDER_FAILED,
+    REFUSALS,
     SOLD_OUT,
-    Admission,
     Failure,
     ItemFigures,
+    NotTheBuyer,
+    OrderExpired,
     OrderStatus,
     TicketStatus,
     money,
+    ticket_item_id,
 )
 from services.seckill.metrics import OrderWriterMetrics
+from services.seckill.ports import (
+    ItemRow,
+    LoadedItem,
+    NewOrder,
+    OrderRepository,
+    OrderRow,
+    Publisher,
+    SaleStore,
+    TicketMark,
+)
+from services.seckill.streams import SCHEDULER_REQUESTS, SECKILL_COMMANDS, SECKILL_EVENTS
 from shared.consumers import Delivery
+from shared.errors import NotFound
 from shared.events import DATA_FIELD, Envelope, decode_entry, new_event_id, stable_event_id
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 PRODUCER = "seckill"
 SWEEP_BATCH = 500
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached: the entries wait in the pending list, never dead."""
 
 
 class OrderRequested(BaseModel):
@@ -69,14 +67,16 @@ def new_ticket(item_id: int) -> str:
 # Items
 
 
-async def create_item(repo: Repository, store: SaleStore, values: dict[str, object]) -> ItemRow:
+async def create_item(
+    repo: OrderRepository, store: SaleStore, values: dict[str, object]
+) -> ItemRow:
     item = await repo.create_item(values)
     await store.load_item(_loaded(item, remaining=item.stock))
     return item
 
 
 async def move_window(
-    repo: Repository, store: SaleStore, item_id: int, starts_at: datetime, ends_at: datetime,
+    repo: OrderRepository, store: SaleStore, item_id: int, starts_at: datetime, ends_at: datetime,
 ) -> ItemRow:
     """A new sale window for an item (the demo's sales, moved to the present on each start):
     the database first, then the Redis hash admission reads, loaded whole if missing."""
@@ -93,7 +93,7 @@ def _loaded(item: ItemRow, remaining: int) -> LoadedItem:
                       item.starts_at, item.ends_at)
 
 
-async def warm(repo: Repository, store: SaleStore, force: bool = False) -> list[str]:
+async def warm(repo: OrderRepository, store: SaleStore, force: bool = False) -> list[str]:
     """Load items into Redis from the database: stock minus the orders holding a unit.
 
     Without `force` only items missing from Redis are loaded, so a running sale's pending
@@ -116,40 +116,32 @@ async def warm(repo: Repository, store: SaleStore, force: bool = False) -> list[
 async def attempt(
     store: SaleStore, item_id: int, user_id: int, correlation_id: str,
     idempotency_key: str | None,
-) -> Admission:
-    """Everything is decided by the admission script in Redis; no database work here."""
-    return await store.admit(
+) -> str:
+    """Everything is decided by the admission script in Redis; no database work here.
+    Returns the ticket, or raises the script's refusal (`domain.Refused`). The key is
+    checked already (`domain.idempotency_key`)."""
+    admission = await store.admit(
         item_id, user_id, new_ticket(item_id), new_event_id(), correlation_id, idempotency_key
     )
+    if admission.ticket is None:
+        raise REFUSALS[admission.outcome]()
+    return admission.ticket
 
 
 # Order writer
 
 
-@contextlib.asynccontextmanager
-async def database_errors() -> AsyncIterator[None]:
-    """Tell a database that cannot be reached (transient: wait and retry) from bad data."""
-    try:
-        yield
-    except (IntegrityError, DataError):
-        raise  # the data is wrong: retrying cannot help
-    except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
-        raise DatabaseUnavailable(str(exc)) from exc
-
-
 async def write_orders(
-    batch: Sequence[Delivery], repo: Repository, store: SaleStore, redis: Redis,
+    batch: Sequence[Delivery], repo: OrderRepository, store: SaleStore, publisher: Publisher,
     pay_timeout_s: int, metrics: OrderWriterMetrics,
 ) -> None:
     """Insert a batch of order requests in one transaction, then mark their tickets and
     publish. The consumer acknowledges after this returns; a redelivered request finds its
     order and only marks and publishes again."""
     requests = [OrderRequested.model_validate(d.envelope.data) for d in batch]
-    async with database_errors():
-        written = await repo.insert_orders(
-            [NewOrder(r.item_id, r.user_id, r.ticket, r.price) for r in requests],
-            pay_timeout_s,
-        )
+    written = await repo.insert_orders(
+        [NewOrder(r.item_id, r.user_id, r.ticket, r.price) for r in requests], pay_timeout_s,
+    )
     metrics.batch_size.observe(len(requests))
     marks: list[TicketMark] = []
     out: list[tuple[str, Envelope]] = []
@@ -168,7 +160,7 @@ async def write_orders(
             out.append(_expiry_request(order, cause=delivery))
         metrics.orders.labels("created").inc()
     await store.mark_tickets(marks)
-    await publish_many(redis, out)
+    await publisher.publish_many(out)
 
 
 async def _reject(
@@ -192,8 +184,8 @@ def _rejected(
 
 
 async def order_failed(
-    delivery: Delivery, error: str, repo: Repository, store: SaleStore,
-    metrics: OrderWriterMetrics,
+    delivery: Delivery, error: str, repo: OrderRepository, store: SaleStore,
+    publisher: Publisher, metrics: OrderWriterMetrics,
 ) -> bool:
     """An order request failed `max_deliveries` times and goes to the dead letters: fail its
     ticket and undo its admission (once per ticket, whatever undid it before). False when
@@ -206,19 +198,18 @@ async def order_failed(
                   entry_id=delivery.entry_id, error=str(exc))
         metrics.dead.inc()
         return True
-    async with database_errors():
-        order = (await repo.orders_by_ticket([request.ticket])).get(request.ticket)
+    order = (await repo.orders_by_ticket([request.ticket])).get(request.ticket)
     if order is not None:
         await store.mark_tickets([TicketMark(request.ticket, TicketStatus.SUCCESS,
                                              order_id=order.id)])
         return False
-    await publish_many(store.redis, [await _reject(store, request, ORDER_FAILED, delivery)])
+    await publisher.publish_many([await _reject(store, request, ORDER_FAILED, delivery)])
     metrics.dead.inc()
     return True
 
 
-async def retry_dead_request(store: SaleStore, dead_stream: str, entry_id: str,
-                             fields: dict[Any, Any]) -> str:
+async def retry_dead_request(store: SaleStore, publisher: Publisher, dead_stream: str,
+                             entry_id: str, fields: dict[Any, Any]) -> str:
     """`coursestream streams retry-dead` on an order stream: the dead request gave its unit
     back, so it is admitted again in Redis (or refused: sold out, already purchased) instead
     of being put back as it was. Returns what became of it, for the operator."""
@@ -230,7 +221,7 @@ async def retry_dead_request(store: SaleStore, dead_stream: str, entry_id: str,
     outcome = await store.readmit(dead_stream, entry_id, fields[DATA_FIELD.encode()],
                                   request.user_id, request.item_id, request.ticket)
     if outcome in (ALREADY_PURCHASED.reason, SOLD_OUT.reason):
-        await publish_many(store.redis, [_rejected(request, outcome, cause=None)])
+        await publisher.publish_many([_rejected(request, outcome, cause=None)])
     return f"ticket {request.ticket}: {outcome}"
 
 
@@ -265,21 +256,45 @@ def _expiry_request(order: OrderRow, cause: Delivery | None = None) -> tuple[str
     }, cause)
 
 
+async def visible_order(
+    repo: OrderRepository, order_id: int, user_id: int, is_admin: bool
+) -> OrderRow:
+    """The order, to its buyer or an admin; NotFound to anyone else."""
+    order = await repo.order(order_id)
+    if order is None or not (is_admin or order.user_id == user_id):
+        raise NotFound("No such order.")
+    return order
+
+
+async def pay_order(
+    repo: OrderRepository, store: SaleStore, publisher: Publisher, order_id: int,
+    user_id: int, is_admin: bool,
+) -> OrderRow:
+    """`POST /orders/{id}/payment`: only the buyer pays; paid (again, idempotent) or expired."""
+    order = await visible_order(repo, order_id, user_id, is_admin)
+    if order.user_id != user_id:
+        raise NotTheBuyer()
+    paid, _ = await pay(repo, store, publisher, order.id)
+    if paid is None or paid.status != OrderStatus.PAID:
+        raise OrderExpired()
+    return paid
+
+
 async def pay(
-    repo: Repository, store: SaleStore, redis: Redis, order_id: int
+    repo: OrderRepository, store: SaleStore, publisher: Publisher, order_id: int
 ) -> tuple[OrderRow | None, bool]:
     """Pay an unpaid order before pay_by. Returns (order, paid now). An order found past
     pay_by is expired on the spot, which returns its unit without waiting for the command."""
     order, changed = await repo.pay(order_id)
     if changed and order is not None:
-        await publish_many(redis, [(SECKILL_EVENTS, _event("order.paid", order_data(order)))])
+        await publisher.publish_many([(SECKILL_EVENTS, _event("order.paid", order_data(order)))])
     elif order is not None and order.status == OrderStatus.UNPAID:
-        order = await expire(repo, store, redis, order_id) or order
+        order = await expire(repo, store, publisher, order_id) or order
     return order, changed
 
 
 async def expire(
-    repo: Repository, store: SaleStore, redis: Redis, order_id: int
+    repo: OrderRepository, store: SaleStore, publisher: Publisher, order_id: int
 ) -> OrderRow | None:
     """`order.expire`: an unpaid order past pay_by expires, its unit returns to Redis stock
     and the buyer may try again. A command that comes early asks for the delay again."""
@@ -290,21 +305,20 @@ async def expire(
     if order.status == OrderStatus.EXPIRED:
         released = await store.release(order.item_id, order.ticket, order.user_id)
         if changed or released:
-            await publish_many(
-                redis, [(SECKILL_EVENTS, _event("order.expired", order_data(order)))]
-            )
+            await publisher.publish_many(
+                [(SECKILL_EVENTS, _event("order.expired", order_data(order)))])
     elif order.status == OrderStatus.UNPAID:
-        await publish_many(redis, [_expiry_request(order)])
+        await publisher.publish_many([_expiry_request(order)])
     return order
 
 
-async def sweep_expired(repo: Repository, store: SaleStore, redis: Redis) -> int:
+async def sweep_expired(repo: OrderRepository, store: SaleStore, publisher: Publisher) -> int:
     """`orders.sweep-expired` (the scheduler's 60 s backstop): expire every unpaid order past
     pay_by whose own `order.expire` was lost or late. Returns how many it expired."""
     swept = 0
     while overdue := await repo.overdue_unpaid(SWEEP_BATCH):
         for order_id in overdue:
-            order = await expire(repo, store, redis, order_id)
+            order = await expire(repo, store, publisher, order_id)
             swept += order is not None and order.status == OrderStatus.EXPIRED
         if len(overdue) < SWEEP_BATCH:
             break
@@ -314,15 +328,14 @@ async def sweep_expired(repo: Repository, store: SaleStore, redis: Redis) -> int
 
 
 async def handle_commands(
-    batch: Sequence[Delivery], repo: Repository, store: SaleStore, redis: Redis
+    batch: Sequence[Delivery], repo: OrderRepository, store: SaleStore, publisher: Publisher
 ) -> None:
+    """`seckill.commands`. A database out of reach raises DatabaseUnavailable (transient)."""
     for delivery in batch:
         if delivery.envelope.type == "order.expire":
-            async with database_errors():
-                await expire(repo, store, redis, int(delivery.envelope.data["order_id"]))
+            await expire(repo, store, publisher, int(delivery.envelope.data["order_id"]))
         elif delivery.envelope.type == "orders.sweep-expired":
-            async with database_errors():
-                await sweep_expired(repo, store, redis)
+            await sweep_expired(repo, store, publisher)
         else:
             log.warning("ignored command", type=delivery.envelope.type)
 
@@ -330,7 +343,9 @@ async def handle_commands(
 # Reconcile
 
 
-async def reconcile(repo: Repository, store: SaleStore, fix: bool = False) -> list[ItemFigures]:
+async def reconcile(
+    repo: OrderRepository, store: SaleStore, fix: bool = False
+) -> list[ItemFigures]:
     """Check orders + Redis stock + pending requests = stock for every item; with `fix`,
     shift Redis stock by the drift (an increment, so concurrent admissions are kept)."""
     figures = []
@@ -346,7 +361,7 @@ async def reconcile(repo: Repository, store: SaleStore, fix: bool = False) -> li
     return figures
 
 
-async def _figures(repo: Repository, store: SaleStore, item: ItemRow) -> ItemFigures:
+async def _figures(repo: OrderRepository, store: SaleStore, item: ItemRow) -> ItemFigures:
     remaining, unacked = await store.snapshot(item.id)
     holders, _ = await repo.holding(item.id)
     written = await repo.orders_by_ticket(unacked)

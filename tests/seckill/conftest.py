@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.seckill.app import create_app
+from services.seckill.bootstrap import bootstrap
 from services.seckill.entrypoints.order_writer import order_writer
 from services.seckill.settings import Settings
 from tests.support.tokens import Tokens
@@ -80,6 +81,5 @@ async def create_item(
 async def inspector(settings: Settings) -> AsyncIterator[Any]:
     from tests.seckill.helpers import Inspector
 
-    found = Inspector(settings)
-    yield found
-    await found.close()
+    async with bootstrap(settings) as runtime:
+        yield Inspector(runtime)

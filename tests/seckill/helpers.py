@@ -11,36 +11,29 @@ from redis.exceptions import ResponseError
 from sqlalchemy import func, select
 
 from services.seckill import handlers
-from services.seckill.adapters.event_log import SECKILL_COMMANDS
-from services.seckill.adapters.keys import Keys
 from services.seckill.adapters.orm import orders
-from services.seckill.adapters.repository import Repository
-from services.seckill.adapters.sale_store import SaleStore
+from services.seckill.bootstrap import Runtime
 from services.seckill.domain import ItemFigures
-from services.seckill.settings import Settings
+from services.seckill.streams import SECKILL_COMMANDS
 from shared.consumers import Delivery
-from shared.db import make_engine
 from shared.events import Envelope, decode_entry, publish
-from shared.redis import make_redis
 from tests.seckill.conftest import BASE
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 
 
 class Inspector:
-    """Reads the service's database and Redis the way an operator would."""
+    """Reads the service's database and Redis the way an operator would, on a runtime of
+    its own (`bootstrap`)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.redis: Redis = make_redis(settings.require_redis_url())
-        self.engine = make_engine(settings.database_url)
-        self.keys = Keys(settings.seckill_partitions)
-        self.repo = Repository(self.engine)
-        self.store = SaleStore(self.redis, self.keys, settings.ticket_ttl_s)
-
-    async def close(self) -> None:
-        await self.redis.aclose()
-        await self.engine.dispose()
+    def __init__(self, runtime: Runtime) -> None:
+        self.settings = runtime.settings
+        self.redis: Redis = runtime.redis
+        self.engine = runtime.engine
+        self.keys = runtime.keys
+        self.repo = runtime.repo
+        self.store = runtime.store
+        self.publisher = runtime.publisher
 
     async def orders(self, item_id: int) -> list[Any]:
         async with self.engine.connect() as conn:

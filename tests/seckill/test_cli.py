@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from coursestream.cli import main
 from services.seckill.adapters.orm import items
-from services.seckill.adapters.sale_store import LoadedItem
+from services.seckill.ports import LoadedItem
 from services.seckill.settings import Settings
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, order_of

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
 from services.seckill import handlers
-from services.seckill.adapters.event_log import SECKILL_EVENTS
 from services.seckill.metrics import OrderWriterMetrics
+from services.seckill.streams import SECKILL_EVENTS
 from shared.events import Envelope, decode_entry, publish
 from tests.seckill.conftest import Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, order_of, read_requests
@@ -42,11 +42,12 @@ async def test_a_rejected_request_that_is_then_dead_lettered_returns_its_unit_on
     assert await remaining(inspector, item["id"]) == 1
     [request] = await read_requests(inspector, item["id"])
     metrics = writer_metrics()
-    await handlers.write_orders([request], inspector.repo, inspector.store, inspector.redis,
+    await handlers.write_orders([request], inspector.repo, inspector.store, inspector.publisher,
                                 900, metrics)
     assert await remaining(inspector, item["id"]) == 2
     # Its batch failed after the rejection (say), and the request ends in the dead letters.
-    await handlers.order_failed(request, "boom", inspector.repo, inspector.store, metrics)
+    await handlers.order_failed(request, "boom", inspector.repo, inspector.store,
+                                inspector.publisher, metrics)
     assert await remaining(inspector, item["id"]) == 2
     assert await inspector.redis.sismember(inspector.keys.buyers(item["id"]), 71)  # holds one
     found = await inspector.store.ticket(ticket)
@@ -68,7 +69,7 @@ async def test_a_request_dead_lettered_twice_returns_its_unit_once(
     [request] = await read_requests(inspector, item["id"])
     for _ in range(2):  # a crash after the compensation, before the acknowledgement
         await handlers.order_failed(request, "boom", inspector.repo, inspector.store,
-                                    writer_metrics())
+                                    inspector.publisher, writer_metrics())
     assert await remaining(inspector, item["id"]) == 2
     assert not await inspector.redis.sismember(inspector.keys.buyers(item["id"]), 72)
     found = await inspector.store.ticket(ticket)
@@ -86,7 +87,7 @@ async def test_a_rejected_ticket_written_on_redelivery_and_expired_returns_one_u
     await inspector.redis.srem(inspector.keys.buyers(item["id"]), 73)  # Redis lost the buyer
     await buy(client, tokens, item["id"], 73)
     [request] = await read_requests(inspector, item["id"])
-    args = (inspector.repo, inspector.store, inspector.redis)
+    args = (inspector.repo, inspector.store, inspector.publisher)
     await handlers.write_orders([request], *args, 0, writer_metrics())  # already purchased
     await asyncio.sleep(1.1)
     await handlers.expire(*args, first["id"])

@@ -17,10 +17,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
 
-from services.seckill.adapters.event_log import SECKILL_COMMANDS
-from services.seckill.adapters.sale_store import LoadedItem
-from services.seckill.app import COMMANDS_GROUP, create_app
+from services.seckill.app import create_app
+from services.seckill.ports import LoadedItem
 from services.seckill.settings import Settings
+from services.seckill.streams import COMMANDS_GROUP, SECKILL_COMMANDS
 from shared.events import Envelope, decode_entry, publish
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, expire_command, order_of
@@ -190,7 +190,7 @@ async def test_a_request_that_fails_for_good_is_dead_lettered_with_its_unit_retu
     from datetime import UTC, datetime, timedelta
     from decimal import Decimal
 
-    from services.seckill.adapters.event_log import SECKILL_EVENTS
+    from services.seckill.streams import SECKILL_EVENTS
 
     good = await create_item(client, tokens, stock=5)
     # An item in Redis that the database does not know: its orders break a foreign key.

@@ -16,15 +16,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from services.seckill import handlers
-from services.seckill.adapters.event_log import (
+from services.seckill.app import create_app
+from services.seckill.metrics import OrderWriterMetrics
+from services.seckill.settings import Settings
+from services.seckill.streams import (
     SCHEDULER_REQUESTS,
     SECKILL_COMMANDS,
     SECKILL_EVENTS,
 )
-from services.seckill.adapters.repository import OrderRow
-from services.seckill.app import create_app
-from services.seckill.metrics import OrderWriterMetrics
-from services.seckill.settings import Settings
 from shared.consumers import Delivery
 from shared.embedded_redis import free_port
 from shared.events import Envelope, decode_entry, publish
@@ -129,7 +128,8 @@ async def test_payment_racing_expiry_has_exactly_one_winner(
             return await inspector.order_count(item["id"]) == len(users)
 
         await eventually(written)
-    orders = {r.user_id: OrderRow.of(r) for r in await inspector.orders(item["id"])}
+    _, rows = await inspector.repo.orders_page(0, 100, None)
+    orders = {o.user_id: o for o in rows if o.item_id == item["id"]}
     loop = asyncio.get_running_loop()
     wall_offset = datetime.now(UTC).timestamp() - loop.time()
     # Payment and expiry fire together at pay_by plus a spread of -200..+190 ms, so both
@@ -206,7 +206,7 @@ async def test_a_redelivered_batch_repeats_its_events_with_the_same_ids(
     batch = [Delivery(i.decode(), decode_entry(f), f) for i, f in entries]
     metrics = OrderWriterMetrics(CollectorRegistry())
     for _ in range(2):
-        await handlers.write_orders(batch, inspector.repo, inspector.store, inspector.redis,
+        await handlers.write_orders(batch, inspector.repo, inspector.store, inspector.publisher,
                                     900, metrics)
     assert await inspector.order_count(item["id"]) == 1
     for stream, event_type in ((SECKILL_EVENTS, "order.created"),

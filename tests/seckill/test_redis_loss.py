@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from services.seckill.adapters.event_log import SECKILL_EVENTS
-from services.seckill.adapters.repository import NewOrder
+from services.seckill.ports import NewOrder
+from services.seckill.streams import SECKILL_EVENTS
 from shared.events import decode_entry
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy

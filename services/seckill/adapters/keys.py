@@ -6,20 +6,12 @@ a dead letter and a returned unit each touch a single cluster slot.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from services.seckill.domain import partition_of
+from services.seckill import streams
+from services.seckill.domain import partition_of, ticket_item_id
 
 PREFIX = "seckill"
-
-
-ORDERS_STREAM = re.compile(r"seckill:\{p\d+\}:orders")  # Keys.orders_stream
-
-
-def ticket_item_id(ticket: str) -> int:
-    """Tickets are `<item_id>-<32 hex>`: the item (hence the partition) is in the ticket."""
-    return int(ticket.partition("-")[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +56,13 @@ class Keys:
         return f"{self._p(partition)}:loaded"
 
     def orders_stream(self, partition: int) -> str:
-        return f"{self._p(partition)}:orders"
+        return streams.orders_stream(partition)
 
     def orders_stream_of(self, item_id: int) -> str:
         return self.orders_stream(partition_of(item_id, self.partitions))
 
     def dead_stream(self, partition: int) -> str:
-        return f"{self.orders_stream(partition)}.dead"
+        return streams.dead_orders_stream(partition)
 
     def all_orders_streams(self) -> list[str]:
-        return [self.orders_stream(p) for p in range(self.partitions)]
+        return streams.all_orders_streams(self.partitions)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.seckill.adapters.orm import items, orders
-from services.seckill.domain import HOLDING, OrderStatus
+from services.seckill.domain import HOLDING, DatabaseUnavailable, OrderStatus
+from services.seckill.ports import ItemRow, NewOrder, OrderRow, Written
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -24,96 +26,78 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    id: int
-    course_id: int
-    title: str
-    price: Decimal
-    stock: int
-    starts_at: datetime
-    ends_at: datetime
-
-    @classmethod
-    def of(cls, row: Any) -> ItemRow:
-        return cls(row.id, row.course_id, row.title, row.price, row.stock,
+def _item(row: Any) -> ItemRow:
+    return ItemRow(row.id, row.course_id, row.title, row.price, row.stock,
                    utc(row.starts_at), utc(row.ends_at))  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRow:
-    id: int
-    item_id: int
-    user_id: int
-    ticket: str
-    price: Decimal
-    status: str
-    created_at: datetime
-    pay_by: datetime
-    paid_at: datetime | None
-
-    @classmethod
-    def of(cls, row: Any) -> OrderRow:
-        return cls(row.id, row.item_id, row.user_id, row.ticket, row.price, row.status,
-                   utc(row.created_at), utc(row.pay_by), utc(row.paid_at))  # type: ignore[arg-type]
+def _order_row(row: Any) -> OrderRow:
+    return OrderRow(row.id, row.item_id, row.user_id, row.ticket, row.price, row.status,
+                    utc(row.created_at), utc(row.pay_by), utc(row.paid_at))  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What a batch insert found: the orders of its tickets and the tickets refused for
-    stock."""
-
-    orders: dict[str, OrderRow]
-    sold_out: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    item_id: int
-    user_id: int
-    ticket: str
-    price: Decimal
+@contextlib.asynccontextmanager
+async def database_errors() -> AsyncIterator[None]:
+    """Tell a database that cannot be reached (transient: wait and retry) from bad data."""
+    try:
+        yield
+    except (IntegrityError, DataError):
+        raise  # the data is wrong: retrying cannot help
+    except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
 
 
 class Repository:
+    """`ports.OrderRepository` on SQLAlchemy; a database out of reach is DatabaseUnavailable."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+
+    @contextlib.asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        async with database_errors(), self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        async with database_errors(), self.engine.connect() as conn:
+            yield conn
 
     # Items
 
     async def create_item(self, values: dict[str, Any]) -> ItemRow:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 items.insert().values(**values, created_at=datetime.now(UTC))
                 .returning(*items.c)
             )
-            return ItemRow.of(result.one())
+            return _item(result.one())
 
     async def item(self, item_id: int) -> ItemRow | None:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             row = (await conn.execute(select(items).where(items.c.id == item_id))).first()
-        return ItemRow.of(row) if row else None
+        return _item(row) if row else None
 
     async def items_page(self, offset: int, limit: int) -> tuple[int, list[ItemRow]]:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             count = await conn.scalar(select(func.count()).select_from(items))
             rows = await conn.execute(
                 select(items).order_by(items.c.starts_at.desc(), items.c.id.desc())
                 .offset(offset).limit(limit)
             )
-            return int(count or 0), [ItemRow.of(r) for r in rows]
+            return int(count or 0), [_item(r) for r in rows]
 
     async def set_window(self, item_id: int, starts_at: datetime, ends_at: datetime) -> ItemRow:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 update(items).where(items.c.id == item_id)
                 .values(starts_at=starts_at, ends_at=ends_at).returning(*items.c)
             )
-            return ItemRow.of(result.one())
+            return _item(result.one())
 
     async def all_items(self) -> list[ItemRow]:
-        async with self.engine.connect() as conn:
-            return [ItemRow.of(r) for r in await conn.execute(select(items).order_by(items.c.id))]
+        async with self._connect() as conn:
+            return [_item(r) for r in await conn.execute(select(items).order_by(items.c.id))]
 
     # Orders
 
@@ -131,7 +115,7 @@ class Repository:
              "status": OrderStatus.UNPAID.value, "created_at": now, "pay_by": pay_by}
             for o in new
         ]
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             inserted = set((await conn.execute(
                 insert(orders).on_conflict_do_nothing().returning(orders.c.ticket), rows
@@ -147,29 +131,29 @@ class Repository:
             found = await conn.execute(
                 select(orders).where(orders.c.ticket.in_([o.ticket for o in new]))
             )
-            return Written({r.ticket: OrderRow.of(r) for r in found}, frozenset(sold_out))
+            return Written({r.ticket: _order_row(r) for r in found}, frozenset(sold_out))
 
     async def order(self, order_id: int) -> OrderRow | None:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return await _order(conn, order_id)
 
     async def orders_page(
         self, offset: int, limit: int, user_id: int | None
     ) -> tuple[int, list[OrderRow]]:
         where = [] if user_id is None else [orders.c.user_id == user_id]
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             count = await conn.scalar(select(func.count()).select_from(orders).where(*where))
             rows = await conn.execute(
                 select(orders).where(*where).order_by(orders.c.id.desc())
                 .offset(offset).limit(limit)
             )
-            return int(count or 0), [OrderRow.of(r) for r in rows]
+            return int(count or 0), [_order_row(r) for r in rows]
 
     async def pay(self, order_id: int) -> tuple[OrderRow | None, bool]:
         """Unpaid and before pay_by -> paid. Returns the order afterwards, and whether this
         call changed it."""
         now = datetime.now(UTC)
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 update(orders)
                 .where(orders.c.id == order_id, orders.c.status == OrderStatus.UNPAID.value,
@@ -183,7 +167,7 @@ class Repository:
         the row's write lock, so of a racing payment and expiry exactly one changes the
         order. Returns the order afterwards, and whether this call changed it."""
         now = datetime.now(UTC)
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 update(orders)
                 .where(orders.c.id == order_id, orders.c.status == OrderStatus.UNPAID.value,
@@ -194,7 +178,7 @@ class Repository:
 
     async def overdue_unpaid(self, limit: int) -> list[int]:
         """Ids of unpaid orders past pay_by, oldest deadline first (the backstop sweep)."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = await conn.execute(
                 select(orders.c.id)
                 .where(orders.c.status == OrderStatus.UNPAID.value,
@@ -205,7 +189,7 @@ class Repository:
 
     async def holding(self, item_id: int) -> tuple[list[int], list[str]]:
         """(buyers holding a unit, tickets of expired orders) of one item."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(
                 select(orders.c.ticket, orders.c.user_id, orders.c.status)
                 .where(orders.c.item_id == item_id)
@@ -216,12 +200,12 @@ class Repository:
 
     async def orders_by_ticket(self, tickets: Sequence[str]) -> dict[str, OrderRow]:
         found: dict[str, OrderRow] = {}
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             for start in range(0, len(tickets), 500):
                 rows = await conn.execute(
                     select(orders).where(orders.c.ticket.in_(tickets[start:start + 500]))
                 )
-                found.update((r.ticket, OrderRow.of(r)) for r in rows)
+                found.update((r.ticket, _order_row(r)) for r in rows)
         return found
 
 
@@ -243,4 +227,4 @@ async def _beyond_stock(conn: AsyncConnection, item_id: int, fresh: list[str]) -
 
 async def _order(conn: AsyncConnection, order_id: int) -> OrderRow | None:
     row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
-    return OrderRow.of(row) if row else None
+    return _order_row(row) if row else None

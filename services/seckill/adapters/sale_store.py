@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from importlib.resources import files
 from typing import Any
 
@@ -15,58 +13,17 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from services.seckill.adapters.keys import Keys
-from services.seckill.domain import Admission, Failure, TicketStatus, money
+from services.seckill.domain import Admission, Failure, money
+from services.seckill.ports import LoadedItem, Ticket, TicketMark
+from services.seckill.streams import ORDER_WRITER_GROUP
 from shared.events import LUA_ENCODE_ENTRY
 from shared.redis import text
 
 PRODUCER = "seckill"
-ORDER_WRITER_GROUP = "order-writer"
 
 
 def _lua(name: str) -> str:
     return (files("services.seckill.adapters") / "lua" / name).read_text()
-
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedItem:
-    """What admission needs of an item, as loaded into its Redis hash."""
-
-    id: int
-    course_id: int
-    price: Decimal
-    stock: int
-    remaining: int
-    starts_at: datetime
-    ends_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    ticket: str
-    status: str
-    user_id: int
-    item_id: int
-    order_id: int | None
-    reason: str | None
-
-    @property
-    def final(self) -> bool:
-        return self.status != TicketStatus.PENDING
-
-    def public(self) -> dict[str, Any]:
-        return {"ticket": self.ticket, "status": self.status, "order_id": self.order_id,
-                "reason": self.reason}
-
-
-@dataclass(frozen=True, slots=True)
-class TicketMark:
-    """A final status for one ticket, set by the order writer."""
-
-    ticket: str
-    status: TicketStatus
-    order_id: int | None = None
-    reason: str | None = None
 
 
 def _ms(moment: datetime) -> int:
@@ -138,6 +95,8 @@ class ScriptBatcher:
 
 
 class SaleStore:
+    """`ports.SaleStore` on Redis: each change one Lua script or pipeline on one slot."""
+
     def __init__(self, redis: Redis, keys: Keys, ticket_ttl_s: int = 86_400) -> None:
         self.redis = redis
         self.keys = keys

@@ -1,37 +1,31 @@
-"""`coursestream seckill warm | reconcile [--fix]`: operating the sale's Redis state."""
+"""`coursestream seckill warm | reconcile [--fix]`: operating the sale's Redis state.
+
+Importing this module is cheap (the `coursestream` command imports it to list its commands):
+the adapters are imported inside the commands that use them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from redis.asyncio import Redis
 
-from services.seckill import handlers
-from services.seckill.adapters.keys import ORDERS_STREAM, Keys
-from services.seckill.adapters.repository import Repository
-from services.seckill.adapters.sale_store import SaleStore
-from services.seckill.settings import Settings
-from shared.db import make_engine
-from shared.redis import make_redis
-from shared.streams import dead_stream
+from services.seckill.streams import ORDERS_STREAM
+
+if TYPE_CHECKING:
+    from services.seckill.bootstrap import Runtime
 
 T = TypeVar("T")
 
 
-async def _with_adapters(
-    settings: Settings, use: Callable[[Repository, SaleStore], Awaitable[T]]
-) -> T:
-    redis = make_redis(settings.require_redis_url())
-    engine = make_engine(settings.database_url)
-    try:
-        store = SaleStore(redis, Keys(settings.seckill_partitions), settings.ticket_ttl_s)
-        return await use(Repository(engine), store)
-    finally:
-        await redis.aclose()
-        await engine.dispose()
+async def _with_runtime(use: Callable[[Runtime], Awaitable[T]]) -> T:
+    from services.seckill.bootstrap import bootstrap
+    from services.seckill.settings import Settings
+
+    async with bootstrap(Settings()) as runtime:
+        return await use(runtime)
 
 
 @click.group()
@@ -44,8 +38,9 @@ def seckill() -> None:
               help="Reload items already in Redis too (only when no sale is running).")
 def warm(force: bool) -> None:
     """Load items into Redis from the database (after a Redis loss): stock minus orders."""
-    lines = asyncio.run(_with_adapters(
-        Settings(), lambda repo, store: handlers.warm(repo, store, force)))
+    from services.seckill import handlers
+
+    lines = asyncio.run(_with_runtime(lambda rt: handlers.warm(rt.repo, rt.store, force)))
     for line in lines:
         click.echo(line)
 
@@ -54,8 +49,9 @@ def warm(force: bool) -> None:
 @click.option("--fix", is_flag=True, help="Shift Redis stock by the drift found.")
 def reconcile(fix: bool) -> None:
     """Check orders + Redis stock + pending requests = stock for every item."""
-    figures = asyncio.run(_with_adapters(
-        Settings(), lambda repo, store: handlers.reconcile(repo, store, fix)))
+    from services.seckill import handlers
+
+    figures = asyncio.run(_with_runtime(lambda rt: handlers.reconcile(rt.repo, rt.store, fix)))
     click.echo(f"{'item':>6} {'stock':>7} {'orders':>7} {'redis':>7} {'pending':>7} {'drift':>6}")
     drifted = 0
     for f in figures:
@@ -68,12 +64,16 @@ def reconcile(fix: bool) -> None:
 
 
 async def retry_dead_request(
-    redis: Redis, stream: str, entry_id: str, fields: dict[bytes, bytes]
+    redis: Any, stream: str, entry_id: str, fields: dict[bytes, bytes]
 ) -> str:
-    """`coursestream streams retry-dead` on an order stream: admitted again, or refused."""
-    settings = Settings()
-    store = SaleStore(redis, Keys(settings.seckill_partitions), settings.ticket_ttl_s)
-    return await handlers.retry_dead_request(store, dead_stream(stream), entry_id, fields)
+    """`coursestream streams retry-dead` on an order stream: admitted again, or refused.
+    (`redis` is the command's own client; the service's runtime has its own, on the same
+    REDIS_URL.)"""
+    from services.seckill import handlers
+    from shared.streams import dead_stream
+
+    return await _with_runtime(lambda rt: handlers.retry_dead_request(
+        rt.store, rt.publisher, dead_stream(stream), entry_id, fields))
 
 
 commands = [seckill]

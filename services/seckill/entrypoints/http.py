@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,26 +10,25 @@ import orjson
 from aiohttp import web
 
 from services.seckill import handlers
-from services.seckill.adapters.repository import ItemRow, OrderRow
-from services.seckill.adapters.sale_store import Ticket
-from services.seckill.domain import REFUSALS, OrderStatus, TooManyStreams, item_state, money
+from services.seckill.bootstrap import Runtime
+from services.seckill.domain import Refused, idempotency_key, item_state, money
 from services.seckill.entrypoints.openapi import document
 from services.seckill.entrypoints.schemas import ItemIn, OrdersQuery
-from services.seckill.state import STATE_KEY, State
+from services.seckill.ports import ItemRow, Ticket
 from shared.auth import Principal, require_admin, require_user
+from shared.errors import NotFound
 from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
 from shared.pagination import PageParams, page_body
-from shared.problems import Problem
 from shared.urls import absolute_url
 
 BASE = "/api/v1/seckill"
 ID = r"{id:\d{1,18}}"
 TICKET = r"{ticket:\d{1,18}-[0-9a-f]{32}}"
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
 
 
-def _state(request: web.Request) -> State:
-    return request.app[STATE_KEY]
+def _runtime(request: web.Request) -> Runtime:
+    return request.app[RUNTIME_KEY]
 
 
 def _item_body(item: ItemRow, remaining: int | None) -> dict[str, Any]:
@@ -44,61 +41,60 @@ def _item_body(item: ItemRow, remaining: int | None) -> dict[str, Any]:
 
 
 async def list_items(request: web.Request) -> web.Response:
-    state, params = _state(request), parse_query(request, PageParams)
-    count, rows = await state.repo.items_page(params.offset, params.page_size)
-    remaining = await state.store.remaining([r.id for r in rows])
+    rt, params = _runtime(request), parse_query(request, PageParams)
+    count, rows = await rt.repo.items_page(params.offset, params.page_size)
+    remaining = await rt.store.remaining([r.id for r in rows])
     results = [_item_body(r, remaining[r.id]) for r in rows]
     return json_response(
-        page_body(state.settings.public_base_url, request.rel_url, params, count, results)
+        page_body(rt.settings.public_base_url, request.rel_url, params, count, results)
     )
 
 
 async def get_item(request: web.Request) -> web.Response:
-    state = _state(request)
-    item = await state.repo.item(int(request.match_info["id"]))
+    rt = _runtime(request)
+    item = await rt.repo.item(int(request.match_info["id"]))
     if item is None:
-        raise Problem(404, "not-found", "No such seckill item.")
-    remaining = await state.store.remaining([item.id])
+        raise NotFound("No such seckill item.")
+    remaining = await rt.store.remaining([item.id])
     return json_response(_item_body(item, remaining[item.id]))
 
 
 async def create_item(request: web.Request) -> web.Response:
     await require_admin(request)
     body = await parse_body(request, ItemIn)
-    state = _state(request)
-    item = await handlers.create_item(state.repo, state.store, body.model_dump())
+    rt = _runtime(request)
+    item = await handlers.create_item(rt.repo, rt.store, body.model_dump())
     return json_response(_item_body(item, item.stock), status=201,
                          headers={"Location": f"{BASE}/items/{item.id}"})
 
 
 async def attempt(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
-        raise Problem(400, "bad-idempotency-key",
-                      "Idempotency-Key must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-    state = _state(request)
-    with state.admission_metrics.latency.time():
-        admission = await handlers.attempt(
-            state.store, int(request.match_info["id"]), principal.user_id,
-            request[CORRELATION_ID_KEY], key,
-        )
-    state.admission_metrics.attempts.labels(admission.outcome).inc()
-    if admission.ticket is None:
-        refusal = REFUSALS[admission.outcome]
-        raise Problem(refusal.status, refusal.slug, refusal.detail)
-    base = state.settings.public_base_url
-    path = f"{BASE}/tickets/{admission.ticket}"
+    key = idempotency_key(request.headers.get("Idempotency-Key"))
+    rt = _runtime(request)
+    metrics = rt.admission_metrics
+    try:
+        with metrics.latency.time():
+            ticket = await handlers.attempt(
+                rt.store, int(request.match_info["id"]), principal.user_id,
+                request[CORRELATION_ID_KEY], key,
+            )
+    except Refused as refusal:
+        metrics.attempts.labels(refusal.outcome).inc()
+        raise
+    metrics.attempts.labels("admitted").inc()
+    base = rt.settings.public_base_url
+    path = f"{BASE}/tickets/{ticket}"
     return json_response({
-        "ticket": admission.ticket, "status": "pending",
+        "ticket": ticket, "status": "pending",
         "links": {"self": absolute_url(base, path), "events": absolute_url(base, f"{path}/events")},
     }, status=202, headers={"Location": path})
 
 
 async def _own_ticket(request: web.Request, principal: Principal) -> Ticket:
-    ticket = await _state(request).store.ticket(request.match_info["ticket"])
+    ticket = await _runtime(request).store.ticket(request.match_info["ticket"])
     if ticket is None or ticket.user_id != principal.user_id:
-        raise Problem(404, "not-found", "No such ticket.")
+        raise NotFound("No such ticket.")
     return ticket
 
 
@@ -110,22 +106,13 @@ async def get_ticket(request: web.Request) -> web.Response:
 async def ticket_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: the ticket's status now, then its final status, then the end."""
     principal = await require_user(request)
-    state = _state(request)
-    try:
-        with state.open_streams.hold(principal.user_id):
-            return await _stream_events(request, state, await _own_ticket(request, principal))
-    except TooManyStreams:
-        # By the end of the stream timeout each of the user's streams has ended.
-        retry_after = math.ceil(state.settings.ticket_events_timeout_s)
-        raise Problem(
-            429, "too-many-streams",
-            f"At most {state.open_streams.per_user} open event streams per user; close one, "
-            "or read GET /tickets/{ticket}.", headers={"Retry-After": str(retry_after)},
-        ) from None
+    rt = _runtime(request)
+    with rt.open_streams.hold(principal.user_id):  # TooManyStreams: 429
+        return await _stream_events(request, rt, await _own_ticket(request, principal))
 
 
 async def _stream_events(
-    request: web.Request, state: State, ticket: Ticket
+    request: web.Request, rt: Runtime, ticket: Ticket
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
@@ -135,7 +122,7 @@ async def _stream_events(
     try:
         await _send(response, ticket)
         if not ticket.final:
-            final = await _wait_final(state, ticket.ticket, response)
+            final = await _wait_final(rt, ticket.ticket, response)
             if final is not None:
                 await _send(response, final)
         await response.write_eof()
@@ -149,17 +136,17 @@ async def _send(response: web.StreamResponse, ticket: Ticket) -> None:
 
 
 async def _wait_final(
-    state: State, ticket_id: str, response: web.StreamResponse
+    rt: Runtime, ticket_id: str, response: web.StreamResponse
 ) -> Ticket | None:
     """Listen first, then read, and read again whenever woken: a status set in between, or
     while the shared pub/sub connection was down, is not missed. Writes a heartbeat comment
     while it waits; None when the wait times out."""
-    settings = state.settings
+    settings = rt.settings
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.ticket_events_timeout_s
-    with state.ticket_channels.listen(state.store.keys.ticket_channel(ticket_id)) as listener:
+    with rt.ticket_channels.listen(rt.keys.ticket_channel(ticket_id)) as listener:
         while True:
-            ticket = await state.store.ticket(ticket_id)
+            ticket = await rt.store.ticket(ticket_id)
             if ticket is None or ticket.final:
                 return ticket
             left = deadline - loop.time()
@@ -174,34 +161,26 @@ async def _wait_final(
 
 async def list_orders(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    state, params = _state(request), parse_query(request, OrdersQuery)
+    rt, params = _runtime(request), parse_query(request, OrdersQuery)
     user = params.user if principal.is_admin else principal.user_id
-    count, rows = await state.repo.orders_page(params.offset, params.page_size, user)
-    return json_response(page_body(state.settings.public_base_url, request.rel_url, params,
+    count, rows = await rt.repo.orders_page(params.offset, params.page_size, user)
+    return json_response(page_body(rt.settings.public_base_url, request.rel_url, params,
                                    count, [handlers.order_data(r) for r in rows]))
-
-
-async def _visible_order(request: web.Request, principal: Principal) -> OrderRow:
-    order = await _state(request).repo.order(int(request.match_info["id"]))
-    if order is None or not (principal.is_admin or order.user_id == principal.user_id):
-        raise Problem(404, "not-found", "No such order.")
-    return order
 
 
 async def get_order(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    return json_response(handlers.order_data(await _visible_order(request, principal)))
+    order = await handlers.visible_order(_runtime(request).repo, int(request.match_info["id"]),
+                                         principal.user_id, principal.is_admin)
+    return json_response(handlers.order_data(order))
 
 
 async def pay_order(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    order = await _visible_order(request, principal)
-    if order.user_id != principal.user_id:
-        raise Problem(403, "forbidden", "Only the buyer pays an order.")
-    state = _state(request)
-    paid, _ = await handlers.pay(state.repo, state.store, state.redis, order.id)
-    if paid is None or paid.status != OrderStatus.PAID:
-        raise Problem(409, "expired", "The order was not paid before its pay_by time.")
+    rt = _runtime(request)
+    paid = await handlers.pay_order(rt.repo, rt.store, rt.publisher,
+                                    int(request.match_info["id"]), principal.user_id,
+                                    principal.is_admin)
     return json_response(handlers.order_data(paid))
 
 

@@ -18,17 +18,16 @@ from typing import Any
 from redis.asyncio import Redis
 
 from services.seckill import handlers
-from services.seckill.adapters.keys import Keys
-from services.seckill.adapters.repository import Repository
-from services.seckill.adapters.sale_store import ORDER_WRITER_GROUP, SaleStore
+from services.seckill.bootstrap import bootstrap
+from services.seckill.domain import DatabaseUnavailable
 from services.seckill.metrics import OrderWriterMetrics
 from services.seckill.settings import Settings
+from services.seckill.streams import ORDER_WRITER_GROUP, all_orders_streams
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer, running
-from shared.db import make_engine
 from shared.logging import get_logger
 from shared.metrics import Metrics
-from shared.redis import make_redis, text
+from shared.redis import text
 from shared.worker import run_worker
 
 log = get_logger(__name__)
@@ -54,52 +53,52 @@ class Instruments:
 async def order_writer(
     settings: Settings, instruments: Instruments | None = None
 ) -> AsyncIterator[None]:
-    """Run the order writer until the block exits."""
+    """Run the order writer until the block exits. A request that fails for good is
+    dead-lettered with its compensation (`handlers.order_failed`); a database out of reach
+    (DatabaseUnavailable) never dead-letters: the requests wait in the pending list."""
     instruments = instruments or Instruments.create()
     writer_metrics, consumer_metrics = instruments.writer, instruments.consumers
-    redis_url = settings.require_redis_url()
-    redis = make_redis(redis_url)
-    engine = make_engine(settings.database_url)
-    repo = Repository(engine)
-    keys = Keys(settings.seckill_partitions)
-    store = SaleStore(redis, keys, settings.ticket_ttl_s)
+    async with bootstrap(settings) as rt:
 
-    async def on_dead(delivery: Delivery, error: str) -> bool:
-        return await handlers.order_failed(delivery, error, repo, store, writer_metrics)
+        async def on_dead(delivery: Delivery, error: str) -> bool:
+            return await handlers.order_failed(delivery, error, rt.repo, rt.store,
+                                               rt.publisher, writer_metrics)
 
-    consumers = [
-        StreamConsumer(
-            redis=redis, stream=stream, group=ORDER_WRITER_GROUP,
-            consumer=settings.consumer_for("order-writer"),
-            handle=partial(handlers.write_orders, repo=repo, store=store, redis=redis,
-                           pay_timeout_s=settings.seckill_pay_timeout_s,
-                           metrics=writer_metrics),
-            metrics=consumer_metrics, batch_size=settings.order_writer_batch,
-            poll_ms=settings.order_writer_poll_ms,
-            claim_idle_ms=settings.order_writer_claim_idle_ms,
-            max_deliveries=settings.order_writer_max_deliveries,
-            transient=(handlers.DatabaseUnavailable,), on_dead=on_dead,
-        )
-        for stream in keys.all_orders_streams()
-    ]
-    broker = make_broker(redis_url)
-    for consumer in consumers:
-        consumer.subscribe(broker)
-    gauges = asyncio.create_task(_sample_forever(redis, keys, writer_metrics))
-    try:
-        async with running(broker, consumers):
-            log.info("order writer running", streams=len(consumers))
-            yield
-    finally:
-        gauges.cancel()
-        await asyncio.gather(gauges, return_exceptions=True)
-        await redis.aclose()
-        await engine.dispose()
+        streams = all_orders_streams(settings.seckill_partitions)
+        consumers = [
+            StreamConsumer(
+                redis=rt.redis, stream=stream, group=ORDER_WRITER_GROUP,
+                consumer=settings.consumer_for("order-writer"),
+                handle=partial(handlers.write_orders, repo=rt.repo, store=rt.store,
+                               publisher=rt.publisher,
+                               pay_timeout_s=settings.seckill_pay_timeout_s,
+                               metrics=writer_metrics),
+                metrics=consumer_metrics, batch_size=settings.order_writer_batch,
+                poll_ms=settings.order_writer_poll_ms,
+                claim_idle_ms=settings.order_writer_claim_idle_ms,
+                max_deliveries=settings.order_writer_max_deliveries,
+                transient=(DatabaseUnavailable,), on_dead=on_dead,
+            )
+            for stream in streams
+        ]
+        broker = make_broker(settings.require_redis_url())
+        for consumer in consumers:
+            consumer.subscribe(broker)
+        gauges = asyncio.create_task(_sample_forever(rt.redis, streams, writer_metrics))
+        try:
+            async with running(broker, consumers):
+                log.info("order writer running", streams=len(consumers))
+                yield
+        finally:
+            gauges.cancel()
+            await asyncio.gather(gauges, return_exceptions=True)
 
 
-async def _sample_forever(redis: Redis, keys: Keys, metrics: OrderWriterMetrics) -> None:
+async def _sample_forever(
+    redis: Redis, streams: list[str], metrics: OrderWriterMetrics
+) -> None:
     while True:
-        for stream in keys.all_orders_streams():
+        for stream in streams:
             try:
                 await _sample(redis, stream, metrics)
             except Exception as exc:  # a stream not created yet, Redis away: try again later
