@@ -45,6 +45,9 @@ class Commands:
 
 @dataclass(frozen=True)
 class Service(Generic[S]):
+    """A service: its default port, and functions importing its settings, app factory, click
+    commands, demo data loader and dead-letter retries, each only when called."""
+
     name: str
     port: int
     settings: Callable[[], S]
@@ -56,6 +59,8 @@ class Service(Generic[S]):
 
 @dataclass(frozen=True)
 class Worker:
+    """A stream worker process: `main()` imports its `async def main()`."""
+
     name: str
     main: Callable[[], Callable[[], Coroutine[Any, Any, None]]]
     # /metrics port: the setting that holds it, and the offset from the gateway's port that
@@ -201,6 +206,7 @@ SERVICES: dict[str, Service[Any]] = {s.name: s for s in (GATEWAY, CATALOG, SECKI
 WORKERS: dict[str, Worker] = {w.name: w for w in (ORDER_WRITER, SMS_SENDER)}
 DATABASE_SERVICES = tuple(SERVICES)  # each service owns its database
 GATEWAY_ADMIN_PORT = 8009
+# The e2e and deployment tests read the workers' ports and the services' names this way.
 WORKER_METRICS_PORTS: dict[str, tuple[str, int]] = {
     w.name: (w.metrics_port_setting, w.metrics_port_offset) for w in WORKERS.values()
 }
