@@ -1,20 +1,63 @@
-"""`coursestream`: one command to run, serve, migrate and operate the platform."""
+"""`coursestream`: one command to run, serve, migrate and operate the platform.
+
+Each command imports what it uses when it runs; the services' click groups and `streams` are
+imported only when one of them is run (or asked for its own help), so `coursestream --help`
+imports neither a service nor SQLAlchemy, Redis, FastStream or aiohttp.
+"""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Sequence
+from typing import Any
 
 import click
-import uvloop
-from aiohttp import web
 
 from coursestream import registry
-from shared.db import migrate as migrate_database
-from shared.logging import configure_logging
-from shared.settings import Settings
+from coursestream.registry import Commands
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose `lazy` commands are imported on first use (click's lazy loading
+    pattern); `--help` lists them with the short help the registry gives, importing nothing."""
+
+    def __init__(self, *args: Any, lazy: Sequence[Commands] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = {name: source for source in lazy for name in source.short_help}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            for command in self.lazy[cmd_name].load():
+                self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self._listed(name)) for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in rows if not command.hidden]
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, command.get_short_help_str(limit))
+                                for name, command in shown])
+
+    def _listed(self, name: str) -> click.Command:
+        """The command once loaded; until then a stand-in with the registry's help (which
+        click shortens as it shortens any help)."""
+        return self.commands.get(name) or click.Command(name, help=self.lazy[name].short_help[name])
+
+
+def _streams_commands() -> Sequence[click.Command]:
+    from coursestream.streams_cli import streams
+
+    return [streams]
+
+
+STREAMS = Commands({"streams": "Inspect streams, replay ranges, retry dead letters."},
+                   _streams_commands)
+
+
+@click.group(cls=LazyGroup, lazy=[*(s.commands for s in registry.SERVICES.values()), STREAMS])
 def main() -> None:
     """coursestream: an online course platform over Redis Streams."""
 
@@ -36,10 +79,16 @@ def up(host: str, base_port: int) -> None:
 @click.option("--port", type=int, default=None, help="Default: the service's own port.")
 def serve(service: str, host: str, port: int | None) -> None:
     """Run one service's HTTP server (with its stream consumers), as in a container."""
-    settings = registry.settings_for(service)
+    import uvloop
+    from aiohttp import web
+
+    from shared.logging import configure_logging
+
+    entry = registry.SERVICES[service]
+    settings = entry.settings()
     configure_logging(service, settings.log_level, settings.log_json)
-    app = importlib.import_module(f"services.{service}.app").create_app(settings)
-    web.run_app(app, host=host, port=port or registry.SERVICES[service],
+    app = entry.app()(settings)
+    web.run_app(app, host=host, port=port or entry.port,
                 access_log=None, print=None, shutdown_timeout=10, loop=uvloop.new_event_loop())
 
 
@@ -47,18 +96,24 @@ def serve(service: str, host: str, port: int | None) -> None:
 @click.argument("name", type=click.Choice(list(registry.WORKERS)))
 def worker(name: str) -> None:
     """Run one stream worker process (order-writer, sms-sender)."""
+    import uvloop
+
+    from shared.logging import configure_logging
+    from shared.settings import Settings
+
     settings = Settings()
     configure_logging(name, settings.log_level, settings.log_json)
-    module = importlib.import_module(registry.WORKERS[name])
-    uvloop.run(module.main())
+    uvloop.run(registry.WORKERS[name].main()())
 
 
 @main.command()
 @click.argument("service", required=False, type=click.Choice(registry.DATABASE_SERVICES))
 def migrate(service: str | None) -> None:
     """Upgrade the database of one service, or of all."""
-    for name in [service] if service else registry.available_services():
-        settings = registry.settings_for(name)
+    from shared.db import migrate as migrate_database
+
+    for name in [service] if service else registry.DATABASE_SERVICES:
+        settings = registry.SERVICES[name].settings()
         migrate_database(name, settings.database_url)
         click.echo(f"{name}: migrated ({settings.database_url.split('@')[-1]})")
 
@@ -87,16 +142,3 @@ def build_web() -> None:
     from coursestream.web_client import ensure_built
 
     click.echo("web/dist built" if ensure_built() else "web/dist is up to date")
-
-
-def _add_service_commands() -> None:
-    for service in registry.SERVICES:
-        module = registry.optional_module(f"services.{service}.entrypoints.cli")
-        for command in getattr(module, "commands", []):
-            main.add_command(command)
-    streams_cli = registry.optional_module("coursestream.streams_cli")
-    if streams_cli is not None:
-        main.add_command(streams_cli.streams)
-
-
-_add_service_commands()

@@ -25,12 +25,11 @@ DEMO_LOGINS = (
 def load_demo_data() -> list[str]:
     """Each service loads its demo data once; returns what happened, a line per service."""
     lines = []
-    for service in registry.available_services():
-        module = registry.optional_module(f"services.{service}.demo")
-        if module is None:
+    for service in registry.SERVICES.values():
+        if service.demo is None:
             continue
-        loaded = asyncio.run(module.load_demo_data(registry.settings_for(service)))
-        lines.append(f"{service}: demo data {'loaded' if loaded else 'already present'}")
+        loaded = asyncio.run(service.demo()(service.settings()))
+        lines.append(f"{service.name}: demo data {'loaded' if loaded else 'already present'}")
     return lines
 
 
@@ -67,22 +66,22 @@ def run_platform(host: str, base_port: int) -> int:
     for name, port in ports.items():
         env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
     env["GATEWAY_ADMIN_PORT"] = str(base_port + 9)
-    for variable, offset in registry.WORKER_METRICS_PORTS.values():
-        env[variable] = str(base_port + offset)
+    for worker in registry.WORKERS.values():
+        env[worker.metrics_port_setting] = str(base_port + worker.metrics_port_offset)
 
     _build_web(env)
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for service in registry.available_services():
-            migrate(service, registry.settings_for(service).database_url)
+        for service in registry.DATABASE_SERVICES:
+            migrate(service, registry.SERVICES[service].settings().database_url)
         for line in load_demo_data():
             print(line)
         command = [sys.executable, "-m", "coursestream"]
-        for service in registry.available_services():
+        for service in registry.SERVICES:
             children[service] = subprocess.Popen(
                 [*command, "serve", service, "--host", host if service == "gateway"
                  else "127.0.0.1", "--port", str(ports[service])], env=env)
-        for name in registry.available_workers():
+        for name in registry.WORKERS:
             children[name] = subprocess.Popen([*command, "worker", name], env=env)
         for service, process in children.items():
             if service in ports:

@@ -43,7 +43,7 @@ def test_each_service_has_an_image_that_serves_it(service: str) -> None:
     cmd = dockerfile_cmd(dockerfile)
     assert cmd[:3] == ["coursestream", "serve", service]
     assert_cli_accepts(cmd)
-    assert f"EXPOSE {registry.SERVICES[service]}" in dockerfile.read_text()
+    assert f"EXPOSE {registry.SERVICES[service].port}" in dockerfile.read_text()
     for line in re.findall(r"^COPY (?!--from)(\S+)", dockerfile.read_text(), re.MULTILINE):
         assert (ROOT / line).exists(), f"{dockerfile} copies missing {line}"
     build = COMPOSE["services"][service]["build"]
@@ -84,8 +84,8 @@ def test_prometheus_scrapes_every_service_worker_and_the_gateway_admin_port() ->
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
                for t in sc["targets"]}
-    expected = {f"{s}:{p}" for s, p in registry.SERVICES.items() if s != "gateway"}
-    base = registry.SERVICES["gateway"]
+    expected = {f"{s.name}:{s.port}" for s in registry.SERVICES.values() if s.name != "gateway"}
+    base = registry.GATEWAY.port
     workers = {f"{w}:{base + offset}" for w, (_, offset) in registry.WORKER_METRICS_PORTS.items()}
     assert expected | workers | {f"gateway:{registry.GATEWAY_ADMIN_PORT}"} == targets
     # ... and the workers listen where Prometheus can reach them, on those default ports.
@@ -102,7 +102,7 @@ def test_the_wheel_the_images_install_carries_migrations(tmp_path: Path) -> None
                     "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
     [wheel] = tmp_path.glob("coursestream-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for service in registry.available_services():
+    for service in registry.SERVICES:
         assert f"services/{service}/migrations/env.py" in names
         assert f"services/{service}/migrations/script.py.mako" in names
         assert any(n.startswith(f"services/{service}/migrations/versions/") for n in names)
