@@ -1,28 +1,24 @@
 """The stream event envelope and its one wire format, shared by Python and Lua writers.
 
 An entry has one field, `__data__`, holding JSON `{"data": "<envelope JSON>", "headers": {...}}`.
-FastStream's parser reads that form, `XRANGE` shows it as text, and a Lua script can write it
-with `cjson` (see `lua_envelope` below for the exact shape it must produce).
+FastStream reads that form (its message format: `shared.broker.JsonMessageFormat`), `XRANGE`
+shows it as text, and a Lua script can write it with `cjson` (`LUA_ENCODE_ENTRY` below).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from faststream.redis.parser import MessageFormat
 from pydantic import BaseModel, Field
 from ulid import ULID
 
 from shared.redis import text
 
 if TYPE_CHECKING:
-    from fast_depends.library.serializer import SerializerProto
-    from faststream._internal.basic_types import SendableMessage
-    from faststream._internal.parser import CodecProto
     from redis.asyncio import Redis
 
 DATA_FIELD = "__data__"
@@ -85,38 +81,6 @@ async def publish(
         stream, encode_entry(envelope), maxlen=maxlen, approximate=maxlen is not None
     )
     return text(entry_id)
-
-
-class JsonMessageFormat(MessageFormat):
-    """FastStream message format that writes and reads the JSON form above."""
-
-    __slots__ = ()
-
-    @classmethod
-    async def encode(
-        cls,
-        *,
-        message: SendableMessage | Sequence[SendableMessage],
-        reply_to: str | None,
-        headers: dict[str, Any] | None,
-        correlation_id: str,
-        serializer: SerializerProto | None = None,
-        codec: CodecProto | None = None,
-    ) -> bytes:
-        msg = await cls.build(
-            message=message,
-            reply_to=reply_to,
-            headers=headers,
-            correlation_id=correlation_id,
-            serializer=serializer,
-            codec=codec,
-        )
-        return orjson.dumps({"data": msg.data.decode(), "headers": msg.headers})
-
-    @classmethod
-    def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
-        outer = orjson.loads(data)
-        return outer["data"].encode(), outer.get("headers", {})
 
 
 # Prepend to a Lua script (or Redis function library) that writes stream entries itself.

@@ -6,14 +6,8 @@ import pytest
 from redis.asyncio import Redis
 from ulid import ULID
 
-from shared.events import (
-    LUA_ENCODE_ENTRY,
-    Envelope,
-    JsonMessageFormat,
-    decode_entry,
-    publish,
-    stable_event_id,
-)
+from shared.broker import JsonMessageFormat
+from shared.events import LUA_ENCODE_ENTRY, Envelope, decode_entry, publish, stable_event_id
 
 pytestmark = pytest.mark.integration
 
