@@ -17,7 +17,7 @@ from services.gateway.adapters.rate_limits import RateLimit, WindowLimit
 from services.gateway.adapters.repository import RefreshTokensRepository, UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.sms_outbox import SmsOutbox
-from services.gateway.adapters.tokens import TokenIssuer
+from services.gateway.adapters.tokens import DeferredIssuer, TokenIssuer
 from services.gateway.handlers import Accounts, Logins, Sessions
 from services.gateway.settings import Settings
 from shared.auth import Revocations
@@ -35,7 +35,7 @@ class Runtime:
     revocations: Revocations
     passwords: BoundedVerifier
     sms_codes: SmsCodes
-    issuer: TokenIssuer
+    issuer: DeferredIssuer
     # Per route class (entrypoints/limits.py); empty when RATE_LIMITS_ENABLED=false.
     rate_limits: dict[str, RateLimit]
     # The proxy's pooled client (its route table, `settings.upstreams()`, is fixed when the
@@ -70,8 +70,9 @@ def _runtime(
     revocations = Revocations(redis, settings.revocation_cache_s)
     passwords = BoundedVerifier(settings.password_checks_concurrency,
                                 settings.password_checks_queue)
-    issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s,
-                         settings.jwt_audience)
+    issuer = DeferredIssuer(lambda: TokenIssuer(
+        settings.private_key_pem(), settings.jwt_issuer, settings.token_ttl_s,
+        settings.jwt_audience), settings.token_ttl_s)
     sms_codes = SmsCodes(
         redis, settings.sms_code_secret, ttl_s=settings.sms_code_ttl_s,
         cooldown_s=settings.sms_code_cooldown_s, max_tries=settings.sms_code_max_tries,

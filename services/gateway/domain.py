@@ -3,6 +3,7 @@ no I/O."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Sequence
@@ -89,6 +90,19 @@ def roles_for(admin: bool) -> tuple[str, ...]:
 def new_code() -> str:
     """A login code: CODE_LENGTH digits from the secrets module."""
     return f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_refresh_token() -> str:
+    """256 random bits; only its `refresh_token_hash` is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class NewUser(BaseModel):

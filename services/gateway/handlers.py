@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.gateway.adapters.tokens import new_refresh_token, new_session_id, refresh_token_hash
 from services.gateway.domain import (
     InvalidCredentials,
     InvalidRefreshToken,
@@ -15,6 +14,9 @@ from services.gateway.domain import (
     TooManyWrongPasswords,
     User,
     UserDisabled,
+    new_refresh_token,
+    new_session_id,
+    refresh_token_hash,
     roles_for,
 )
 from services.gateway.ports import (

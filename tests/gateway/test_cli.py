@@ -74,3 +74,16 @@ def test_users_add_on_an_unmigrated_database_says_what_to_do(tmp_path: Path) -> 
     assert code == 1
     assert "coursestream migrate gateway" in output
     assert "argon2" not in output  # the hash is not echoed
+
+
+def test_users_add_needs_neither_redis_nor_the_signing_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    """As in a container with only the database settings: not even the development key pair
+    is made under var/."""
+    result = CliRunner().invoke(main, ["users", "add", "--phone", "13700000000", "--password",
+                                       "secret-123"],
+                                env={"GATEWAY_DATABASE_URL": database_url,
+                                     "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": ""})
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "var").exists() or not any((tmp_path / "var").glob("jwt-*"))
