@@ -52,6 +52,7 @@ RUNTIME_KEY = web.AppKey("runtime", Runtime)
 
 @asynccontextmanager
 async def bootstrap(settings: Settings) -> AsyncIterator[Runtime]:
+    """The gateway's adapters and handlers, open while the block runs, closed after it."""
     engine = make_engine(settings.database_url)
     redis = make_redis(settings.redis_url) if settings.redis_url else _no_redis(settings)
     upstream_session = _upstream_session(settings)
