@@ -10,20 +10,17 @@ from click.testing import CliRunner
 
 from coursestream.cli import main
 from services.gateway.adapters.passwords import verify_password
-from services.gateway.adapters.repository import UsersRepository
+from services.gateway.bootstrap import bootstrap
 from services.gateway.domain import User
-from shared.db import make_engine
+from services.gateway.settings import Settings
 from tests.support.databases import DatabaseFactory
 
 pytestmark = pytest.mark.integration
 
 
 async def find(url: str, phone: str) -> User | None:
-    engine = make_engine(url)
-    try:
-        return await UsersRepository(engine).by_phone(phone)
-    finally:
-        await engine.dispose()
+    async with bootstrap(Settings(database_url=url)) as runtime:
+        return await runtime.users.by_phone(phone)
 
 
 @pytest.fixture
