@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from services.gateway import handlers
-from services.gateway.adapters.repository import UsersRepository
+from services.gateway.bootstrap import bootstrap
 from services.gateway.domain import NewUser
 from services.gateway.settings import Settings
-from shared.db import make_engine
 
 DEMO_USERS = (
     NewUser(phone="13800000000", password="admin12345", admin=True),
@@ -16,14 +14,10 @@ DEMO_USERS = (
 
 async def load_demo_data(settings: Settings) -> bool:
     """Add the demo users; False when they are already there."""
-    engine = make_engine(settings.database_url)
-    try:
-        users = UsersRepository(engine)
-        if await users.by_phone(DEMO_USERS[0].phone) is not None:
+    async with bootstrap(settings) as runtime:
+        if await runtime.users.by_phone(DEMO_USERS[0].phone) is not None:
             return False
         for new in DEMO_USERS:
-            if await users.by_phone(new.phone) is None:
-                await handlers.add_user(users, new)
+            if await runtime.users.by_phone(new.phone) is None:
+                await runtime.accounts.add(new)
         return True
-    finally:
-        await engine.dispose()

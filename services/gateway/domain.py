@@ -1,16 +1,20 @@
-"""Users, roles and the rules of logging in; plain Python, no I/O."""
+"""Users, roles and the rules of logging in, and the refusals of logging in; plain Python,
+no I/O."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, StringConstraints
+
+from shared.errors import AlreadyExists, DomainError, Unavailable
 
 USER = "user"
 ADMIN = "admin"
@@ -88,6 +92,19 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
 
 
+def new_session_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_refresh_token() -> str:
+    """256 random bits; only its `refresh_token_hash` is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class NewUser(BaseModel):
     """A user added by an operator (`coursestream users add`)."""
 
@@ -96,83 +113,90 @@ class NewUser(BaseModel):
     admin: bool = False
 
 
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    refresh_token: Annotated[str, StringConstraints(min_length=20, max_length=200)]
-
-
-class CodeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    phone: Phone
-
-
-class TokenRequest(BaseModel):
-    """`{"phone","password"}` or `{"phone","code"}`: exactly one way of proving who you are."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    phone: Phone
-    password: Password | None = None
-    code: Code | None = None
-
-    @model_validator(mode="after")
-    def _one_proof(self) -> TokenRequest:
-        if (self.password is None) == (self.code is None):
-            raise ValueError("give either a password or a code")
-        return self
-
-
-class InvalidCredentials(Exception):
+class InvalidCredentials(DomainError):
     """Wrong phone, password or code: one answer for all, so phones cannot be probed."""
 
-
-class UserDisabled(Exception):
-    pass
-
-
-class InvalidRefreshToken(Exception):
-    """Never issued, expired, revoked, or (`reused`) used before: a copy, so its session is
-    revoked."""
-
-    def __init__(self, reused: bool = False) -> None:
-        super().__init__("refresh token reused" if reused else "invalid refresh token")
-        self.reused = reused
+    def __init__(self, proof: str) -> None:  # "password" or "code"
+        super().__init__(f"Wrong phone or {proof}.")
 
 
-class VerifierBusy(Exception):
+class UserDisabled(DomainError):
+    def __init__(self) -> None:
+        super().__init__("This account is disabled.")
+
+
+class InvalidRefreshToken(DomainError):
+    """Never issued, expired or revoked."""
+
+    def __init__(
+        self, detail: str = "This refresh token is unknown, expired or revoked; log in again."
+    ) -> None:
+        super().__init__(detail)
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """Used before: a copy, so its session is ended."""
+
+    def __init__(self) -> None:
+        super().__init__("This refresh token was used before, so it may have been copied; "
+                         "its session is ended. Log in again.")
+
+
+class LoginUnavailable(Unavailable):
+    """Redis (codes, failure counts, sessions) cannot answer; the same request may work
+    shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("Logging in is unavailable; try again shortly.", retry_after_s=5)
+
+
+class VerifierBusy(LoginUnavailable):
     """This process is already checking as many passwords as it may; try again shortly."""
 
 
-class PhoneTaken(Exception):
-    pass
+class PhoneTaken(AlreadyExists):
+    def __init__(self, phone: str) -> None:
+        super().__init__(f"A user with phone {phone} already exists.")
+        self.phone = phone
 
 
-class RetryLater(Exception):
-    """Refused for now; `retry_after_s` says when to try again."""
+class RetryLater(DomainError):
+    """Refused for now; `retry_after_s` says when to try again. Each kind says why in
+    `sentence`, where `{s}` is the wait."""
+
+    sentence: ClassVar[str] = "Retry in {s} s."
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"retry in {retry_after_s} s")
-        self.retry_after_s = retry_after_s
+        super().__init__(self.sentence.format(s=retry_after_s), retry_after_s=retry_after_s)
 
 
 class CodeCoolingDown(RetryLater):
     """A code was sent to this phone less than the cooldown ago."""
 
+    sentence = "A code was sent to this phone recently; retry in {s} s."
+
 
 class TooManyCodeRequests(RetryLater):
     """The caller's address asked for too many codes in the window."""
+
+    sentence = "Too many codes asked from this address; retry in {s} s."
 
 
 class TooManyCodesForPhone(RetryLater):
     """This phone was sent its day's worth of codes."""
 
+    sentence = "This phone was sent today's codes; retry in {s} s or log in with a password."
+
 
 class TooManyFailedLogins(RetryLater):
     """The caller's address failed to log in too often in the window."""
+
+    sentence = "Too many failed logins from this address; retry in {s} s."
 
 
 class TooManyWrongPasswords(RetryLater):
     """Wrong passwords for this phone too often in the window (from any address); its owner
     can still log in with an SMS code."""
+
+    sentence = ("Too many wrong passwords for this phone; retry in {s} s or log in with an "
+                "SMS code.")

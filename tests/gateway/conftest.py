@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from services.gateway.app import create_app
 from services.gateway.settings import Settings
+from services.gateway.streams import NOTIFY_SMS
 from shared.auth import new_signing_key
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.events import decode_entry
@@ -111,7 +112,7 @@ CODES = "/api/v1/auth/sms-codes"
 
 
 async def sent_codes(redis: Redis) -> list[dict[str, Any]]:
-    return [decode_entry(fields).model_dump() for _, fields in await redis.xrange("notify.sms")]
+    return [decode_entry(fields).model_dump() for _, fields in await redis.xrange(NOTIFY_SMS)]
 
 
 async def ask_code(gateway: TestClient, redis: Redis, phone: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -11,14 +12,19 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from services.gateway import handlers
 from services.gateway.adapters.orm import users as users_table
-from services.gateway.adapters.repository import UsersRepository
 from services.gateway.adapters.tokens import TokenIssuer
+from services.gateway.bootstrap import bootstrap
 from services.gateway.domain import NewUser, User
 from shared.auth import TokenVerifier
 from shared.db import make_engine
-from tests.gateway.conftest import GatewayFactory, ask_code, assert_problem, private_pem
+from tests.gateway.conftest import (
+    GatewayFactory,
+    ask_code,
+    assert_problem,
+    gateway_settings,
+    private_pem,
+)
 from tests.support.databases import DatabaseFactory
 
 pytestmark = pytest.mark.integration
@@ -38,13 +44,13 @@ async def count_users(database_url: str) -> int:
 
 
 @pytest.fixture
-async def database_url(database_factory: DatabaseFactory, db_backend: str) -> str:
+async def database_url(
+    database_factory: DatabaseFactory, db_backend: str, tmp_path: Path, signing_key: str
+) -> str:
     url = await database_factory.new("gateway", db_backend)
-    engine = make_engine(url)
-    repository = UsersRepository(engine)
-    for new in (ADMIN, USER):
-        await handlers.add_user(repository, new)
-    await engine.dispose()
+    async with bootstrap(gateway_settings(tmp_path, signing_key, database_url=url)) as runtime:
+        for new in (ADMIN, USER):
+            await runtime.accounts.add(new)
     return url
 
 

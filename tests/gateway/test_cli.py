@@ -10,20 +10,17 @@ from click.testing import CliRunner
 
 from coursestream.cli import main
 from services.gateway.adapters.passwords import verify_password
-from services.gateway.adapters.repository import UsersRepository
+from services.gateway.bootstrap import bootstrap
 from services.gateway.domain import User
-from shared.db import make_engine
+from services.gateway.settings import Settings
 from tests.support.databases import DatabaseFactory
 
 pytestmark = pytest.mark.integration
 
 
 async def find(url: str, phone: str) -> User | None:
-    engine = make_engine(url)
-    try:
-        return await UsersRepository(engine).by_phone(phone)
-    finally:
-        await engine.dispose()
+    async with bootstrap(Settings(database_url=url)) as runtime:
+        return await runtime.users.by_phone(phone)
 
 
 @pytest.fixture
@@ -74,3 +71,16 @@ def test_users_add_on_an_unmigrated_database_says_what_to_do(tmp_path: Path) -> 
     assert code == 1
     assert "coursestream migrate gateway" in output
     assert "argon2" not in output  # the hash is not echoed
+
+
+def test_users_add_needs_neither_redis_nor_the_signing_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    """As in a container with only the database settings: not even the development key pair
+    is made under var/."""
+    result = CliRunner().invoke(main, ["users", "add", "--phone", "13700000000", "--password",
+                                       "secret-123"],
+                                env={"GATEWAY_DATABASE_URL": database_url,
+                                     "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": ""})
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "var").exists() or not any((tmp_path / "var").glob("jwt-*"))

@@ -15,15 +15,9 @@ from pydantic import ValidationError
 
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.app import create_app
-from services.gateway.domain import (
-    CodeRequest,
-    Network,
-    TokenRequest,
-    User,
-    client_address,
-    roles_for,
-)
+from services.gateway.domain import Network, User, client_address, roles_for
 from services.gateway.entrypoints.proxy import upstream_headers
+from services.gateway.entrypoints.schemas import CodeRequest, TokenRequest
 from services.gateway.settings import Settings
 from shared.auth import TokenVerifier
 from shared.http import CORRELATION_ID_KEY, REQUEST_ID_KEY

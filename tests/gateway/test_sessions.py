@@ -4,6 +4,7 @@ tokens, on real Redis and both databases."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,11 +12,9 @@ from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
 
 from coursestream.cli import main
-from services.gateway import handlers
-from services.gateway.adapters.repository import UsersRepository
+from services.gateway.bootstrap import bootstrap
 from services.gateway.domain import NewUser
-from shared.db import make_engine
-from tests.gateway.conftest import GatewayFactory, assert_problem
+from tests.gateway.conftest import GatewayFactory, assert_problem, gateway_settings
 from tests.support.databases import DatabaseFactory
 
 pytestmark = pytest.mark.integration
@@ -27,12 +26,13 @@ TOKENS, REFRESH, LOGOUT, ME = ("/api/v1/auth/tokens", "/api/v1/auth/tokens/refre
 
 
 @pytest.fixture
-async def database_url(database_factory: DatabaseFactory, db_backend: str) -> str:
+async def database_url(
+    database_factory: DatabaseFactory, db_backend: str, tmp_path: Path, signing_key: str
+) -> str:
     url = await database_factory.new("gateway", db_backend)
-    engine = make_engine(url)
-    for new in (USER, ADMIN):
-        await handlers.add_user(UsersRepository(engine), new)
-    await engine.dispose()
+    async with bootstrap(gateway_settings(tmp_path, signing_key, database_url=url)) as runtime:
+        for new in (USER, ADMIN):
+            await runtime.accounts.add(new)
     return url
 
 

@@ -52,8 +52,16 @@ class UsersRepository:
             assert user is not None
             return user
 
-    async def update(self, user_id: int, **values: Any) -> User | None:
-        """Change `is_active` or `roles`; the user as now stored, None when there is none."""
+    async def update(
+        self, user_id: int, *, is_active: bool | None = None,
+        roles: tuple[str, ...] | None = None,
+    ) -> User | None:
+        """Change what is given; the user as now stored, None when there is none."""
+        values: dict[str, Any] = {}
+        if is_active is not None:
+            values["is_active"] = is_active
+        if roles is not None:
+            values["roles"] = list(roles)
         async with self._sessions() as session:
             await session.execute(update(users).where(users.c.id == user_id).values(**values))
             await session.commit()

@@ -1,9 +1,9 @@
-"""Access tokens: RS256 JWTs signed with the gateway's private key; opaque refresh tokens."""
+"""Access tokens: RS256 JWTs signed with the gateway's private key."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+from collections.abc import Callable
+from functools import cached_property
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -40,14 +40,22 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
 
 
-def new_session_id() -> str:
-    return secrets.token_hex(16)
+class DeferredIssuer:
+    """A TokenIssuer made on first use: what never signs (`coursestream users add`, the demo
+    data) never reads the signing key, so it runs where there is none (a container with only
+    the database settings). The app asks for the public key at start, so a bad key stops it
+    there."""
 
+    def __init__(self, make: Callable[[], TokenIssuer], ttl_s: int) -> None:
+        self._make = make
+        self.ttl_s = ttl_s
 
-def new_refresh_token() -> str:
-    """256 random bits; only its `refresh_token_hash` is stored."""
-    return secrets.token_urlsafe(32)
+    @cached_property
+    def _issuer(self) -> TokenIssuer:
+        return self._make()
 
+    def public_key_pem(self) -> str:
+        return self._issuer.public_key_pem()
 
-def refresh_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    def issue(self, user: User, session_id: str, token_version: int) -> str:
+        return self._issuer.issue(user, session_id, token_version)

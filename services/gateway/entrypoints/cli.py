@@ -4,18 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import click
-from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
 
-from services.gateway import handlers
-from services.gateway.adapters.repository import RefreshTokensRepository, UsersRepository
-from services.gateway.domain import NewUser, PhoneTaken, User
-from services.gateway.settings import Settings
-from shared.auth import Revocations
-from shared.db import make_engine
-from shared.redis import make_redis
+if TYPE_CHECKING:
+    from services.gateway.domain import NewUser, User
+    from services.gateway.settings import Settings
 
 
 @click.group()
@@ -29,6 +24,12 @@ def users() -> None:
 @click.option("--admin", is_flag=True, help="Also give the admin role.")
 def add(phone: str, password: str, admin: bool) -> None:
     """Add a user who logs in with a password."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DBAPIError
+
+    from services.gateway.domain import NewUser, PhoneTaken
+    from services.gateway.settings import Settings
+
     try:
         new = NewUser(phone=phone, password=password, admin=admin)
     except ValidationError as exc:
@@ -55,7 +56,11 @@ def set_user(phone: str, active: bool | None, admin: bool | None) -> None:
     (needs REDIS_URL, where the services check revocations)."""
     if active is None and admin is None:
         raise click.UsageError("give --active/--disabled, --admin/--no-admin, or both")
-    user = asyncio.run(_change(Settings(), phone, active, admin))
+    from services.gateway.settings import Settings
+
+    settings = Settings()
+    settings.require_redis_url()  # before the database is changed
+    user = asyncio.run(_change(settings, phone, active, admin))
     if user is None:
         raise click.ClickException(f"no user with phone {phone}")
     state = "active" if user.is_active else "disabled"
@@ -66,23 +71,17 @@ def set_user(phone: str, active: bool | None, admin: bool | None) -> None:
 async def _change(
     settings: Settings, phone: str, active: bool | None, admin: bool | None
 ) -> User | None:
-    engine = make_engine(settings.database_url)
-    redis = make_redis(settings.require_redis_url())
-    try:
-        return await handlers.change_user(
-            UsersRepository(engine), RefreshTokensRepository(engine), Revocations(redis), phone,
-            active=active, admin=admin)
-    finally:
-        await redis.aclose()
-        await engine.dispose()
+    from services.gateway.bootstrap import bootstrap
+
+    async with bootstrap(settings) as runtime:
+        return await runtime.accounts.change(phone, active=active, admin=admin)
 
 
 async def _add(settings: Settings, new: NewUser) -> User:
-    engine = make_engine(settings.database_url)
-    try:
-        return await handlers.add_user(UsersRepository(engine), new)
-    finally:
-        await engine.dispose()
+    from services.gateway.bootstrap import bootstrap
+
+    async with bootstrap(settings) as runtime:
+        return await runtime.accounts.add(new)
 
 
 commands = [users]

@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from redis.exceptions import RedisError
 
-from services.gateway.adapters.rate_limits import RateLimit
+from services.gateway.bootstrap import RUNTIME_KEY
 from services.gateway.domain import Network, client_address
 from shared.auth import verified_principal
 from shared.logging import get_logger
@@ -33,9 +33,6 @@ FAIL_OPEN = frozenset({READS})
 
 ATTEMPT_PATH = re.compile(r"/api/v1/seckill/items/[^/]+/attempts/?")
 EVENTS_PATH = re.compile(r"/api/v1/seckill/tickets/[^/]+/events/?")
-
-LIMITS_KEY = web.AppKey("rate_limits", dict[str, RateLimit])
-
 
 def route_class(method: str, path: str) -> str | None:
     """The limit a request counts against, or None for what is not limited."""
@@ -67,7 +64,7 @@ def rate_limit_middleware(trusted: tuple[Network, ...]) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         name = route_class(request.method, request.path)
-        limit = request.app[LIMITS_KEY].get(name) if name is not None else None
+        limit = request.app[RUNTIME_KEY].rate_limits.get(name) if name is not None else None
         if limit is None:
             return await handler(request)
         try:

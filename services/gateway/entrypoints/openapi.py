@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.gateway.domain import CodeRequest, RefreshRequest, TokenRequest
+from services.gateway.entrypoints.schemas import CodeRequest, RefreshRequest, TokenRequest
 from shared.http import json_response
 from shared.logging import get_logger
 

@@ -7,7 +7,6 @@ by chunk).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -52,26 +51,9 @@ class Proxy:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
 
-    async def session_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        """cleanup_ctx: open the pooled session with the app, close it with the app."""
-        connector = aiohttp.TCPConnector(
-            limit=self._settings.proxy_pool_limit, limit_per_host=0, keepalive_timeout=30,
-            ttl_dns_cache=300,
-        )
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._settings.proxy_connect_timeout_s,
-            sock_read=self._settings.proxy_read_timeout_s,
-        )
-        # auto_decompress off: compressed bodies pass through as the upstream sent them.
-        # Only the client's own headers go upstream (set on the session: per request, aiohttp
-        # would rebuild the set every time).
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=timeout, auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-        )
-        yield
-        await self._session.close()
+    def use(self, session: aiohttp.ClientSession) -> None:
+        """The pooled session (the runtime's `upstream_session`), given as the app starts."""
+        self._session = session
 
     async def get_json(self, url: str) -> Any:
         """A side request over the same pool (the OpenAPI documents), bounded in time."""
@@ -92,7 +74,7 @@ class Proxy:
         return forward
 
     async def forward(self, request: web.Request, base_url: str) -> web.StreamResponse:
-        assert self._session is not None, "the proxy session is opened by the app's cleanup_ctx"
+        assert self._session is not None, "the proxy session is given by the app's cleanup_ctx"
         headers = upstream_headers(request)
         # Read whole, within the app's `client_max_size` (GATEWAY_MAX_BODY_BYTES): a larger
         # body is a 413 problem here, whatever the upstream would allow.

@@ -1,0 +1,24 @@
+"""SMS to send, handed to the scheduler's `sms-sender` group through the `notify.sms` stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from services.gateway.streams import NOTIFY_SMS
+from shared.events import Envelope, publish
+
+
+class SmsOutbox:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def send(
+        self, phone: str, template: str, params: dict[str, Any], correlation_id: str | None
+    ) -> None:
+        envelope = Envelope(
+            type="sms.send", producer="gateway", correlation_id=correlation_id,
+            data={"phone": phone, "template": template, "params": params},
+        )
+        await publish(self._redis, NOTIFY_SMS, envelope)

@@ -1,0 +1,37 @@
+"""The bodies of the `/api/v1/auth/...` requests (also the gateway's OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+
+from services.gateway.domain import Code, Password, Phone
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: Annotated[str, StringConstraints(min_length=20, max_length=200)]
+
+
+class CodeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+
+
+class TokenRequest(BaseModel):
+    """`{"phone","password"}` or `{"phone","code"}`: exactly one way of proving who you are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+    password: Password | None = None
+    code: Code | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> TokenRequest:
+        if (self.password is None) == (self.code is None):
+            raise ValueError("give either a password or a code")
+        return self
