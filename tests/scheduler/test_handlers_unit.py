@@ -180,8 +180,9 @@ async def test_refusals_are_domain_errors_answered_as_before(fakes: Fakes) -> No
         (fakes.handlers.update_schedule("s", SchedulePatch.model_validate(
             {"event": {"stream": "elsewhere", "type": "x"}})), InvalidSchedule),
     ]:
-        with pytest.raises(kind) as caught:
+        with pytest.raises(DomainError) as caught:
             await call
+        assert type(caught.value) is kind
         problem = from_domain_error(caught.value, PROBLEMS)
         assert problem is not None
         refusals.append((caught.value, (problem.status, problem.slug, problem.title,
