@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
-
-from services.scheduler.adapters.delay_store import DelayStore
-from services.scheduler.delay_mover import DelayMover
-from services.scheduler.metrics import SchedulerMetrics
+from services.scheduler.bootstrap import bootstrap
+from services.scheduler.entrypoints.loops import DelayMover
+from services.scheduler.ports import DelayStore
+from services.scheduler.settings import Settings
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.events import Envelope, decode_entry
 from shared.redis import make_redis
@@ -57,9 +56,17 @@ HEADER = ("| run | delays | moved | duplicates | lateness p50 ms | p99 ms | max 
           "moved/s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
 
-async def load(url: str, count: int, first_due: datetime, window_s: float) -> None:
-    redis = make_redis(url)
-    store = DelayStore(redis)
+def settings(url: str, var_dir: str) -> Settings:
+    return Settings(redis_url=url, var_dir=Path(var_dir), scheduler_target_streams=(TARGET,),
+                    scheduler_delay_batch=1000, scheduler_delay_poll_ms=50)
+
+
+async def load(url: str, var_dir: str, count: int, first_due: datetime, window_s: float) -> None:
+    async with bootstrap(settings(url, var_dir)) as runtime:
+        await _load(runtime.delays, count, first_due, window_s)
+
+
+async def _load(store: DelayStore, count: int, first_due: datetime, window_s: float) -> None:
     step = timedelta(seconds=window_s / count)
     for start in range(0, count, 2000):
         await asyncio.gather(*(
@@ -68,21 +75,18 @@ async def load(url: str, count: int, first_due: datetime, window_s: float) -> No
                       first_due + n * step, "")
             for n in range(start, min(count, start + 2000))
         ))
-    await redis.aclose()
 
 
-def mover_process(url: str, stop_at: float) -> None:
+def mover_process(url: str, var_dir: str, stop_at: float) -> None:
     async def run() -> None:
-        redis = make_redis(url)
-        mover = DelayMover(DelayStore(redis), SchedulerMetrics(CollectorRegistry()),
-                           batch=1000, poll_s=0.05)
-        task = asyncio.create_task(mover.run())
-        while time.time() < stop_at and await redis.zcard(  # noqa: ASYNC110 - polls Redis
-                "{scheduler:delays}:due"):
-            await asyncio.sleep(0.1)
-        mover.stop()
-        await task
-        await redis.aclose()
+        async with bootstrap(settings(url, var_dir)) as runtime:
+            mover = DelayMover(runtime.handlers, batch=1000, poll_s=0.05)
+            task = asyncio.create_task(mover.run())
+            while time.time() < stop_at and await runtime.redis.zcard(  # noqa: ASYNC110
+                    "{scheduler:delays}:due"):  # polls Redis
+                await asyncio.sleep(0.1)
+            mover.stop()
+            await task
 
     asyncio.run(run())
 
@@ -111,7 +115,9 @@ async def measure(url: str, name: str, count: int) -> Result:
     )
 
 
-def run_once(url: str, name: str, count: int, window_s: float, replicas: int) -> Result:
+def run_once(
+    url: str, var_dir: str, name: str, count: int, window_s: float, replicas: int
+) -> Result:
     async def reset() -> None:
         redis = make_redis(url)
         await redis.flushdb()
@@ -122,12 +128,12 @@ def run_once(url: str, name: str, count: int, window_s: float, replicas: int) ->
     # Due times start after the load (about 6,000 stores/s from one client) has ended, so the
     # load never competes with a move.
     estimate = datetime.now(UTC) + timedelta(seconds=2 + count / 4_000)
-    asyncio.run(load(url, count, estimate, window_s))
+    asyncio.run(load(url, var_dir, count, estimate, window_s))
     loaded_s = time.time() - started
     if datetime.now(UTC) > estimate:
         raise SystemExit(f"loading took {loaded_s:.1f} s, past the first due time")
     stop_at = estimate.timestamp() + window_s + 60
-    movers = [multiprocessing.Process(target=mover_process, args=(url, stop_at))
+    movers = [multiprocessing.Process(target=mover_process, args=(url, var_dir, stop_at))
               for _ in range(replicas)]
     for process in movers:
         process.start()
@@ -153,9 +159,9 @@ def main() -> None:
             url = server.url
         try:
             results = [
-                run_once(url, f"due over {args.window_s:g} s, {args.replicas} replicas",
+                run_once(url, tmp, f"due over {args.window_s:g} s, {args.replicas} replicas",
                          args.delays, args.window_s, args.replicas),
-                run_once(url, f"all due at once, {args.replicas} replicas",
+                run_once(url, tmp, f"all due at once, {args.replicas} replicas",
                          args.delays, 0.0, args.replicas),
             ]
         finally:

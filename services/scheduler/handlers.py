@@ -1,45 +1,60 @@
-"""The scheduler's use cases: one method per command, on adapters handed in at start."""
+"""The scheduler's use cases: one method per command, on the ports handed in by bootstrap."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-
-from services.scheduler.adapters.delay_store import DelayStore, StoredDelay
-from services.scheduler.adapters.repository import AlreadyExists, RunRecord, ScheduleRepository
-from services.scheduler.domain.delays import DelayCancel, DelayRequest
+from services.scheduler.domain.builtins import builtin_schedule, updated_builtin
+from services.scheduler.domain.delays import DelayCancel, DelayRequest, StoredDelay
+from services.scheduler.domain.errors import (
+    BuiltinSchedule,
+    InvalidSchedule,
+    LostLease,
+    ScheduleExists,
+    ScheduleNotFound,
+)
 from services.scheduler.domain.schedules import (
     EventSpec,
-    InvalidSchedule,
+    RunRecord,
     Schedule,
     SchedulePatch,
     ScheduleSpec,
     check_rules,
     new_schedule_id,
+    plan_due,
+    run_event_id,
 )
 from services.scheduler.domain.triggers import AnyTrigger
 from services.scheduler.metrics import SchedulerMetrics
-from services.scheduler.runner import Clock, utc_now
-from shared.events import Envelope, new_event_id, publish
-from shared.problems import Problem
+from services.scheduler.ports import (
+    Clock,
+    DelayStore,
+    EventPublisher,
+    RunPublisher,
+    ScheduleRepository,
+)
+from shared.events import Envelope, new_event_id
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 
-def invalid(exc: InvalidSchedule) -> Problem:
-    return Problem(422, "validation-error", f"{exc.field}: {exc}", title="Invalid request",
-                   errors=[{"loc": ["body", *exc.field.split(".")], "msg": str(exc),
-                            "type": "value_error"}])
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
 class SchedulerHandlers:
     repo: ScheduleRepository
-    redis: Redis
     delays: DelayStore
+    runs: RunPublisher
+    events: EventPublisher
     metrics: SchedulerMetrics
     target_streams: tuple[str, ...]
+    # Set on a change made through this replica, so its loops look again at once.
     wake_runner: asyncio.Event
     wake_mover: asyncio.Event
     clock: Clock = utc_now
@@ -47,14 +62,11 @@ class SchedulerHandlers:
     async def get_schedule(self, schedule_id: str) -> Schedule:
         schedule = await self.repo.get(schedule_id)
         if schedule is None:
-            raise Problem(404, "not-found", f"No schedule {schedule_id!r}.")
+            raise ScheduleNotFound(schedule_id)
         return schedule
 
     def _check(self, trigger: AnyTrigger | None, event: EventSpec, now: datetime) -> None:
-        try:
-            check_rules(trigger, event, now, self.target_streams)
-        except InvalidSchedule as exc:
-            raise invalid(exc) from exc
+        check_rules(trigger, event, now, self.target_streams)
 
     async def create_schedule(self, spec: ScheduleSpec) -> Schedule:
         now = self.clock()
@@ -64,10 +76,7 @@ class SchedulerHandlers:
             coalesce=spec.coalesce, enabled=spec.enabled, created_at=now, updated_at=now,
         ).rescheduled(now)
         self._check(schedule.trigger, schedule.event, now)
-        try:
-            await self.repo.add(schedule)
-        except AlreadyExists as exc:
-            raise Problem(409, "already-exists", f"Schedule {schedule.id!r} exists.") from exc
+        await self.repo.add(schedule)
         self.wake_runner.set()
         return schedule
 
@@ -95,15 +104,14 @@ class SchedulerHandlers:
     async def delete_schedule(self, schedule_id: str) -> None:
         schedule = await self.get_schedule(schedule_id)
         if schedule.builtin:
-            raise Problem(409, "builtin", "A built-in schedule comes back at the next start; "
-                          "pause it instead.")
+            raise BuiltinSchedule()
         await self.repo.delete(schedule_id)
 
     async def trigger_now(self, schedule_id: str) -> RunRecord:
         """Fire once now, outside the schedule (any replica; not deduplicated)."""
         schedule = await self.get_schedule(schedule_id)
         event_id = new_event_id()
-        await publish(self.redis, schedule.event.stream, Envelope(
+        await self.events.publish(schedule.event.stream, Envelope(
             id=event_id, type=schedule.event.type, producer="scheduler",
             correlation_id=event_id, data=schedule.event.data,
         ))
@@ -113,19 +121,73 @@ class SchedulerHandlers:
         self.metrics.fires.labels(schedule.id, "triggered").inc()
         return run
 
+    async def sync_builtins(self, specs: Sequence[ScheduleSpec]) -> None:
+        """Insert the missing ones; rewrite one only when the file's definition changed since
+        it was last applied. `enabled` (a pause made through the API) is always kept."""
+        now = self.clock()
+        for spec in specs:
+            from_file = builtin_schedule(spec, now)
+            current = await self.repo.get(from_file.id)
+            if current is None:
+                try:
+                    await self.repo.add(from_file.rescheduled(now))
+                    log.info("built-in schedule added", schedule=from_file.id)
+                except ScheduleExists:
+                    pass  # another replica starting at the same time added it
+            elif current.builtin_hash != from_file.builtin_hash:
+                await self.repo.save(updated_builtin(from_file, current, now))
+                log.info("built-in schedule updated from the file", schedule=from_file.id)
+
+    async def fire_due(self, lease: str, tick_s: float) -> float:
+        """The leader's round: publish every due run once (fenced by `lease`), record it, move
+        each schedule on. Returns how long to wait, at most `tick_s`; raises LostLease."""
+        now = self.clock()
+        for schedule in await self.repo.due(now):
+            await self._fire_schedule(lease, schedule, now)
+        earliest = await self.repo.earliest_fire_at()
+        if earliest is None:
+            return tick_s
+        return min(tick_s, max(0.0, (earliest - self.clock()).total_seconds()))
+
+    async def _fire_schedule(self, lease: str, schedule: Schedule, now: datetime) -> None:
+        plan = plan_due(schedule, now)
+        records = []
+        for run in plan.runs:
+            if run.outcome != "fired":
+                self.metrics.missed.labels(schedule.id, run.outcome).inc()
+                records.append(RunRecord(run.nominal_at, None, None, None, run.outcome))
+                continue
+            event_id = run_event_id(schedule.id, run.nominal_at)
+            envelope = Envelope(
+                id=event_id, type=schedule.event.type, producer="scheduler",
+                correlation_id=event_id, data=schedule.event.data,
+            )
+            result = await self.runs.publish(lease, schedule.event.stream, envelope)
+            if result == "fenced":
+                raise LostLease(lease)
+            fired_at = self.clock()
+            lateness = (fired_at - schedule.fire_time(run.nominal_at)).total_seconds()
+            self.metrics.fires.labels(
+                schedule.id, "fired" if result == "published" else "duplicate"
+            ).inc()
+            self.metrics.lateness.labels("schedule").observe(max(0.0, lateness))
+            # A duplicate was published by a leader that died before recording it; the
+            # record here carries this leader's time.
+            records.append(RunRecord(
+                run.nominal_at, fired_at, event_id, max(0, round(lateness * 1000)), "fired"
+            ))
+        await self.repo.advance(schedule, records, plan.next_nominal_at, plan.next_fire_at)
+
     async def request_delay(
         self, request: DelayRequest, *, producer: str = "scheduler",
         correlation_id: str | None = None, from_event: bool = False, key: str | None = None,
     ) -> StoredDelay:
         now = self.clock()
         if request.stream not in self.target_streams:
-            raise invalid(InvalidSchedule(
+            raise InvalidSchedule(
                 "stream", f"unknown stream {request.stream!r}; "
-                          f"one of {', '.join(self.target_streams)}"))
-        try:
-            due_at = request.due_at(now, allow_past=from_event)
-        except InvalidSchedule as exc:
-            raise invalid(exc) from exc
+                          f"one of {', '.join(self.target_streams)}")
+        due_at = request.due_at(now, allow_past=from_event)
         envelope = Envelope(
             type=request.type, producer=producer, occurred_at=due_at,
             correlation_id=correlation_id, data=request.data,
@@ -136,3 +198,19 @@ class SchedulerHandlers:
 
     async def cancel_delay(self, cancel: DelayCancel) -> bool:
         return await self.delays.cancel(cancel.id or "", cancel.key or "")
+
+    async def move_due_delays(self, batch: int, poll_s: float) -> float:
+        """Move one batch of due delays; return how long to wait before the next (at most
+        `poll_s`; 0 when the batch was full)."""
+        moved = await self.delays.move_due(batch)
+        if moved.moved:
+            self.metrics.delays_moved.inc(moved.moved)
+            for late_ms in moved.lateness_ms:
+                self.metrics.lateness.labels("delay").observe(late_ms / 1000)
+        if moved.looked_at >= batch:
+            return 0.0
+        next_due, pending = await self.delays.peek()
+        self.metrics.pending_delays.set(pending)
+        if next_due is None:
+            return poll_s
+        return min(poll_s, max(0.0, next_due / 1000 - self.clock().timestamp()))

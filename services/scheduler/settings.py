@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 
+from services.scheduler.streams import TARGET_STREAMS
 from shared.settings import ServiceSettings, SettingsError
 
 BUILTIN_FILE = Path(__file__).resolve().parent / "builtin_schedules.toml"
@@ -19,9 +20,7 @@ class Settings(ServiceSettings):
         default="", validation_alias=AliasChoices("SCHEDULER_DATABASE_URL", "database_url")
     )
     # Streams a schedule or a delay may write to; anything else is refused with 422.
-    scheduler_target_streams: tuple[str, ...] = (
-        "catalog.commands", "seckill.commands", "notify.sms",
-    )
+    scheduler_target_streams: tuple[str, ...] = TARGET_STREAMS
     scheduler_builtin_file: Path = BUILTIN_FILE
     # A leader that stops renewing loses the lease after this; a follower polls every
     # `scheduler_follower_poll_ms`, so takeover needs at most their sum (< 5 s).

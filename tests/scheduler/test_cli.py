@@ -8,26 +8,23 @@ import pytest
 from click.testing import CliRunner
 
 from coursestream.cli import main
-from services.scheduler.adapters.repository import ScheduleRepository
-from services.scheduler.builtins import load_builtins, sync_builtins
-from services.scheduler.runner import utc_now
+from services.scheduler.adapters.builtin_file import load_builtins
+from services.scheduler.bootstrap import bootstrap
 from services.scheduler.settings import Settings
-from shared.db import make_engine
 from shared.events import decode_entry
 from shared.redis import make_redis
 
 pytestmark = pytest.mark.integration
 
 
-async def _add_builtins(database_url: str) -> None:
-    engine = make_engine(database_url)
-    await sync_builtins(ScheduleRepository(engine),
-                        load_builtins(Settings().scheduler_builtin_file), utc_now())
-    await engine.dispose()
+async def _add_builtins(redis_url: str, database_url: str) -> None:
+    settings = Settings(redis_url=redis_url, database_url=database_url)
+    async with bootstrap(settings) as runtime:
+        await runtime.handlers.sync_builtins(load_builtins(settings.scheduler_builtin_file))
 
 
 def test_ls_and_trigger(one_redis_url: str, one_database_url: str) -> None:
-    asyncio.run(_add_builtins(one_database_url))
+    asyncio.run(_add_builtins(one_redis_url, one_database_url))
     env = {"REDIS_URL": one_redis_url, "SCHEDULER_DATABASE_URL": one_database_url}
     runner = CliRunner()
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from services.scheduler.adapters.leader_lease import LeaderLease
-from services.scheduler.adapters.run_publisher import RunPublisher
+from services.scheduler.adapters.leader_lease import RedisLeaderLease
+from services.scheduler.adapters.run_publisher import RedisRunPublisher
 from services.scheduler.domain.schedules import run_event_id
 from shared.events import Envelope
 
@@ -24,7 +24,7 @@ def run_envelope() -> Envelope:
 
 
 async def test_one_leader_at_a_time_with_growing_fencing_tokens(redis: Redis) -> None:
-    first, second = LeaderLease(redis, "a", 300), LeaderLease(redis, "b", 300)
+    first, second = RedisLeaderLease(redis, "a", 300), RedisLeaderLease(redis, "b", 300)
     held = await first.acquire()
     assert held is not None and held.endswith(":a")
     assert await second.acquire() is None
@@ -40,8 +40,8 @@ async def test_one_leader_at_a_time_with_growing_fencing_tokens(redis: Redis) ->
 
 
 async def test_a_deposed_leader_is_fenced_and_a_run_publishes_once(redis: Redis) -> None:
-    first, second = LeaderLease(redis, "a", 200), LeaderLease(redis, "b", 5000)
-    publisher = RunPublisher(redis, dedupe_ttl_s=60)
+    first, second = RedisLeaderLease(redis, "a", 200), RedisLeaderLease(redis, "b", 5000)
+    publisher = RedisRunPublisher(redis, dedupe_ttl_s=60)
     old = await first.acquire()
     assert old is not None
     await asyncio.sleep(0.3)

@@ -3,7 +3,6 @@ tag so each script below works on one slot; due entries move to their streams at
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ import orjson
 from redis.asyncio import Redis
 
 from services.scheduler.adapters.lua_scripts import load
+from services.scheduler.domain.delays import Moved, StoredDelay
 from shared.events import DATA_FIELD, Envelope, encode_entry
 from shared.redis import text
 
@@ -26,21 +26,7 @@ def _ms(moment: datetime) -> int:
 
 
 
-@dataclass(frozen=True, slots=True)
-class StoredDelay:
-    id: str
-    due_at: datetime
-    created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Moved:
-    moved: int
-    looked_at: int
-    lateness_ms: list[int] = field(default_factory=list)
-
-
-class DelayStore:
+class RedisDelayStore:
     def __init__(self, redis: Redis, key_ttl_s: int = 24 * 3600) -> None:
         self.redis = redis
         self.key_ttl_ms = key_ttl_s * 1000

@@ -36,7 +36,7 @@ return redis.call('DEL', KEYS[1])
 """
 
 
-class LeaderLease:
+class RedisLeaderLease:
     def __init__(self, redis: Redis, owner: str, lease_ms: int) -> None:
         self.owner = owner
         self.lease_ms = lease_ms

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -14,23 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scheduler.adapters.orm import schedule_runs, schedules
-from services.scheduler.domain.schedules import EventSpec, Outcome, Schedule
+from services.scheduler.domain.errors import ScheduleExists
+from services.scheduler.domain.schedules import EventSpec, RunRecord, Schedule
 from services.scheduler.domain.triggers import Trigger
 
 TRIGGER = TypeAdapter(Trigger)
-
-
-class AlreadyExists(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    nominal_at: datetime
-    fired_at: datetime | None
-    event_id: str | None
-    lateness_ms: int | None
-    outcome: Outcome
 
 
 def _row(schedule: Schedule) -> dict[str, Any]:
@@ -73,7 +61,7 @@ def _schedule(row: Any) -> Schedule:
     )
 
 
-class ScheduleRepository:
+class SqlScheduleRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
@@ -82,7 +70,7 @@ class ScheduleRepository:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(schedules).values(_row(schedule)))
         except IntegrityError as exc:
-            raise AlreadyExists(schedule.id) from exc
+            raise ScheduleExists(schedule.id) from exc
 
     async def get(self, schedule_id: str) -> Schedule | None:
         async with self.engine.connect() as conn:

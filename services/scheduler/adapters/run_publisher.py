@@ -1,24 +1,22 @@
-"""Publishing a scheduled run exactly once: lease check, dedupe key and XADD in one script."""
+"""Publishing a scheduled run exactly once (lease check, dedupe key and XADD in one script),
+and a run triggered by hand (a plain XADD)."""
 
 from __future__ import annotations
-
-from typing import Literal
 
 from redis.asyncio import Redis
 
 from services.scheduler.adapters.leader_lease import LEASE_KEY
 from services.scheduler.adapters.lua_scripts import load
-from shared.events import DATA_FIELD, Envelope, encode_entry
+from services.scheduler.ports import PublishResult
+from shared.events import DATA_FIELD, Envelope, encode_entry, publish
 from shared.redis import text
-
-PublishResult = Literal["published", "duplicate", "fenced"]
 
 
 def dedupe_key(event_id: str) -> str:
     return f"scheduler:fired:{event_id}"
 
 
-class RunPublisher:
+class RedisRunPublisher:
     """Standalone Redis: the script touches the lease, the dedupe key and the target stream,
     which a Redis Cluster would put in different slots (see docs/scheduler.md)."""
 
@@ -35,3 +33,13 @@ class RunPublisher:
         status = text(reply[0])
         assert status in ("published", "duplicate", "fenced"), status
         return status  # type: ignore[return-value]
+
+
+class RedisEventPublisher:
+    """Not fenced, not deduplicated: for runs triggered by hand, on any replica."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def publish(self, stream: str, envelope: Envelope) -> str:
+        return await publish(self.redis, stream, envelope)

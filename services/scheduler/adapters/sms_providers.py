@@ -4,13 +4,13 @@ JSON to a gateway's URL, with a timeout and retries with exponential backoff).""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
 import aiohttp
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -18,35 +18,12 @@ from tenacity import (
     wait_exponential,
 )
 
+from services.scheduler.domain.sms import SmsMessage
+from services.scheduler.ports import SmsProvider
+from services.scheduler.settings import Settings
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-
-TEMPLATES = {
-    "login_code": "Your coursestream login code is {code}. It is valid for 5 minutes.",
-}
-
-
-class SmsMessage(BaseModel):
-    """The data of an `sms.send` event."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    phone: str = Field(pattern=r"^\+?[0-9]{6,20}$")
-    template: str = Field(min_length=1, max_length=100)
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    def text(self) -> str:
-        template = TEMPLATES.get(self.template)
-        if template is None:
-            return f"[{self.template}] " + ", ".join(f"{k}={v}" for k, v in self.params.items())
-        return template.format_map(self.params)
-
-
-class SmsProvider(Protocol):
-    name: str
-
-    async def send(self, message_id: str, sms: SmsMessage) -> None: ...
 
 
 class ConsoleProvider:
@@ -119,3 +96,15 @@ class HttpProvider:
             if response.status >= 400:
                 raise ProviderRejected(f"{response.status} from {self.url}: "
                                        f"{(await response.text())[:200]}")
+
+
+@asynccontextmanager
+async def open_provider(settings: Settings) -> AsyncIterator[SmsProvider]:
+    """The provider the settings name (refused where unsafe), open until the block ends."""
+    settings.refuse_unsafe_production()
+    async with aiohttp.ClientSession() as session:
+        if settings.sms_provider == "http":
+            yield HttpProvider(session, settings.sms_http_url, settings.sms_http_timeout_s,
+                               settings.sms_http_attempts, settings.sms_http_backoff_s)
+        else:
+            yield ConsoleProvider(settings.sms_outbox)

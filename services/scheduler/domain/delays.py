@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from services.scheduler.domain.schedules import TYPE_PATTERN, InvalidSchedule
+from services.scheduler.domain.errors import InvalidSchedule
+from services.scheduler.domain.schedules import TYPE_PATTERN
 
 MAX_DELAY_S = 366 * 24 * 3600
 
@@ -56,3 +58,21 @@ class DelayCancel(BaseModel):
         if (self.id is None) == (self.key is None):
             raise ValueError("give exactly one of `id` and `key`")
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelay:
+    """A stored delay; `created` is False when its key named one stored before."""
+
+    id: str
+    due_at: datetime
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """One batch of the mover: how many moved, how many were due, the lateness of each."""
+
+    moved: int
+    looked_at: int
+    lateness_ms: list[int] = field(default_factory=list)

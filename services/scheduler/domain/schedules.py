@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ulid import ULID
 
+from services.scheduler.domain.errors import InvalidSchedule
 from services.scheduler.domain.triggers import AnyTrigger, DateTrigger, Trigger
 from shared.events import stable_event_id
 
@@ -60,14 +61,6 @@ class SchedulePatch(BaseModel):
         if value is None:
             raise ValueError("may be left out, not null")
         return value
-
-
-class InvalidSchedule(ValueError):
-    """A rule broken that the body's own validation cannot see (a past date, a stream)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def check_rules(
@@ -132,6 +125,17 @@ def run_event_id(schedule_id: str, nominal: datetime) -> str:
     """The event id of one nominal run: a ULID whose time is the nominal time and whose rest
     is a hash of schedule and time, so any leader derives the same id for the same run."""
     return stable_event_id(epoch_ms(nominal), f"{schedule_id}|{epoch_ms(nominal)}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One nominal run as recorded in a schedule's history."""
+
+    nominal_at: datetime
+    fired_at: datetime | None
+    event_id: str | None
+    lateness_ms: int | None
+    outcome: Outcome
 
 
 @dataclass(frozen=True, slots=True)

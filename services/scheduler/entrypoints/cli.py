@@ -1,39 +1,14 @@
-"""`coursestream schedules ls | trigger ID`: look at and fire schedules from a shell."""
+"""`coursestream schedules ls | trigger ID`: look at and fire schedules from a shell.
+
+Importing this module stays cheap: each command imports the service (SQLAlchemy, Redis) when
+it runs."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import click
-from prometheus_client import CollectorRegistry
-
-from services.scheduler.adapters.delay_store import DelayStore
-from services.scheduler.adapters.repository import ScheduleRepository
-from services.scheduler.handlers import SchedulerHandlers
-from services.scheduler.metrics import SchedulerMetrics
-from services.scheduler.settings import Settings
-from shared.db import make_engine
-from shared.problems import Problem
-from shared.redis import make_redis
-
-
-@asynccontextmanager
-async def handlers() -> AsyncIterator[SchedulerHandlers]:
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    redis = make_redis(settings.require_redis_url())
-    try:
-        yield SchedulerHandlers(
-            ScheduleRepository(engine), redis, DelayStore(redis),
-            SchedulerMetrics(CollectorRegistry()), settings.scheduler_target_streams,
-            asyncio.Event(), asyncio.Event(),
-        )
-    finally:
-        await redis.aclose()
-        await engine.dispose()
 
 
 @click.group()
@@ -44,11 +19,13 @@ def schedules() -> None:
 @schedules.command("ls")
 def list_schedules() -> None:
     """Every schedule: id, state, trigger, event, next nominal run."""
+    from services.scheduler.bootstrap import bootstrap
+    from services.scheduler.settings import Settings
 
     async def run() -> None:
-        async with handlers() as h:
-            _, items = await h.repo.page(0, 10_000)
-            pending = await h.delays.peek()
+        async with bootstrap(Settings()) as runtime:
+            _, items = await runtime.repo.page(0, 10_000)
+            pending = await runtime.delays.peek()
         for s in items:
             state = "enabled" if s.enabled else "paused"
             trigger = json.dumps(s.trigger.model_dump(mode="json", exclude_none=True))
@@ -64,12 +41,15 @@ def list_schedules() -> None:
 @click.argument("schedule_id")
 def trigger(schedule_id: str) -> None:
     """Fire a schedule once now (recorded in its history as `triggered`)."""
+    from services.scheduler.bootstrap import bootstrap
+    from services.scheduler.settings import Settings
+    from shared.errors import DomainError
 
     async def run() -> None:
-        async with handlers() as h:
+        async with bootstrap(Settings()) as runtime:
             try:
-                record = await h.trigger_now(schedule_id)
-            except Problem as exc:
+                record = await runtime.handlers.trigger_now(schedule_id)
+            except DomainError as exc:
                 raise click.ClickException(exc.detail) from exc
         click.echo(f"{schedule_id}: published event {record.event_id}")
 

@@ -7,16 +7,15 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from services.scheduler.domain.delays import DelayCancel, DelayRequest
+from services.scheduler.entrypoints.schemas import DelayCancel, DelayRequest
 from services.scheduler.handlers import SchedulerHandlers
+from services.scheduler.streams import REQUESTS_GROUP, REQUESTS_STREAM
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer
+from shared.errors import DomainError
 from shared.logging import get_logger
-from shared.problems import Problem
 from shared.streams import dead_letter
 
 log = get_logger(__name__)
-
-STREAM, GROUP = "scheduler.requests", "scheduler"
 
 
 async def handle_request(handlers: SchedulerHandlers, delivery: Delivery) -> None:
@@ -31,7 +30,7 @@ async def handle_request(handlers: SchedulerHandlers, delivery: Delivery) -> Non
     elif envelope.type == "delay.cancelled":
         await handlers.cancel_delay(DelayCancel.model_validate(envelope.data))
     else:
-        log.warning("ignored event type", stream=STREAM, type=envelope.type)
+        log.warning("ignored event type", stream=REQUESTS_STREAM, type=envelope.type)
 
 
 def requests_consumer(
@@ -42,13 +41,13 @@ def requests_consumer(
         for delivery in batch:
             try:
                 await handle_request(handlers, delivery)
-            except (ValidationError, Problem) as exc:
+            except (ValidationError, DomainError) as exc:
                 # Bad input stays bad: dead at once, so the rest of the batch goes on.
-                await dead_letter(redis, STREAM, GROUP, delivery.entry_id, delivery.fields,
-                                  str(exc), delivery.deliveries)
-                metrics.dead.labels(STREAM, GROUP).inc()
+                await dead_letter(redis, REQUESTS_STREAM, REQUESTS_GROUP, delivery.entry_id,
+                                  delivery.fields, str(exc), delivery.deliveries)
+                metrics.dead.labels(REQUESTS_STREAM, REQUESTS_GROUP).inc()
 
     return StreamConsumer(
-        redis=redis, stream=STREAM, group=GROUP, consumer=consumer, handle=handle,
-        metrics=metrics, claim_idle_ms=claim_idle_ms, poll_ms=200,
+        redis=redis, stream=REQUESTS_STREAM, group=REQUESTS_GROUP, consumer=consumer,
+        handle=handle, metrics=metrics, claim_idle_ms=claim_idle_ms, poll_ms=200,
     )

@@ -6,20 +6,23 @@ from typing import Any
 
 from aiohttp import web
 
-from services.scheduler.adapters.repository import RunRecord
-from services.scheduler.domain.delays import DelayCancel, DelayRequest
-from services.scheduler.domain.schedules import Schedule, SchedulePatch, ScheduleSpec
+from services.scheduler.bootstrap import Runtime
+from services.scheduler.domain.errors import DelayNotFound
+from services.scheduler.domain.schedules import RunRecord, Schedule
 from services.scheduler.entrypoints.openapi import document
+from services.scheduler.entrypoints.schemas import (
+    DelayCancel,
+    DelayRequest,
+    SchedulePatch,
+    ScheduleSpec,
+)
 from services.scheduler.handlers import SchedulerHandlers
-from services.scheduler.settings import Settings
 from shared.auth import require_admin
 from shared.http import json_response, parse_body, parse_query
 from shared.pagination import PageParams, page_body
-from shared.problems import Problem
 
 PREFIX = "/api/v1/scheduler"
-HANDLERS_KEY = web.AppKey("scheduler_handlers", SchedulerHandlers)
-SETTINGS_KEY = web.AppKey("scheduler_settings", Settings)
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
 
 
 def schedule_body(schedule: Schedule) -> dict[str, Any]:
@@ -47,14 +50,18 @@ def run_body(run: RunRecord) -> dict[str, Any]:
 
 async def _handlers(request: web.Request) -> SchedulerHandlers:
     await require_admin(request)
-    return request.app[HANDLERS_KEY]
+    return request.app[RUNTIME_KEY].handlers
+
+
+def _base_url(request: web.Request) -> str:
+    return request.app[RUNTIME_KEY].settings.public_base_url
 
 
 async def list_schedules(request: web.Request) -> web.Response:
     handlers = await _handlers(request)
     params = parse_query(request, PageParams)
     count, items = await handlers.repo.page(params.offset, params.page_size)
-    base = request.app[SETTINGS_KEY].public_base_url
+    base = _base_url(request)
     return json_response(page_body(base, request.rel_url, params, count,
                                    [schedule_body(s) for s in items]))
 
@@ -111,7 +118,7 @@ async def list_runs(request: web.Request) -> web.Response:
     params = parse_query(request, PageParams)
     schedule = await handlers.get_schedule(request.match_info["id"])
     count, runs = await handlers.repo.runs(schedule.id, params.offset, params.page_size)
-    base = request.app[SETTINGS_KEY].public_base_url
+    base = _base_url(request)
     return json_response(page_body(base, request.rel_url, params, count,
                                    [run_body(r) for r in runs]))
 
@@ -124,13 +131,10 @@ async def create_delay(request: web.Request) -> web.Response:
                          headers={"Location": f"{PREFIX}/delays/{delay.id}"})
 
 
-NO_DELAY = "No pending delay with this id (fired or cancelled)."
-
-
 def _delay_id(request: web.Request) -> str:
     delay_id = request.match_info["id"]
     if len(delay_id) > 40:  # no such id was ever handed out
-        raise Problem(404, "not-found", NO_DELAY)
+        raise DelayNotFound()
     return delay_id
 
 
@@ -138,14 +142,14 @@ async def read_delay(request: web.Request) -> web.Response:
     handlers = await _handlers(request)
     delay = await handlers.delays.get(_delay_id(request))
     if delay is None:
-        raise Problem(404, "not-found", NO_DELAY)
+        raise DelayNotFound()
     return json_response(delay)
 
 
 async def cancel_delay(request: web.Request) -> web.Response:
     handlers = await _handlers(request)
     if not await handlers.cancel_delay(DelayCancel(id=_delay_id(request))):
-        raise Problem(404, "not-found", NO_DELAY)
+        raise DelayNotFound()
     return web.Response(status=204)
 
 

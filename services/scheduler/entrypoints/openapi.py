@@ -8,8 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.scheduler.domain.delays import DelayRequest
-from services.scheduler.domain.schedules import SchedulePatch, ScheduleSpec
+from services.scheduler.entrypoints.schemas import DelayRequest, SchedulePatch, ScheduleSpec
 from shared.openapi import BEARER, PAGE, PROBLEM, errors, path_param
 from shared.openapi import body as request_body
 from shared.openapi import document as openapi_document

@@ -12,8 +12,8 @@ import contextlib
 
 from redis.exceptions import RedisError
 
-from services.scheduler.adapters.leader_lease import LeaderLease
 from services.scheduler.metrics import SchedulerMetrics
+from services.scheduler.ports import LeaderLease
 from shared.logging import get_logger
 
 log = get_logger(__name__)
