@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     import click
     from aiohttp import web
 
-    from coursestream.streams_cli import RetryDead
     from services.catalog.settings import Settings as CatalogSettings
     from services.gateway.settings import Settings as GatewaySettings
     from services.scheduler.settings import Settings as SchedulerSettings
     from services.seckill.settings import Settings as SeckillSettings
     from shared.settings import ServiceSettings
+    from shared.streams import RetryDead
 
 S = TypeVar("S", bound="ServiceSettings")
 

@@ -17,7 +17,7 @@ from coursestream import registry
 from shared.events import DATA_FIELD, decode_entry
 from shared.redis import make_redis
 from shared.settings import Settings
-from shared.streams import dead_stream
+from shared.streams import RetryDead, dead_stream
 
 MAX_SEQ = 2**64 - 1
 
@@ -161,11 +161,6 @@ async def dead(redis: Redis, stream: str, count: int) -> None:
     """Dead letters of a stream, with their error and delivery count."""
     for entry_id, fields in await redis.xrange(dead_stream(stream), count=count):
         click.echo(render(entry_id, fields))
-
-
-# Retries one dead entry (redis, stream, dead entry id, its fields) and removes it from the
-# dead stream when done; returns what became of it.
-RetryDead = Callable[[Redis, str, str, dict[bytes, bytes]], Awaitable[str]]
 
 
 async def put_back(redis: Redis, stream: str, entry_id: str, fields: dict[bytes, bytes]) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
 from shared.redis import text
+
+# Retries one dead entry (redis, stream, dead entry id, its fields) and removes it from the
+# dead stream when done; returns what became of it (`coursestream streams retry-dead`).
+RetryDead = Callable[[Redis, str, str, dict[bytes, bytes]], Awaitable[str]]
 
 
 def dead_stream(stream: str) -> str:
