@@ -5,6 +5,10 @@ Read from the files (ast), so a rule broken in a module no test imports still fa
 from __future__ import annotations
 
 import ast
+import functools
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,16 +18,33 @@ SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "app.py"
 HTTP = ("aiohttp", "shared.http", "shared.problems")
 
 
-def imports(path: Path) -> set[str]:
-    """Every module a file imports, top level or inside functions, as dotted names."""
+def _imports(source: str) -> list[str]:
+    """Every module a source imports, top level or inside functions, as dotted names."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
+    return sorted(found)
+
+
+@functools.cache
+def _all_imports() -> dict[str, list[str]]:
+    """Parsed in a fresh interpreter: Python 3.11's `ast.parse` can fail with "AST
+    constructor recursion depth mismatch" once greenlet (Playwright's sync API, in the browser
+    tests of the same run) has switched stacks in this one."""
+    files = [str(p) for folder in ("services", "shared") for p in (ROOT / folder).rglob("*.py")]
+    script = ("import json, sys; from tests.test_layers import _imports; "
+              "print(json.dumps({f: _imports(open(f).read()) for f in sys.argv[1:]}))")
+    out = subprocess.run([sys.executable, "-c", script, *files], cwd=ROOT, check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    return dict(json.loads(out))
+
+
+def imports(path: Path) -> set[str]:
+    return set(_all_imports()[str(path)])
 
 
 def within(name: str, *prefixes: str) -> bool:

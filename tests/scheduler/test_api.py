@@ -89,13 +89,16 @@ async def test_interval_fires_and_history_shows_lateness(
     await client.post(f"{BASE}/schedules", headers=admin, json={
         "id": "fast", "trigger": {"type": "interval", "every_s": 0.5}, "event": EVENT})
 
+    async def fired_runs() -> list[dict[str, Any]]:
+        runs = await (await client.get(f"{BASE}/schedules/fast/runs", headers=admin)).json()
+        return [r for r in runs["results"] if r["outcome"] == "fired"]
+
     async def fired_three() -> bool:
-        return len(await events(redis, "test.out")) >= 3
+        # A run is published first and recorded right after: wait for both.
+        return len(await events(redis, "test.out")) >= 3 and len(await fired_runs()) >= 3
 
     await eventually(fired_three)
-    runs = await (await client.get(f"{BASE}/schedules/fast/runs", headers=admin)).json()
-    fired = [r for r in runs["results"] if r["outcome"] == "fired"]
-    assert len(fired) >= 3
+    fired = await fired_runs()
     published = {envelope.id for _, envelope in await events(redis, "test.out")}
     for run in fired:
         assert run["event_id"] in published
