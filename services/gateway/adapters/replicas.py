@@ -163,7 +163,7 @@ class Pool:
 
     def may_retry(self) -> bool:
         """Spend one retry from the budget, if there is one left."""
-        if self._retry_tokens < 1:
+        if self._retry_tokens < 1 - 1e-9:  # five requests earn one retry, rounding aside
             return False
         self._retry_tokens -= 1
         return True
