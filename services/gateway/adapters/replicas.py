@@ -12,8 +12,7 @@ tests drive it by hand.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -114,6 +113,7 @@ class Pool:
         self.replicas: list[Replica] = []
         self.set_urls(urls)
         self._retry_tokens = policy.retry_reserve
+        self.in_flight = 0
 
     def set_urls(self, urls: Sequence[str]) -> None:
         """The replicas now (after a DNS answer); those kept keep their state."""
@@ -123,12 +123,14 @@ class Pool:
 
     @property
     def full(self) -> bool:
-        return sum(r.in_flight for r in self.replicas) >= self._policy.max_in_flight
+        return self.in_flight >= self._policy.max_in_flight
 
     def pick(self, tried: Sequence[Replica] = ()) -> Replica | None:
         """The less loaded of two random available replicas not tried yet. When none is
         available, the least loaded of all (a guess beats refusing); None only for a retry
         with nothing left to try."""
+        if len(self.replicas) == 1 and not tried:
+            return self.replicas[0]  # the hot path of a single replica
         untried = [r for r in self.replicas if r not in tried]
         candidates = [r for r in untried if r.available]
         if not candidates:
@@ -137,17 +139,16 @@ class Pool:
             candidates = untried
         if len(candidates) == 1:
             return candidates[0]
-        first, second = self._rng.sample(candidates, 2)
-        return first if first.in_flight <= second.in_flight else second
+        # Two distinct indices (random.sample costs several times more on the hot path).
+        first = int(self._rng.random() * len(candidates))
+        second = int(self._rng.random() * (len(candidates) - 1))
+        a, b = candidates[first], candidates[second + (second >= first)]
+        return a if a.in_flight <= b.in_flight else b
 
-    @contextmanager
-    def lease(self, replica: Replica) -> Iterator[Replica]:
-        """`replica` counted in flight while the block runs (a whole event stream too)."""
-        replica.started()
-        try:
-            yield replica
-        finally:
-            replica.finished()
+    def lease(self, replica: Replica) -> Lease:
+        """`replica` counted in flight while the `with` block runs (a whole event stream
+        too)."""
+        return Lease(self, replica)
 
     def record(self, replica: Replica, ok: bool) -> None:
         if ok:
@@ -167,3 +168,21 @@ class Pool:
             return False
         self._retry_tokens -= 1
         return True
+
+
+class Lease:
+    """A request open to a replica (a class: a generator context manager costs more)."""
+
+    __slots__ = ("_pool", "_replica")
+
+    def __init__(self, pool: Pool, replica: Replica) -> None:
+        self._pool, self._replica = pool, replica
+
+    def __enter__(self) -> Replica:
+        self._pool.in_flight += 1
+        self._replica.started()
+        return self._replica
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.in_flight -= 1
+        self._replica.finished()
