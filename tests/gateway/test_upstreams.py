@@ -113,3 +113,18 @@ async def test_past_the_in_flight_cap_a_503_with_retry_after_event_streams_count
     replicas[0].release.set()
     await stream.read()
     assert (await answered_by(gateway))[0] == 200
+
+
+async def test_a_hostname_is_resolved_into_replicas_of_its_addresses(
+    make_gateway: GatewayFactory, replicas: list[Upstream]
+) -> None:
+    admin_port = free_port()
+    gateway = await make_gateway(gateway_admin_port=admin_port, upstream_seckill_urls=[
+        f"http://localhost:{replicas[0].port}", replicas[1].url])
+    assert (await answered_by(gateway))[0] == 200
+    # localhost is 127.0.0.1 here (and ::1 where /etc/hosts says so: a replica more).
+    found = {key for key in await gauges(admin_port) if key.startswith(
+        "gateway_upstream_replica_healthy") and 'upstream="seckill"' in key}
+    assert {f'gateway_upstream_replica_healthy{{replica="{r.url}",upstream="seckill"}}'
+            for r in replicas} <= found
+    assert not any("localhost" in key for key in found)
