@@ -73,6 +73,9 @@ def test_breaker_ejects_then_one_half_open_probe_decides_with_doubling() -> None
     clock.now += 10
     assert a.breaker is Breaker.HALF_OPEN and a.available
     with replicas.lease(a):
+        assert not a.available
+    assert a.available  # that probe ended with no outcome (its client went away)
+    with replicas.lease(a):
         assert not a.available  # one probe only
         replicas.record(a, ok=False)  # the probe fails: open again, for twice as long
     clock.now += 19

@@ -83,6 +83,8 @@ class Replica:
 
     def finished(self) -> None:
         self.in_flight -= 1
+        # A probe that ended with no outcome (the client went away) lets the next one go.
+        self._probing = False
 
     def succeeded(self) -> None:
         self._failures = self._ejections = 0

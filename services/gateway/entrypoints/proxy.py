@@ -101,10 +101,11 @@ class Proxy:
                     upstream = await self._send(request, replica.url, headers, body, until)
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     pool.record(replica, ok=False)
-                    if self._retryable(request, exc, until) and pool.may_retry():
+                    if self._retryable(request, exc, until):
                         replica = pool.pick(tried)
-                        if replica is not None:
-                            log.info("retrying upstream elsewhere", error=repr(exc))
+                        if replica is not None and pool.may_retry():
+                            log.info("retrying upstream elsewhere", upstream=tried[-1].url,
+                                     error=repr(exc))
                             continue
                     raise _failure(request, tried[-1].url, exc) from exc
                 pool.record(replica, ok=upstream.status < 500)
