@@ -96,10 +96,26 @@ class Proxy:
         replica = pool.pick()
         while replica is not None:
             tried.append(replica)
+            upstream: aiohttp.ClientResponse | None = None
             with pool.lease(replica):
                 try:
-                    upstream = await self._send(request, replica.url, headers, body, until)
+                    # One timer per try: the try's timeout until the headers, then the route's
+                    # deadline for a small answer, and none for a streamed one.
+                    async with self._try_timeout(until) as scope:
+                        upstream = await self._send(request, replica.url, headers, body)
+                        pool.record(replica, ok=upstream.status < 500)
+                        length = upstream.content_length
+                        if (length is not None and length <= BUFFERED_MAX
+                                and request.method != "HEAD"):
+                            scope.reschedule(until)
+                            return await _buffered(request, upstream, replica.url)
+                        # Event streams (and large answers) are bounded by the silence
+                        # between chunks, not by the route's deadline.
+                        scope.reschedule(None)
+                        return await _streamed(request, upstream)
                 except (aiohttp.ClientError, TimeoutError) as exc:
+                    if upstream is not None:  # the deadline passed while reading the body
+                        raise _failure(request, replica.url, exc) from exc
                     pool.record(replica, ok=False)
                     if self._retryable(request, exc, until):
                         replica = pool.pick(tried)
@@ -108,34 +124,24 @@ class Proxy:
                                      error=repr(exc))
                             continue
                     raise _failure(request, tried[-1].url, exc) from exc
-                pool.record(replica, ok=upstream.status < 500)
-                try:
-                    length = upstream.content_length
-                    if length is not None and length <= BUFFERED_MAX and request.method != "HEAD":
-                        try:
-                            async with asyncio.timeout_at(until):
-                                return await _buffered(request, upstream, replica.url)
-                        except TimeoutError as exc:
-                            raise _failure(request, replica.url, exc) from exc
-                    # Event streams (and large answers) are bounded by the silence between
-                    # chunks, not by the route's deadline.
-                    return await _streamed(request, upstream)
                 finally:
-                    upstream.release()
+                    if upstream is not None:
+                        upstream.release()
         raise AssertionError("a pool always has a replica to pick first")
 
+    def _try_timeout(self, until: float) -> asyncio.Timeout:
+        loop_time = asyncio.get_running_loop().time()
+        return asyncio.timeout_at(min(until, loop_time + self._settings.upstream_try_timeout_s))
+
     async def _send(self, request: web.Request, base_url: str, headers: CIMultiDict[str],
-                    body: bytes | None, until: float) -> aiohttp.ClientResponse:
-        """One try: the upstream's answer up to its headers, within the try's timeout."""
+                    body: bytes | None) -> aiohttp.ClientResponse:
+        """One try: the upstream's answer up to its headers."""
         assert self._session is not None
         # Already encoded: the path and query go on byte for byte (and yarl skips re-quoting).
         url = URL(base_url + request.raw_path, encoded=True)
-        loop = asyncio.get_running_loop()
-        async with asyncio.timeout_at(min(until, loop.time()
-                                          + self._settings.upstream_try_timeout_s)):
-            return await self._session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False,
-            )
+        return await self._session.request(
+            request.method, url, headers=headers, data=body, allow_redirects=False,
+        )
 
     @staticmethod
     def _retryable(request: web.Request, exc: BaseException, until: float) -> bool:
