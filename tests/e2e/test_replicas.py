@@ -121,7 +121,7 @@ async def test_a_paused_replica_times_out_reads_are_retried_writes_are_not(
         writes: list[int] = []
         while 504 not in writes and len(writes) < 12:
             writes += await statuses(http, replicas, "POST", 1)
-        assert set(writes) == {401, 504}
+        assert writes[-1] == 504 and set(writes) <= {401, 504}
         log = replicas.gateway.log
         retried = log().count("retrying upstream elsewhere")
         reads: list[int] = []
