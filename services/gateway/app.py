@@ -17,7 +17,13 @@ from services.gateway.entrypoints.proxy import Proxy
 from services.gateway.entrypoints.web import add_web_routes
 from services.gateway.settings import Settings
 from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, TokenVerifier
-from shared.http import add_readiness_check, create_base_app, database_check, redis_check
+from shared.http import (
+    METRICS_KEY,
+    add_readiness_check,
+    create_base_app,
+    database_check,
+    redis_check,
+)
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -38,10 +44,14 @@ def create_app(settings: Settings | None = None) -> web.Application:
                 runtime.issuer.public_key_pem(), settings.jwt_algorithms, settings.jwt_issuer,
                 settings.jwt_audience,
             )
-            proxy.use(runtime.upstream_session)
+            proxy.use(runtime.upstream_session, runtime.upstreams)
             add_readiness_check(app, "database", database_check(runtime.engine))
             add_readiness_check(app, "redis", redis_check(runtime.redis))
-            yield
+            async with runtime.upstreams.watched(
+                runtime.upstream_session, app[METRICS_KEY].registry,
+                settings.upstream_check_every_s, settings.upstream_dns_refresh_s,
+            ):
+                yield
 
     app.cleanup_ctx.extend([resources, admin_site(settings)])
     auth_http.setup_routes(app)

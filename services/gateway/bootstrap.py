@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.gateway.adapters.passwords import BoundedVerifier
 from services.gateway.adapters.rate_limits import RateLimit, WindowLimit
+from services.gateway.adapters.replicas import Policy
 from services.gateway.adapters.repository import RefreshTokensRepository, UsersRepository
 from services.gateway.adapters.sms_codes import SmsCodes
 from services.gateway.adapters.sms_outbox import SmsOutbox
 from services.gateway.adapters.tokens import DeferredIssuer, TokenIssuer
+from services.gateway.adapters.upstreams import Upstreams
 from services.gateway.handlers import Accounts, Logins, Sessions
 from services.gateway.settings import Settings
 from shared.auth import Revocations
@@ -41,6 +43,8 @@ class Runtime:
     # The proxy's pooled client (its route table, `settings.upstreams()`, is fixed when the
     # app is made: aiohttp's router is frozen before this opens).
     upstream_session: aiohttp.ClientSession
+    # The replicas behind each prefix (adapters/upstreams.py); app.py keeps them checked.
+    upstreams: Upstreams
     sessions: Sessions
     logins: Logins
     accounts: Accounts
@@ -98,10 +102,21 @@ def _runtime(
         sms_codes=sms_codes, issuer=issuer,
         rate_limits={name: RateLimit(redis, name, policy.quota, policy.window_s)
                      for name, policy in settings.rate_policies().items()},
-        upstream_session=upstream_session,
+        upstream_session=upstream_session, upstreams=_upstreams(settings),
         sessions=sessions, logins=logins,
         accounts=Accounts(users, refresh_tokens, revocations, passwords),
     )
+
+
+def _upstreams(settings: Settings) -> Upstreams:
+    return Upstreams(settings.replica_urls(), Policy(
+        unhealthy_after=settings.upstream_unhealthy_after,
+        healthy_after=settings.upstream_healthy_after,
+        eject_after=settings.upstream_eject_after, eject_s=settings.upstream_eject_s,
+        eject_max_s=settings.upstream_eject_max_s,
+        max_in_flight=settings.upstream_max_in_flight,
+        retry_ratio=settings.upstream_retry_ratio,
+    ))
 
 
 def _upstream_session(settings: Settings) -> aiohttp.ClientSession:

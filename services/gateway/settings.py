@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import NoDecode
 
 from shared.auth import ensure_dev_keypair
 from shared.settings import ServiceSettings, SettingsError
@@ -39,6 +41,32 @@ class Settings(ServiceSettings):
     proxy_connect_timeout_s: float = Field(default=3.0, gt=0)
     # Longest silence from an upstream (waiting for headers, or between body chunks) -> 504.
     proxy_read_timeout_s: float = Field(default=30.0, gt=0)
+    # Replicas per upstream (docs/gateway.md, "Upstreams"), a JSON or comma list of base URLs,
+    # e.g. UPSTREAM_SECKILL_URLS=http://10.0.0.5:8002,http://10.0.0.6:8002; empty: the one
+    # *_URL above. A hostname resolving to several addresses is that many replicas.
+    upstream_catalog_urls: Annotated[list[str], NoDecode] = []
+    upstream_seckill_urls: Annotated[list[str], NoDecode] = []
+    upstream_scheduler_urls: Annotated[list[str], NoDecode] = []
+    upstream_dns_refresh_s: float = Field(default=30.0, gt=0)
+    # Active checks: GET /readyz of every replica this often; so many in a row flip it.
+    upstream_check_every_s: float = Field(default=5.0, gt=0)
+    upstream_unhealthy_after: int = Field(default=3, ge=1)
+    upstream_healthy_after: int = Field(default=2, ge=1)
+    # Passive: so many connect errors, timeouts or 5xx in a row eject a replica for eject_s,
+    # doubled on each ejection in a row up to eject_max_s.
+    upstream_eject_after: int = Field(default=5, ge=1)
+    upstream_eject_s: float = Field(default=5.0, gt=0)
+    upstream_eject_max_s: float = Field(default=300.0, gt=0)
+    # Requests (event streams included) open per upstream; past it a 503 with Retry-After.
+    upstream_max_in_flight: int = Field(default=1000, ge=1)
+    # Retries allowed per request made (GET and HEAD, or a refused connection).
+    upstream_retry_ratio: float = Field(default=0.2, ge=0, le=1)
+    # Wait for an upstream's headers per try (a GET is retried elsewhere past it), and the
+    # whole answer's deadline per route, overridden by service in upstream_deadlines_s (JSON,
+    # e.g. '{"seckill": 5}'); for event streams it bounds the wait for headers only.
+    upstream_try_timeout_s: float = Field(default=5.0, gt=0)
+    upstream_deadline_s: float = Field(default=15.0, gt=0)
+    upstream_deadlines_s: dict[str, float] = {}
     # Largest request body the gateway accepts (413 problem past it), for every route.
     gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # The built web client (`npm run build` in web/), served at `/`; the demo images at
@@ -116,6 +144,23 @@ class Settings(ServiceSettings):
             return self.jwt_private_key_file.read_text()
         private_path, _ = ensure_dev_keypair(self.var_dir)
         return private_path.read_text()
+
+    @field_validator("upstream_catalog_urls", "upstream_seckill_urls",
+                     "upstream_scheduler_urls", mode="before")
+    @classmethod
+    def _url_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [
+                part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    def replica_urls(self) -> dict[str, list[str]]:
+        """Public path prefix -> the base URLs of its replicas."""
+        lists = {"catalog": self.upstream_catalog_urls, "seckill": self.upstream_seckill_urls,
+                 "scheduler": self.upstream_scheduler_urls}
+        return {prefix: lists[prefix.rsplit("/", 1)[-1]] or [url]
+                for prefix, url in self.upstreams().items()}
 
     def upstreams(self) -> dict[str, str]:
         """Public path prefix -> upstream base URL."""

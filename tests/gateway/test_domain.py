@@ -151,3 +151,22 @@ def test_trusted_proxies_come_from_the_environment_as_a_json_list(
     monkeypatch.setenv("TRUSTED_PROXIES", '["not-a-network"]')
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_replica_urls_come_as_a_json_or_comma_list_else_the_one_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SECKILL_URL", "http://10.0.0.9:8002")
+    monkeypatch.setenv("UPSTREAM_CATALOG_URLS", '["http://10.0.0.1:8001", "http://10.0.0.2:8001"]')
+    monkeypatch.setenv("UPSTREAM_SCHEDULER_URLS", " http://s1:8003 , http://s2:8003 ")
+    monkeypatch.setenv("UPSTREAM_DEADLINES_S", '{"seckill": 5}')
+    settings = Settings()
+    assert settings.replica_urls() == {
+        "/api/v1/catalog": ["http://10.0.0.1:8001", "http://10.0.0.2:8001"],
+        "/api/v1/seckill": ["http://10.0.0.9:8002"],
+        "/api/v1/scheduler": ["http://s1:8003", "http://s2:8003"],
+    }
+    assert settings.upstream_deadlines_s == {"seckill": 5.0}
+    monkeypatch.setenv("UPSTREAM_CATALOG_URLS", "[not json")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -21,6 +21,7 @@ class Upstream:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     echoed: int = 0  # requests answered by `echo`
+    delay_s: float = 0.0  # before `echo` answers (a slow replica)
 
     @property
     def url(self) -> str:
@@ -36,7 +37,7 @@ class Upstream:
         app.router.add_route("*", "/{tail:.*}", self.echo)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restarted upstream keeps its port
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
         return self
 
@@ -46,6 +47,7 @@ class Upstream:
             await self.runner.cleanup()
 
     async def echo(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.delay_s)
         self.echoed += 1
         body = await request.read()
         return web.json_response(

@@ -7,6 +7,7 @@ by chunk).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -14,6 +15,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from services.gateway.adapters.replicas import Pool, Replica
+from services.gateway.adapters.upstreams import Upstreams
 from services.gateway.settings import Settings
 from shared.http import (
     CORRELATION_ID_HEADER,
@@ -45,15 +48,18 @@ BUFFERED_MAX = 64 * 1024
 
 
 class Proxy:
-    """Forwards requests to one upstream per path prefix over one pooled session."""
+    """Forwards requests to the replicas of one upstream per path prefix, over one pooled
+    session."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
+        self._upstreams: Upstreams | None = None
 
-    def use(self, session: aiohttp.ClientSession) -> None:
-        """The pooled session (the runtime's `upstream_session`), given as the app starts."""
-        self._session = session
+    def use(self, session: aiohttp.ClientSession, upstreams: Upstreams) -> None:
+        """The pooled session (the runtime's `upstream_session`) and the replicas, given as the
+        app starts."""
+        self._session, self._upstreams = session, upstreams
 
     async def get_json(self, url: str) -> Any:
         """A side request over the same pool (the OpenAPI documents), bounded in time."""
@@ -64,41 +70,98 @@ class Proxy:
             return await response.json()
 
     def add_routes(self, app: web.Application) -> None:
-        for prefix, base_url in self._settings.upstreams().items():
-            app.router.add_route("*", prefix + "{tail:(/.*)?}", self._handler(base_url.rstrip("/")))
+        for prefix in self._settings.upstreams():
+            app.router.add_route("*", prefix + "{tail:(/.*)?}", self._handler(prefix))
 
-    def _handler(self, base_url: str) -> Handler:
+    def _handler(self, prefix: str) -> Handler:
         async def forward(request: web.Request) -> web.StreamResponse:
-            return await self.forward(request, base_url)
+            assert self._upstreams is not None, "the replicas are given by the app's cleanup_ctx"
+            return await self.forward(request, self._upstreams.pools[prefix])
 
         return forward
 
-    async def forward(self, request: web.Request, base_url: str) -> web.StreamResponse:
+    async def forward(self, request: web.Request, pool: Pool) -> web.StreamResponse:
         assert self._session is not None, "the proxy session is given by the app's cleanup_ctx"
         headers = upstream_headers(request)
         # Read whole, within the app's `client_max_size` (GATEWAY_MAX_BODY_BYTES): a larger
         # body is a 413 problem here, whatever the upstream would allow.
         body = await request.read() if request.body_exists else None
+        if pool.full:
+            raise Problem(503, "upstream-busy", f"Too many requests are open to the {pool.name} "
+                          "service; try again shortly.", headers={"Retry-After": "1"})
+        pool.requested()
+        until = asyncio.get_running_loop().time() + self._settings.upstream_deadlines_s.get(
+            pool.name, self._settings.upstream_deadline_s)
+        tried: list[Replica] = []
+        replica = pool.pick()
+        while replica is not None:
+            tried.append(replica)
+            upstream: aiohttp.ClientResponse | None = None
+            with pool.lease(replica):
+                try:
+                    # One timer per try: the try's timeout until the headers, then the route's
+                    # deadline for a small answer, and none for a streamed one.
+                    async with self._try_timeout(until) as scope:
+                        upstream = await self._send(request, replica.url, headers, body)
+                        pool.record(replica, ok=upstream.status < 500)
+                        length = upstream.content_length
+                        if (length is not None and length <= BUFFERED_MAX
+                                and request.method != "HEAD"):
+                            scope.reschedule(until)
+                            return await _buffered(request, upstream, replica.url)
+                        # Event streams (and large answers) are bounded by the silence
+                        # between chunks, not by the route's deadline.
+                        scope.reschedule(None)
+                        return await _streamed(request, upstream)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    if upstream is not None:  # the deadline passed while reading the body
+                        raise _failure(request, replica.url, exc) from exc
+                    pool.record(replica, ok=False)
+                    if self._retryable(request, exc, until):
+                        replica = pool.pick(tried)
+                        if replica is not None and pool.may_retry():
+                            log.info("retrying upstream elsewhere", upstream=tried[-1].url,
+                                     error=repr(exc))
+                            continue
+                    raise _failure(request, tried[-1].url, exc) from exc
+                finally:
+                    if upstream is not None:
+                        upstream.release()
+        raise AssertionError("a pool always has a replica to pick first")
+
+    def _try_timeout(self, until: float) -> asyncio.Timeout:
+        loop_time = asyncio.get_running_loop().time()
+        return asyncio.timeout_at(min(until, loop_time + self._settings.upstream_try_timeout_s))
+
+    async def _send(self, request: web.Request, base_url: str, headers: CIMultiDict[str],
+                    body: bytes | None) -> aiohttp.ClientResponse:
+        """One try: the upstream's answer up to its headers."""
+        assert self._session is not None
         # Already encoded: the path and query go on byte for byte (and yarl skips re-quoting).
         url = URL(base_url + request.raw_path, encoded=True)
-        try:
-            upstream = await self._session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False,
-            )
-        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise _unreachable(base_url, exc) from exc
-            raise Problem(504, "upstream-timeout",
-                          f"The service behind {request.path} did not answer in time.") from exc
-        except aiohttp.ClientError as exc:
-            raise _unreachable(base_url, exc) from exc
-        try:
-            length = upstream.content_length
-            if length is not None and length <= BUFFERED_MAX and request.method != "HEAD":
-                return await _buffered(request, upstream, base_url)
-            return await _streamed(request, upstream)
-        finally:
-            upstream.release()
+        return await self._session.request(
+            request.method, url, headers=headers, data=body, allow_redirects=False,
+        )
+
+    @staticmethod
+    def _retryable(request: web.Request, exc: BaseException, until: float) -> bool:
+        """Before the deadline: a connection that failed (nothing was sent), or a GET or HEAD
+        with no byte of an answer yet. Never a write that may have reached the upstream (a
+        seckill attempt above all)."""
+        if asyncio.get_running_loop().time() >= until:
+            return False
+        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            return True
+        return request.method in ("GET", "HEAD")
+
+
+def _failure(request: web.Request, base_url: str, exc: BaseException) -> Problem:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError) or not isinstance(
+            exc, aiohttp.ServerTimeoutError | TimeoutError):
+        return _unreachable(base_url, exc)
+    log.warning("upstream timed out", upstream=base_url, error=repr(exc))
+    return Problem(504, "upstream-timeout",
+                   f"The service behind {request.path} did not answer in time.")
 
 
 def _response_headers(request: web.Request, upstream: aiohttp.ClientResponse,
