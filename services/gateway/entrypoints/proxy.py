@@ -20,10 +20,12 @@ from shared.http import (
     CORRELATION_ID_KEY,
     REQUEST_ID_HEADER,
     REQUEST_ID_KEY,
+    TRACEPARENT_KEY,
 )
 from shared.logging import get_logger
 from shared.metrics import Handler
 from shared.problems import Problem
+from shared.tracing import TRACEPARENT_HEADER
 
 log = get_logger(__name__)
 
@@ -35,7 +37,7 @@ HOP_BY_HOP = frozenset({
 # `Expect: 100-continue` was answered by the gateway's own server already.
 NOT_FORWARDED = HOP_BY_HOP | {
     "host", "expect", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
-    "x-correlation-id",
+    "x-correlation-id", "traceparent",
 }
 # aiohttp sets the length of a buffered body itself.
 NOT_RETURNED_BUFFERED = HOP_BY_HOP | {"content-length"}
@@ -146,7 +148,8 @@ async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> w
 
 
 def upstream_headers(request: web.Request) -> CIMultiDict[str]:
-    """The client's headers minus hop-by-hop and `X-User-*`, plus request id and forwarding."""
+    """The client's headers minus hop-by-hop and `X-User-*`, plus request id, traceparent and
+    forwarding."""
     headers: CIMultiDict[str] = CIMultiDict()
     skip = NOT_FORWARDED | _named_in_connection(request.headers.get("Connection"))
     for name, value in request.headers.items():
@@ -163,6 +166,7 @@ def upstream_headers(request: web.Request) -> CIMultiDict[str]:
     headers["X-Forwarded-Host"] = request.host
     headers[REQUEST_ID_HEADER] = request[REQUEST_ID_KEY]
     headers[CORRELATION_ID_HEADER] = request[CORRELATION_ID_KEY]
+    headers[TRACEPARENT_HEADER] = request[TRACEPARENT_KEY]  # the client's if valid, else ours
     return headers
 
 
