@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.drain import DRAIN_KEY, add_drain
 from shared.errors import DomainError
 from shared.logging import get_logger, request_context
 from shared.metrics import Handler, Metrics, route_template
@@ -193,6 +194,8 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    if request.app[DRAIN_KEY].draining:  # stopping: still serving, but send nothing new
+        return json_response({"status": "draining", "checks": {}}, status=503)
     checks: dict[str, str] = {}
     ready = True
     for name, check in request.app[READINESS_KEY].items():
@@ -230,6 +233,7 @@ def create_base_app(
     )
     app[METRICS_KEY] = metrics
     app[READINESS_KEY] = {}
+    add_drain(app)
     app.on_startup.append(_freeze_startup_objects)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

@@ -14,7 +14,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from services.gateway.entrypoints.event_streams import is_event_stream, relay_events
 from services.gateway.settings import Settings
+from shared.drain import DRAIN_KEY
 from shared.http import (
     CORRELATION_ID_HEADER,
     CORRELATION_ID_KEY,
@@ -132,8 +134,11 @@ async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> w
                                   headers=_response_headers(request, upstream, HOP_BY_HOP))
     try:
         await response.prepare(request)
-        async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
+        if is_event_stream(upstream):
+            await relay_events(upstream, response, request.app[DRAIN_KEY].stopping)
+        else:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
     except ConnectionResetError:
         return response  # the client went away; the upstream connection is dropped
     except (aiohttp.ClientError, TimeoutError) as exc:
