@@ -78,18 +78,19 @@ def up(host: str, base_port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: the service's own port.")
 def serve(service: str, host: str, port: int | None) -> None:
-    """Run one service's HTTP server (with its stream consumers), as in a container."""
+    """Run one service's HTTP server (with its stream consumers), as in a container; SIGTERM
+    drains it (DRAIN_S), then stops it within SHUTDOWN_TIMEOUT_S."""
     import uvloop
-    from aiohttp import web
 
+    from shared.drain import serve as serve_app
     from shared.logging import configure_logging
 
     entry = registry.SERVICES[service]
     settings = entry.settings()
     configure_logging(service, settings.log_level, settings.log_json)
     app = entry.app()(settings)
-    web.run_app(app, host=host, port=port or entry.port,
-                access_log=None, print=None, shutdown_timeout=10, loop=uvloop.new_event_loop())
+    uvloop.run(serve_app(app, host, port or entry.port, drain_s=settings.drain_s,
+                         shutdown_timeout_s=settings.shutdown_timeout_s))
 
 
 @main.command()

@@ -66,6 +66,9 @@ def run_platform(host: str, base_port: int) -> int:
     for name, port in ports.items():
         env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
     env["GATEWAY_ADMIN_PORT"] = str(base_port + 9)
+    # On one machine no balancer routes around a draining process: Ctrl-C stops at once.
+    env.setdefault("DRAIN_S", "0")
+    stop_timeout = float(env["DRAIN_S"]) + settings.shutdown_timeout_s + 5
     for worker in registry.WORKERS.values():
         env[worker.metrics_port_setting] = str(base_port + worker.metrics_port_offset)
 
@@ -93,7 +96,7 @@ def run_platform(host: str, base_port: int) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        _stop_all(children)
+        _stop_all(children, stop_timeout)
         if redis is not None:
             redis.stop()
             print("embedded Redis stopped")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +29,10 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from shared.events import DEFAULT_MAXLEN, Envelope, decode_entry
-from shared.logging import get_logger
+from shared.logging import LogIds, get_logger, request_context
 from shared.redis import text
 from shared.streams import dead_letter, trim_stream
+from shared.tracing import current_traceparent, trace_id, valid_traceparent
 
 log = get_logger(__name__)
 
@@ -202,7 +203,8 @@ class StreamConsumer:
         if not deliveries:
             return
         try:
-            await self.handle(deliveries)
+            with traced(deliveries):
+                await self.handle(deliveries)
         except self.transient as exc:
             self.metrics.failed.labels(self.stream, self.group, "transient").inc()
             log.warning("batch left pending", stream=self.stream, error=str(exc))
@@ -218,7 +220,8 @@ class StreamConsumer:
         it to the dead letters; before that, and for transient errors, it is raised and the
         entry stays pending (for the claim subscriber)."""
         try:
-            await self.handle([delivery])
+            with traced([delivery]):
+                await self.handle([delivery])
         except self.transient:
             self.metrics.failed.labels(self.stream, self.group, "transient").inc()
             raise
@@ -281,6 +284,25 @@ class StreamConsumer:
                     await trim_stream(self.redis, self.stream, self.maxlen)
             except Exception:
                 log.exception("stream housekeeping failed", stream=self.stream)
+
+
+@contextlib.contextmanager
+def traced(deliveries: Sequence[Delivery]) -> Iterator[None]:
+    """While a handler runs: its entries' trace ids on every log line (`trace_id`, or
+    `trace_ids` for a batch of several traces), and their traceparent as the current one
+    (envelopes built meanwhile carry it) when the batch has a single trace."""
+    traceparents = sorted({valid for d in deliveries
+                           if (valid := valid_traceparent(d.envelope.traceparent))})
+    ids = [trace_id(t) for t in traceparents]
+    context: LogIds = (
+        {"trace_id": ids[0]} if len(ids) == 1 else {"trace_ids": ids} if ids else {})
+    bound = request_context.set(context)
+    current = current_traceparent.set(traceparents[0] if len(traceparents) == 1 else None)
+    try:
+        yield
+    finally:
+        current_traceparent.reset(current)
+        request_context.reset(bound)
 
 
 @contextlib.asynccontextmanager

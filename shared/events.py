@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from ulid import ULID
 
 from shared.redis import text
+from shared.tracing import current_or_new
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -47,7 +48,8 @@ class Envelope(BaseModel):
     occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     producer: str
     correlation_id: str | None = None
-    traceparent: str | None = None
+    # The W3C traceparent of the request or entry that caused this one (shared.tracing).
+    traceparent: str | None = Field(default_factory=current_or_new)
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -84,14 +86,17 @@ async def publish(
 
 
 # Prepend to a Lua script (or Redis function library) that writes stream entries itself.
-# `occurred_ms` is Redis TIME in milliseconds; `data` a Lua table. It produces exactly the
+# `occurred_ms` is Redis TIME in milliseconds; `data` a Lua table; `traceparent` the
+# caller's (`shared.tracing.current_or_new()`; nil or '' for none). It produces exactly the
 # fields `encode_entry` produces, so `decode_entry` and FastStream read both alike.
 LUA_ENCODE_ENTRY = """
-local function encode_entry(id, event_type, producer, correlation_id, occurred_ms, data)
+local function encode_entry(id, event_type, producer, correlation_id, occurred_ms, data,
+                            traceparent)
+  if traceparent == '' then traceparent = nil end
   local envelope = cjson.encode({
     id = id, type = event_type, version = 1, occurred_at = occurred_ms,
     producer = producer, correlation_id = correlation_id or cjson.null,
-    traceparent = cjson.null, data = data,
+    traceparent = traceparent or cjson.null, data = data,
   })
   return cjson.encode({data = envelope, headers = {
     correlation_id = correlation_id or id, message_id = id,

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.drain import DRAIN_KEY, add_drain
 from shared.errors import DomainError
 from shared.logging import get_logger, request_context
 from shared.metrics import Handler, Metrics, route_template
@@ -27,6 +28,13 @@ from shared.problems import (
     from_domain_error,
     from_http_exception,
     validation_problem,
+)
+from shared.tracing import (
+    TRACEPARENT_HEADER,
+    current_traceparent,
+    new_traceparent,
+    trace_id,
+    valid_traceparent,
 )
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -42,6 +50,8 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 READINESS_KEY = web.AppKey("readiness", dict[str, ReadinessCheck])
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 CORRELATION_ID_KEY = web.RequestKey("correlation_id", str)
+TRACEPARENT_KEY = web.RequestKey("traceparent", str)
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 log = get_logger(__name__)
 
@@ -53,8 +63,10 @@ def request_middleware(metrics: Metrics, problems: ProblemTable = SHARED_PROBLEM
     - answers every error with problem+json: a domain error by the service's `problems`
       table, aiohttp's own 404/405 included;
     - counts and times the request by route template (a cancelled one counts as a 500);
-    - accepts or makes a request id and binds it, with the correlation id, to every log line
-      written while the request is served, the error log included.
+    - accepts or makes a request id and binds it, with the correlation id and the trace id
+      (a valid W3C `traceparent` kept, else a new one: `shared.tracing`), to every log line
+      written while the request is served, the error log included; the traceparent is the
+      current one for envelopes built meanwhile; one `request served` line at the end.
     """
 
     @web.middleware
@@ -64,7 +76,10 @@ def request_middleware(metrics: Metrics, problems: ProblemTable = SHARED_PROBLEM
         correlation_id = _client_id(request, CORRELATION_ID_HEADER) or request_id
         request[REQUEST_ID_KEY] = request_id
         request[CORRELATION_ID_KEY] = correlation_id
-        bound = request_context.set({"request_id": request_id, "correlation_id": correlation_id})
+        traceparent = _traceparent(request)
+        bound = request_context.set({"request_id": request_id, "correlation_id": correlation_id,
+                                     "trace_id": trace_id(traceparent)})
+        traced = current_traceparent.set(traceparent)
         status = 500
         try:
             try:
@@ -91,12 +106,30 @@ def request_middleware(metrics: Metrics, problems: ProblemTable = SHARED_PROBLEM
                 response.headers[REQUEST_ID_HEADER] = request_id
             return response
         finally:
+            elapsed = time.perf_counter() - started
+            _log_request(request, status, elapsed)
+            current_traceparent.reset(traced)
             request_context.reset(bound)
-            metrics.observe(
-                route_template(request), request.method, status, time.perf_counter() - started
-            )
+            metrics.observe(route_template(request), request.method, status, elapsed)
 
     return middleware
+
+
+def _traceparent(request: web.Request) -> str:
+    """The client's W3C traceparent when valid, else a new trace; kept on the request for
+    the gateway to forward (`TRACEPARENT_KEY`)."""
+    traceparent = valid_traceparent(request.headers.get(TRACEPARENT_HEADER)) or new_traceparent()
+    request[TRACEPARENT_KEY] = traceparent
+    return traceparent
+
+
+def _log_request(request: web.Request, status: int, elapsed: float) -> None:
+    """One line per request, with its ids: writes at INFO, reads (the bulk of the traffic,
+    and no state changed) at DEBUG, which costs nothing when the level is INFO."""
+    write = request.method not in READ_METHODS
+    (log.info if write else log.debug)(
+        "request served", method=request.method, path=request.path, status=status,
+        duration_ms=round(elapsed * 1000, 1))
 
 
 def _client_id(request: web.Request, header: str) -> str | None:
@@ -161,6 +194,8 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    if request.app[DRAIN_KEY].draining:  # stopping: still serving, but send nothing new
+        return json_response({"status": "draining", "checks": {}}, status=503)
     checks: dict[str, str] = {}
     ready = True
     for name, check in request.app[READINESS_KEY].items():
@@ -198,6 +233,7 @@ def create_base_app(
     )
     app[METRICS_KEY] = metrics
     app[READINESS_KEY] = {}
+    add_drain(app)
     app.on_startup.append(_freeze_startup_objects)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

@@ -1,4 +1,4 @@
-"""structlog set-up: JSON lines carrying request_id and correlation_id from context."""
+"""structlog set-up: JSON lines carrying request_id, correlation_id and trace_id from context."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import Any
 
 import structlog
 
-# The ids of the request being served (shared.http sets and resets it once per request). One
+# The ids of the request being served (shared.http sets and resets it once per request; the
+# stream consumers set the trace ids of the entries they handle). One
 # ContextVar holding a small dict is far cheaper per request than structlog's bound_contextvars,
 # which reads every bound variable and sets one ContextVar per key.
-request_context: ContextVar[dict[str, str] | None] = ContextVar("request_context", default=None)
+LogIds = dict[str, str | list[str]]
+request_context: ContextVar[LogIds | None] = ContextVar("request_context", default=None)
 
 
 def merge_request_context(

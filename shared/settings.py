@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # Where a stream worker serves /metrics (its port is the worker's own setting); containers
     # set 0.0.0.0 so that Prometheus can reach it.
     worker_metrics_host: str = "127.0.0.1"
+    # Graceful stop of a service (shared.drain): on SIGTERM, /readyz is 503 while requests are
+    # still served for drain_s; then in-flight requests and the rest of the stop get
+    # shutdown_timeout_s before the process exits anyway.
+    drain_s: float = Field(default=5.0, ge=0)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
 
     @property
     def is_production(self) -> bool:

@@ -1,9 +1,12 @@
 """One way to run a stream worker process (the order writer, the SMS sender): logging once,
-its /metrics on its own port, the worker's context open until SIGTERM or SIGINT."""
+its /metrics on its own port, the worker's context open until SIGTERM or SIGINT, then closed
+within SHUTDOWN_TIMEOUT_S (FastStream stops reading and lets the entries in hand finish;
+past the deadline the process exits anyway, and unacknowledged entries are read again)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from contextlib import AbstractAsyncContextManager
 
@@ -31,7 +34,14 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with worker:
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(worker)
         log.info("worker running", worker=name)
         await stop.wait()
+        log.info("worker stopping", worker=name)
+        try:
+            async with asyncio.timeout(settings.shutdown_timeout_s):
+                await stack.aclose()
+        except TimeoutError:
+            log.warning("stop deadline passed; exiting with work unfinished", worker=name)
     log.info("worker stopped", worker=name)

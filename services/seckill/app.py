@@ -10,7 +10,7 @@ from aiohttp import web
 from services.seckill import handlers
 from services.seckill.bootstrap import bootstrap
 from services.seckill.domain import DatabaseUnavailable
-from services.seckill.entrypoints.http import RUNTIME_KEY, setup_routes
+from services.seckill.entrypoints.http import RUNTIME_KEY, end_event_streams, setup_routes
 from services.seckill.entrypoints.problems import PROBLEMS
 from services.seckill.settings import Settings
 from services.seckill.streams import COMMANDS_GROUP, SECKILL_COMMANDS
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = create_base_app("seckill", problems=PROBLEMS)
     app[VERIFIER_KEY] = make_verifier(settings)
     app.cleanup_ctx.append(_resources(settings))
+    app.on_shutdown.append(end_event_streams)  # after create_base_app's: Drain.stopping set
     setup_routes(app)
     return app
 

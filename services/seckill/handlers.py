@@ -40,6 +40,7 @@ from shared.consumers import Delivery
 from shared.errors import NotFound
 from shared.events import DATA_FIELD, Envelope, decode_entry, new_event_id, stable_event_id
 from shared.logging import get_logger
+from shared.tracing import current_or_new
 
 log = get_logger(__name__)
 PRODUCER = "seckill"
@@ -161,6 +162,8 @@ async def write_orders(
         metrics.orders.labels("created").inc()
     await store.mark_tickets(marks)
     await publisher.publish_many(out)
+    # One line per batch, with the batch's trace ids (bound by shared.consumers).
+    log.info("orders written", created=len(marks), rejected=len(requests) - len(marks))
 
 
 async def _reject(
@@ -239,13 +242,15 @@ def order_data(order: OrderRow) -> dict[str, object]:
 
 def _event(event_type: str, data: dict[str, object], cause: Delivery | None = None) -> Envelope:
     """An event of this service. One caused by a delivered entry carries that entry's
-    correlation id and an id derived from it: a redelivery publishes the same id again."""
+    correlation id and traceparent, and an id derived from it: a redelivery publishes the
+    same id again."""
     if cause is None:
         return Envelope(type=event_type, producer=PRODUCER, data=data)
     entry_ms = int(cause.entry_id.partition("-")[0])
     return Envelope(id=stable_event_id(entry_ms, f"{cause.envelope.id}|{event_type}"),
                     type=event_type, producer=PRODUCER,
-                    correlation_id=cause.envelope.correlation_id, data=data)
+                    correlation_id=cause.envelope.correlation_id,
+                    traceparent=cause.envelope.traceparent or current_or_new(), data=data)
 
 
 def _expiry_request(order: OrderRow, cause: Delivery | None = None) -> tuple[str, Envelope]:

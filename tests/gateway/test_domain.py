@@ -20,7 +20,7 @@ from services.gateway.entrypoints.proxy import upstream_headers
 from services.gateway.entrypoints.schemas import CodeRequest, TokenRequest
 from services.gateway.settings import Settings
 from shared.auth import TokenVerifier
-from shared.http import CORRELATION_ID_KEY, REQUEST_ID_KEY
+from shared.http import CORRELATION_ID_KEY, REQUEST_ID_KEY, TRACEPARENT_KEY
 from shared.problems import Problem
 from shared.settings import SettingsError
 from tests.gateway.conftest import private_pem
@@ -109,16 +109,18 @@ def test_upstream_headers_drop_identity_and_hop_by_hop() -> None:
         "X-User-Id": "1", "X-USER-ROLES": "admin", "Authorization": "Bearer t",
         "Connection": "close, X-Hop", "X-Hop": "1", "Transfer-Encoding": "chunked",
         "Host": "example.com", "Expect": "100-continue",
-        "X-Request-ID": "client-sent", "Cookie": "a=b",
+        "X-Request-ID": "client-sent", "Cookie": "a=b", "traceparent": "client-sent",
     })
     request[REQUEST_ID_KEY] = "rid"
     request[CORRELATION_ID_KEY] = "cid"
+    request[TRACEPARENT_KEY] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     headers = upstream_headers(request)
     assert {k.lower() for k in headers} == {
         "authorization", "cookie", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-        "x-request-id", "x-correlation-id",
+        "x-request-id", "x-correlation-id", "traceparent",
     }
     assert headers["X-Request-ID"] == "rid"
+    assert headers.getall("traceparent") == [request[TRACEPARENT_KEY]]  # the middleware's
     assert headers["X-Forwarded-Host"] == "example.com"
 
 

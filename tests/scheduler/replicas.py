@@ -85,7 +85,7 @@ def replicas(redis_url: str, database_url: str, public_key: str, workdir: Path,
         **os.environ, "ENV": "test", "REDIS_URL": redis_url,
         "SCHEDULER_DATABASE_URL": database_url, "JWT_PUBLIC_KEY": public_key,
         "VAR_DIR": str(workdir), "LOG_JSON": "true",
-        "SCHEDULER_TARGET_STREAMS": '["test.out"]', **settings,
+        "SCHEDULER_TARGET_STREAMS": '["test.out"]', "DRAIN_S": "0", **settings,
     }
     group = Replicas(env, workdir)
     try:

@@ -8,6 +8,7 @@ from ulid import ULID
 
 from shared.broker import JsonMessageFormat
 from shared.events import LUA_ENCODE_ENTRY, Envelope, decode_entry, publish, stable_event_id
+from shared.tracing import new_traceparent
 
 pytestmark = pytest.mark.integration
 
@@ -16,20 +17,22 @@ local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('XADD', KEYS[1], '*', '__data__',
   encode_entry(ARGV[1], 'order.requested', 'seckill', ARGV[2], ms,
-               {item_id = 7, user_id = 42, ticket = ARGV[3]}))
+               {item_id = 7, user_id = 42, ticket = ARGV[3]}, ARGV[4]))
 """
 
 
 async def test_python_and_lua_entries_decode_alike(redis: Redis) -> None:
+    traceparent = new_traceparent()
     py = Envelope(type="order.requested", producer="seckill", correlation_id="c-1",
-                  data={"item_id": 7, "user_id": 42, "ticket": "t-1"})
+                  traceparent=traceparent, data={"item_id": 7, "user_id": 42, "ticket": "t-1"})
     await publish(redis, "s", py)
-    await redis.eval(LUA_WRITER, 1, "s", "01JLUAID", "c-1", "t-1")
+    await redis.eval(LUA_WRITER, 1, "s", "01JLUAID", "c-1", "t-1", traceparent)
 
     (_, py_fields), (_, lua_fields) = await redis.xrange("s")
     from_py, from_lua = decode_entry(py_fields), decode_entry(lua_fields)
 
     assert from_lua.id == "01JLUAID"
+    assert from_lua.traceparent == traceparent
     assert from_lua.model_dump(exclude={"id", "occurred_at"}) == from_py.model_dump(
         exclude={"id", "occurred_at"}
     )

@@ -17,16 +17,20 @@ from yarl import URL
 
 from services.gateway.adapters.replicas import Pool, Replica
 from services.gateway.adapters.upstreams import Upstreams
+from services.gateway.entrypoints.event_streams import is_event_stream, relay_events
 from services.gateway.settings import Settings
+from shared.drain import DRAIN_KEY
 from shared.http import (
     CORRELATION_ID_HEADER,
     CORRELATION_ID_KEY,
     REQUEST_ID_HEADER,
     REQUEST_ID_KEY,
+    TRACEPARENT_KEY,
 )
 from shared.logging import get_logger
 from shared.metrics import Handler
 from shared.problems import Problem
+from shared.tracing import TRACEPARENT_HEADER
 
 log = get_logger(__name__)
 
@@ -38,7 +42,7 @@ HOP_BY_HOP = frozenset({
 # `Expect: 100-continue` was answered by the gateway's own server already.
 NOT_FORWARDED = HOP_BY_HOP | {
     "host", "expect", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
-    "x-correlation-id",
+    "x-correlation-id", "traceparent",
 }
 # aiohttp sets the length of a buffered body itself.
 NOT_RETURNED_BUFFERED = HOP_BY_HOP | {"content-length"}
@@ -193,8 +197,11 @@ async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> w
                                   headers=_response_headers(request, upstream, HOP_BY_HOP))
     try:
         await response.prepare(request)
-        async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
+        if is_event_stream(upstream):
+            await relay_events(upstream, response, request.app[DRAIN_KEY].stopping)
+        else:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
     except ConnectionResetError:
         return response  # the client went away; the upstream connection is dropped
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -209,7 +216,8 @@ async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> w
 
 
 def upstream_headers(request: web.Request) -> CIMultiDict[str]:
-    """The client's headers minus hop-by-hop and `X-User-*`, plus request id and forwarding."""
+    """The client's headers minus hop-by-hop and `X-User-*`, plus request id, traceparent and
+    forwarding."""
     headers: CIMultiDict[str] = CIMultiDict()
     skip = NOT_FORWARDED | _named_in_connection(request.headers.get("Connection"))
     for name, value in request.headers.items():
@@ -226,6 +234,7 @@ def upstream_headers(request: web.Request) -> CIMultiDict[str]:
     headers["X-Forwarded-Host"] = request.host
     headers[REQUEST_ID_HEADER] = request[REQUEST_ID_KEY]
     headers[CORRELATION_ID_HEADER] = request[CORRELATION_ID_KEY]
+    headers[TRACEPARENT_HEADER] = request[TRACEPARENT_KEY]  # the client's if valid, else ours
     return headers
 
 

@@ -14,6 +14,7 @@ from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer
 from shared.errors import DomainError
 from shared.logging import get_logger
 from shared.streams import dead_letter
+from shared.tracing import continued
 
 log = get_logger(__name__)
 
@@ -40,7 +41,8 @@ def requests_consumer(
     async def handle(batch: Sequence[Delivery]) -> None:
         for delivery in batch:
             try:
-                await handle_request(handlers, delivery)
+                with continued(delivery.envelope.traceparent):  # the delay carries the trace
+                    await handle_request(handlers, delivery)
             except (ValidationError, DomainError) as exc:
                 # Bad input stays bad: dead at once, so the rest of the batch goes on.
                 await dead_letter(redis, REQUESTS_STREAM, REQUESTS_GROUP, delivery.entry_id,

@@ -18,6 +18,7 @@ from services.seckill.ports import LoadedItem, Ticket, TicketMark
 from services.seckill.streams import ORDER_WRITER_GROUP
 from shared.events import LUA_ENCODE_ENTRY
 from shared.redis import text
+from shared.tracing import current_or_new
 
 PRODUCER = "seckill"
 
@@ -157,6 +158,7 @@ class SaleStore:
             keys.append(k.idempotency(item_id, user_id, idempotency_key))
         reply = await self._admit(keys, [
             item_id, user_id, ticket, event_id, PRODUCER, correlation_id, self.ticket_ttl_s,
+            current_or_new(),
         ])
         outcome = text(reply[0])
         return Admission(outcome, text(reply[1]) if len(reply) > 1 else None)

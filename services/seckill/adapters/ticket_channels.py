@@ -58,6 +58,13 @@ class TicketChannels:
             await asyncio.gather(self._reader, return_exceptions=True)
         await self._pubsub.aclose()
 
+    def wake_all(self) -> None:
+        """Wake every listener (the server is stopping: each stream reads its ticket once more
+        and ends)."""
+        for listeners in self._listeners.values():
+            for listener in listeners:
+                listener.wake()
+
     @contextlib.contextmanager
     def listen(self, channel: str) -> Iterator[Listener]:
         """A listener on `channel` for the duration of the block."""

@@ -16,6 +16,7 @@ from services.seckill.entrypoints.openapi import document
 from services.seckill.entrypoints.schemas import ItemIn, OrdersQuery
 from services.seckill.ports import ItemRow, Ticket
 from shared.auth import Principal, require_admin, require_user
+from shared.drain import DRAIN_KEY
 from shared.errors import NotFound
 from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
 from shared.pagination import PageParams, page_body
@@ -104,7 +105,8 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 
 async def ticket_events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: the ticket's status now, then its final status, then the end."""
+    """Server-sent events: the ticket's status now, then its final status, then the end; when
+    the server stops first, a final `shutdown` event with the status then (reconnect or poll)."""
     principal = await require_user(request)
     rt = _runtime(request)
     with rt.open_streams.hold(principal.user_id):  # TooManyStreams: 429
@@ -119,35 +121,41 @@ async def _stream_events(
         "X-Accel-Buffering": "no",
     })
     await response.prepare(request)
+    stopping = request.app[DRAIN_KEY].stopping
     try:
         await _send(response, ticket)
         if not ticket.final:
-            final = await _wait_final(rt, ticket.ticket, response)
-            if final is not None:
-                await _send(response, final)
+            latest = await _wait_final(rt, ticket.ticket, response, stopping)
+            if latest is not None and latest.final:
+                await _send(response, latest)
+            elif stopping.is_set():
+                await _send(response, latest, event=b"shutdown")
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away (a heartbeat found the connection closed)
     return response
 
 
-async def _send(response: web.StreamResponse, ticket: Ticket) -> None:
-    await response.write(b"event: status\ndata: " + orjson.dumps(ticket.public()) + b"\n\n")
+async def _send(response: web.StreamResponse, ticket: Ticket | None,
+                event: bytes = b"status") -> None:
+    body = orjson.dumps(ticket.public() if ticket is not None else {})
+    await response.write(b"event: " + event + b"\ndata: " + body + b"\n\n")
 
 
 async def _wait_final(
-    rt: Runtime, ticket_id: str, response: web.StreamResponse
+    rt: Runtime, ticket_id: str, response: web.StreamResponse, stopping: asyncio.Event
 ) -> Ticket | None:
     """Listen first, then read, and read again whenever woken: a status set in between, or
     while the shared pub/sub connection was down, is not missed. Writes a heartbeat comment
-    while it waits; None when the wait times out."""
+    while it waits; None when the wait times out; the ticket as it is when the server stops
+    (`end_event_streams` wakes every listener)."""
     settings = rt.settings
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.ticket_events_timeout_s
     with rt.ticket_channels.listen(rt.keys.ticket_channel(ticket_id)) as listener:
         while True:
             ticket = await rt.store.ticket(ticket_id)
-            if ticket is None or ticket.final:
+            if ticket is None or ticket.final or stopping.is_set():
                 return ticket
             left = deadline - loop.time()
             if left <= 0:
@@ -157,6 +165,11 @@ async def _wait_final(
                     await listener.wait()
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
+
+
+async def end_event_streams(app: web.Application) -> None:
+    """`on_shutdown`: every open ticket stream ends now, with its final event."""
+    app[RUNTIME_KEY].ticket_channels.wake_all()
 
 
 async def list_orders(request: web.Request) -> web.Response:

@@ -2,7 +2,7 @@
 -- KEYS: 1 item hash, 2 buyers set, 3 ticket hash, 4 orders stream, 5 partition item index,
 --       6 partition loaded marker, [7 idempotency key]
 -- ARGV: 1 item id, 2 user id, 3 ticket, 4 event id, 5 producer, 6 correlation id,
---       7 ticket ttl (s)
+--       7 ticket ttl (s), 8 the attempt's traceparent (carried into the order request)
 -- Returns {outcome} or {"admitted", ticket}. The order of the checks is the contract's:
 -- window, duplicate buyer (before any decrement), stock; then decrement, buyer, ticket, XADD.
 local item_id, user, ticket = ARGV[1], ARGV[2], ARGV[3]
@@ -35,5 +35,6 @@ redis.call('EXPIRE', KEYS[3], ARGV[7])
 if KEYS[7] then redis.call('SET', KEYS[7], ticket, 'EX', ARGV[7]) end
 redis.call('XADD', KEYS[4], '*', '__data__', encode_entry(
   ARGV[4], 'order.requested', ARGV[5], ARGV[6], now_ms,
-  {ticket = ticket, item_id = tonumber(item_id), user_id = tonumber(user), price = item[4]}))
+  {ticket = ticket, item_id = tonumber(item_id), user_id = tonumber(user), price = item[4]},
+  ARGV[8]))
 return {'admitted', ticket}
