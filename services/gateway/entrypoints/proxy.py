@@ -14,6 +14,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from services.gateway.entrypoints.compression import negotiate
 from services.gateway.settings import Settings
 from shared.http import (
     CORRELATION_ID_HEADER,
@@ -128,6 +129,7 @@ async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> w
     arrives."""
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
                                   headers=_response_headers(request, upstream, HOP_BY_HOP))
+    negotiate(request, response)  # JSON is gzipped as it streams; events never
     try:
         await response.prepare(request)
         async for chunk in upstream.content.iter_any():
