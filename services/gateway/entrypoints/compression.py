@@ -46,14 +46,18 @@ def _brotli(data: bytes) -> bytes:
 # In the server's order of preference among codings the client accepts equally.
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = (
     {"br": _brotli, "gzip": _gzip} if brotli is not None else {"gzip": _gzip})
+CODINGS = tuple(COMPRESSORS)
 
 
 def add_vary(headers: CIMultiDict[str], name: str) -> None:
     """Add `name` to `Vary`, keeping what is there."""
-    present = headers.get(hdrs.VARY, "")
+    present = headers.get(hdrs.VARY)
+    if not present:
+        headers[hdrs.VARY] = name
+        return
     names = {part.strip().lower() for part in present.split(",")}
     if name.lower() not in names and "*" not in names:
-        headers[hdrs.VARY] = f"{present}, {name}" if present else name
+        headers[hdrs.VARY] = f"{present}, {name}"
 
 
 def _is_json(response: web.StreamResponse) -> bool:
@@ -70,10 +74,13 @@ def negotiate(request: web.Request, response: web.StreamResponse) -> None:
     if not _is_json(response) or hdrs.CONTENT_ENCODING in response.headers:
         return
     add_vary(response.headers, hdrs.ACCEPT_ENCODING)
+    # Sizes first: reading Accept-Encoding costs more than the rest for a small answer.
     accept = request.headers.get(hdrs.ACCEPT_ENCODING, "")
     if isinstance(response, web.Response) and isinstance(response.body, bytes):
-        coding = choose_coding(accept, tuple(COMPRESSORS))
-        if coding is None or len(response.body) < MIN_BYTES:
+        if len(response.body) < MIN_BYTES:
+            return
+        coding = choose_coding(accept, CODINGS)
+        if coding is None:
             return
         response.body = COMPRESSORS[coding](response.body)
         response.headers[hdrs.CONTENT_ENCODING] = coding
