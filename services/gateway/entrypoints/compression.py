@@ -5,7 +5,7 @@ Buffered answers (the proxy's small ones, the gateway's own) are compressed whol
 preferred; streamed ones (a large page, an unknown length) by aiohttp's gzip writer, chunk by
 chunk. A compressed answer's strong `ETag` becomes weak (the bytes differ from the service's),
 and every JSON answer says `Vary: Accept-Encoding`. The web client's files are compressed
-ahead of time by `web.py` and pass here untouched (they are not JSON `web.Response`s).
+ahead of time by `web.py` and pass here untouched (they are `FileResponse`s, not buffered).
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ def _mirror_weak_tag(request: web.Request, response: web.StreamResponse) -> None
 
 @web.middleware
 async def compression_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Buffered answers; the proxy's streamed ones call `negotiate` before they start."""
+    """Buffered answers only: the proxy's streamed ones call `negotiate` before they start,
+    and files (the web client's, compressed ahead of time) are never compressed again."""
     response = await handler(request)
-    if not response.prepared:
+    if isinstance(response, web.Response) and not response.prepared:
         negotiate(request, response)
     return response
