@@ -71,16 +71,15 @@ async def courses(request: web.Request) -> web.Response:
     page = parse_query(request, PageParams)
     runtime = _runtime(request)
     found = await runtime.handlers.courses(page, **query.model_dump())
-    return conditional(request, _page(request, found.count,
-                                      serializers.courses(found, runtime.base_url), page),
-                       READ_CACHE)
+    results = serializers.courses(found, runtime.base_url)
+    return conditional(request, _page(request, found.count, results, page), READ_CACHE)
 
 
 async def course(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     detail = await runtime.handlers.course(_path_id(request))
-    return conditional(request, json_response(serializers.course_detail(detail, runtime.base_url)),
-                       READ_CACHE)
+    body = serializers.course_detail(detail, runtime.base_url)
+    return conditional(request, json_response(body), READ_CACHE)
 
 
 async def teachers(request: web.Request) -> web.Response:

@@ -74,7 +74,7 @@ def negotiate(request: web.Request, response: web.StreamResponse) -> None:
     if not _is_json(response) or hdrs.CONTENT_ENCODING in response.headers:
         return
     add_vary(response.headers, hdrs.ACCEPT_ENCODING)
-    # Sizes first: reading Accept-Encoding costs more than the rest for a small answer.
+    # Sizes first: parsing Accept-Encoding costs more than the rest for a small answer.
     accept = request.headers.get(hdrs.ACCEPT_ENCODING, "")
     if isinstance(response, web.Response) and isinstance(response.body, bytes):
         if len(response.body) < MIN_BYTES:
