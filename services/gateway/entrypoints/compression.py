@@ -27,10 +27,11 @@ except ImportError:  # pragma: no cover - depends on the installation
     brotli = None
 
 MIN_BYTES = 1024  # below this the headers cost more than compression saves
-# Fast levels: on a 11 KiB course page (2-core machine) gzip 1 took 140 us for 1.9 KiB and
-# gzip 6 190 us for 1.5 KiB; brotli 4 took 100 us for 1.6 KiB, brotli 5 twice that.
+# Fast levels (docs/gateway.md): the demo's 18 KiB course page took 40-65 us to 1,669 bytes
+# with gzip 1, 145-190 us to 1,388 with gzip 6; 80-120 us to 1,407 with brotli 3, and
+# brotli 4 twice that for 1,326.
 GZIP_LEVEL = 1
-BROTLI_QUALITY = 4
+BROTLI_QUALITY = 3
 
 
 def _gzip(data: bytes) -> bytes:
