@@ -10,6 +10,8 @@ from aiohttp import web
 from services.gateway.bootstrap import RUNTIME_KEY, bootstrap
 from services.gateway.entrypoints import auth_http
 from services.gateway.entrypoints.admin import admin_site
+from services.gateway.entrypoints.compression import compression_middleware
+from services.gateway.entrypoints.cors import Cors
 from services.gateway.entrypoints.limits import rate_limit_middleware
 from services.gateway.entrypoints.openapi import OpenApi
 from services.gateway.entrypoints.problems import PROBLEMS
@@ -32,6 +34,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = create_base_app("gateway", problems=PROBLEMS, expose_metrics=False,
                           client_max_size=settings.gateway_max_body_bytes)
     app.middlewares.append(rate_limit_middleware(tuple(settings.trusted_proxies)))
+    app.middlewares.append(compression_middleware)
+    Cors(settings.cors_allowed_origins).setup(app)
     proxy = Proxy(settings)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:

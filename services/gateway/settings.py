@@ -7,7 +7,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, ClassVar
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, StringConstraints, field_validator
 from pydantic_settings import NoDecode
 
 from shared.auth import ensure_dev_keypair
@@ -100,6 +100,10 @@ class Settings(ServiceSettings):
     # Load balancers in front of the gateway (JSON list of networks, e.g. ["10.0.0.0/8"]): for
     # a request from one of them, limits count the address it put in X-Forwarded-For.
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
+    # Web origins allowed to call the API from a browser (JSON list, e.g.
+    # ["https://app.example.com"]); none: same-origin only (services/gateway/entrypoints/cors.py).
+    cors_allowed_origins: list[Annotated[str, StringConstraints(
+        pattern=r"^https?://[^/\s]+$")]] = Field(default_factory=list)
     # Wrong passwords per phone, across addresses (guessing one account from many places).
     password_failures_per_phone: int = Field(default=10, ge=1)
     password_failures_window_s: int = Field(default=900, ge=1)

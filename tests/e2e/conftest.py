@@ -22,7 +22,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     # Orders expire after 3 s here, so the flash-sale test sees the scheduler expire one.
     # The tests' client is trusted as a balancer, so the security tests can speak for
     # addresses of their own (X-Forwarded-For) and leave 127.0.0.1's login limits alone.
-    env = {"SECKILL_PAY_TIMEOUT_S": "3", "TRUSTED_PROXIES": '["127.0.0.1/32"]'}
+    # One foreign origin may call the API (tests/e2e/test_http.py, CORS).
+    env = {"SECKILL_PAY_TIMEOUT_S": "3", "TRUSTED_PROXIES": '["127.0.0.1/32"]',
+           "CORS_ALLOWED_ORIGINS": '["https://app.example.com"]'}
     with running_platform(tmp_path_factory.mktemp("platform"), env=env) as running:
         yield running
 

@@ -94,7 +94,7 @@ async def test_me_answers_for_the_token_holder(gateway: TestClient) -> None:
     response = await gateway.get(
         "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
     )
-    assert response.status == 200
+    assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
     me = await response.json()
     assert me["id"] == body["user"]["id"]
     assert me["phone"] == USER.phone
@@ -103,9 +103,10 @@ async def test_me_answers_for_the_token_holder(gateway: TestClient) -> None:
 
 
 async def test_wrong_phone_or_password_get_the_same_401(gateway: TestClient) -> None:
-    wrong_password = await assert_problem(await gateway.post(
-        "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"}),
-        401, "invalid-credentials")
+    refused = await gateway.post(
+        "/api/v1/auth/tokens", json={"phone": USER.phone, "password": "wrong-password"})
+    assert refused.headers["Cache-Control"] == "no-store"  # refusals are auth answers too
+    wrong_password = await assert_problem(refused, 401, "invalid-credentials")
     unknown_phone = await assert_problem(await gateway.post(
         "/api/v1/auth/tokens", json={"phone": "13700000001", "password": "user12345"}),
         401, "invalid-credentials")

@@ -172,3 +172,16 @@ def test_replica_urls_come_as_a_json_or_comma_list_else_the_one_url(
     monkeypatch.setenv("UPSTREAM_CATALOG_URLS", "[not json")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_cors_origins_come_from_the_environment_as_a_json_list_of_bare_origins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().cors_allowed_origins == []  # same-origin only
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", '["https://app.example.com", "http://a:5173"]')
+    assert Settings().cors_allowed_origins == ["https://app.example.com", "http://a:5173"]
+    for refused in ('["*"]', '["https://app.example.com/"]', '["app.example.com"]',
+                    '["https://app.example.com/path"]', '"https://app.example.com"'):
+        monkeypatch.setenv("CORS_ALLOWED_ORIGINS", refused)
+        with pytest.raises(ValidationError):
+            Settings()

@@ -295,3 +295,15 @@ async def test_copies_a_build_tool_made_are_served_as_they_are(web: Web) -> None
     assert (response.headers["Content-Encoding"], response.content_type) \
         == ("gzip", "image/svg+xml")
     assert gzip.decompress(body) == favicon.read_bytes()
+
+
+async def test_json_files_of_the_build_are_not_compressed_again_by_the_api_compressor(
+    web: Web,
+) -> None:
+    """The gateway compresses API JSON on the way out; the build's own JSON files are served
+    as they are on disk, precompressed or not (here too small for a copy)."""
+    manifest = web.dist / "app.webmanifest"
+    manifest.write_text('{"name": "coursestream", "icons": []}' + " " * 1200)
+    response, body = await web.get("/app.webmanifest", **{"Accept-Encoding": "gzip, br"})
+    assert response.status == 200 and response.content_type == "application/manifest+json"
+    assert "Content-Encoding" not in response.headers and body == manifest.read_bytes()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from shared.embedded_redis import free_port
+from shared.http import conditional, json_response
 
 WAIT_S = 5.0  # every wait in an upstream is bounded
 
@@ -33,6 +34,7 @@ class Upstream:
         app.router.add_get("/api/v1/catalog/slow", self.slow)
         app.router.add_get("/api/v1/catalog/broken", self.broken)
         app.router.add_get("/api/v1/catalog/fixed", self.fixed)
+        app.router.add_get("/api/v1/catalog/sized", self.sized)
         app.router.add_get(f"/api/v1/{self.name}/openapi.json", self.openapi)
         app.router.add_route("*", "/{tail:.*}", self.echo)
         self.runner = web.AppRunner(app, access_log=None)
@@ -75,6 +77,12 @@ class Upstream:
 
     async def fixed(self, request: web.Request) -> web.Response:
         return web.Response(body=b'{"fixed":true}', content_type="application/json")
+
+    async def sized(self, request: web.Request) -> web.Response:
+        """A JSON list of about `?bytes=` bytes, revalidatable as the services' reads are."""
+        count = int(request.query.get("bytes", "5000")) // 13
+        return conditional(request, json_response([f"item {n:06d}" for n in range(count)]),
+                           "public, max-age=10")
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: one event, then wait for the test's go, then the last one."""

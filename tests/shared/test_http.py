@@ -7,7 +7,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import BaseModel, Field
 
-from shared.http import add_readiness_check, create_base_app, json_response, parse_body, parse_query
+from shared.http import (
+    add_readiness_check,
+    conditional,
+    create_base_app,
+    json_response,
+    parse_body,
+    parse_query,
+)
 from shared.logging import merge_request_context
 from shared.problems import Problem
 
@@ -152,3 +159,33 @@ async def test_readiness_reports_each_check(client: TestClient) -> None:
     assert response.status == 503
     assert (await response.json())["checks"]["redis"] == "failed"  # the reason is only logged
     assert "refused" not in await response.text()
+
+
+async def test_a_conditional_read_answers_304_for_its_tag_and_200_otherwise() -> None:
+    body = {"shown": [1, 2, 3]}
+
+    async def read(request: web.Request) -> web.Response:
+        return conditional(request, json_response(body), "public, no-cache")
+
+    app = create_base_app("test")
+    app.router.add_get("/read", read)
+    async with TestClient(TestServer(app)) as client:
+        first = await client.get("/read")
+        tag = first.headers["ETag"]
+        assert first.status == 200 and first.headers["Cache-Control"] == "public, no-cache"
+        assert tag.startswith('"') and await first.json() == body
+        for sent in (tag, f'"other", W/{tag}', "*"):  # weak comparison, and any
+            again = await client.get("/read", headers={"If-None-Match": sent})
+            assert again.status == 304 and await again.read() == b""
+            assert again.headers["ETag"] == tag
+            assert again.headers["Cache-Control"] == "public, no-cache"
+        assert (await client.get("/read", headers={"If-None-Match": '"other"'})).status == 200
+        body["shown"].append(4)  # a new body, a new tag: the old one gets the full answer
+        changed = await client.get("/read", headers={"If-None-Match": tag})
+        assert changed.status == 200 and changed.headers["ETag"] != tag
+
+
+async def test_no_answer_names_the_server_software(client: TestClient) -> None:
+    for response in (await client.get("/healthz"), await client.get("/nothing"),
+                     await client.get("/things/8")):
+        assert "Server" not in response.headers, response.headers

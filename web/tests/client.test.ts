@@ -63,6 +63,13 @@ describe('requests', () => {
     expect(fillPath('/x/{ticket}', { ticket: 'a b' })).toBe('/x/a%20b')
   })
 
+  it('every API read is revalidated, never taken from the browser cache unasked', async () => {
+    // the server clock reads `Date`: a kept copy would carry its old one
+    const { fetch, calls } = fakeFetch(() => json(200, []))
+    await client(fetch).api.get('/api/v1/catalog/categories')
+    expect(calls[0]?.cache).toBe('no-cache')
+  })
+
   it('a route change aborts what the old page was waiting for', async () => {
     let release: (r: Response) => void = () => undefined
     const fetch = ((_: unknown, init: RequestInit) => new Promise<Response>((resolve, reject) => {

@@ -5,6 +5,7 @@ export interface Call {
   method: string
   headers: Record<string, string>
   body: unknown
+  cache?: RequestCache
 }
 
 type Responder = (call: Call) => Response | Promise<Response>
@@ -18,7 +19,7 @@ export function fakeFetch(...script: Responder[]) {
       headers[k] = v
     })
     const call = { url: String(input), method: init.method ?? 'GET', headers,
-      body: init.body ? JSON.parse(String(init.body)) : undefined }
+      body: init.body ? JSON.parse(String(init.body)) : undefined, cache: init.cache }
     calls.push(call)
     if (init.signal?.aborted) throw new DOMException('aborted', 'AbortError')
     const responder = script.length > 1 ? script.shift() : script[0]

@@ -15,7 +15,7 @@ from services.catalog.entrypoints.openapi import document
 from services.catalog.handlers import Entity
 from shared.auth import require_admin
 from shared.errors import NotFound
-from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
+from shared.http import CORRELATION_ID_KEY, conditional, json_response, parse_body, parse_query
 from shared.pagination import PageParams, page_body
 
 PREFIX = "/api/v1/catalog"
@@ -23,6 +23,11 @@ RUNTIME_KEY = web.AppKey("runtime", Runtime)
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPENAPI = document()
+# Cache-Control of the public reads (docs/catalog.md, "HTTP caching"). The banners are
+# revalidated on every use, so an edit shows at once (a 304 while nothing changed); the rest
+# may be reused for a few seconds, then revalidated.
+BANNERS_CACHE = "public, no-cache"
+READ_CACHE = "public, max-age=10, must-revalidate"
 
 
 def _runtime(request: web.Request) -> Runtime:
@@ -51,12 +56,14 @@ async def openapi(request: web.Request) -> web.Response:
 async def banners(request: web.Request) -> web.Response:
     # Straight from the cache, a read model holding the rendered body.
     body = await _runtime(request).banners.get_json()
-    return web.Response(body=body, content_type="application/json")
+    return conditional(request, web.Response(body=body, content_type="application/json"),
+                       BANNERS_CACHE)
 
 
 async def categories(request: web.Request) -> web.Response:
     rows = await _runtime(request).handlers.categories()
-    return json_response([serializers.category(row) for row in rows])
+    return conditional(request, json_response([serializers.category(row) for row in rows]),
+                       READ_CACHE)
 
 
 async def courses(request: web.Request) -> web.Response:
@@ -64,13 +71,15 @@ async def courses(request: web.Request) -> web.Response:
     page = parse_query(request, PageParams)
     runtime = _runtime(request)
     found = await runtime.handlers.courses(page, **query.model_dump())
-    return _page(request, found.count, serializers.courses(found, runtime.base_url), page)
+    results = serializers.courses(found, runtime.base_url)
+    return conditional(request, _page(request, found.count, results, page), READ_CACHE)
 
 
 async def course(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     detail = await runtime.handlers.course(_path_id(request))
-    return json_response(serializers.course_detail(detail, runtime.base_url))
+    body = serializers.course_detail(detail, runtime.base_url)
+    return conditional(request, json_response(body), READ_CACHE)
 
 
 async def teachers(request: web.Request) -> web.Response:

@@ -17,7 +17,6 @@ from shared.metrics import Handler
 from shared.problems import Problem
 
 PREFIX = "/api/v1/auth"
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _client(request: web.Request) -> str:
@@ -58,7 +57,7 @@ async def create_token(request: web.Request) -> web.StreamResponse:
     else:
         assert body.code is not None  # TokenRequest holds exactly one of the two
         token = await logins.with_code(body.phone, body.code, client_ip)
-    return json_response(token, headers=NO_STORE)
+    return json_response(token)
 
 
 @_redis_unavailable
@@ -66,7 +65,7 @@ async def refresh_token(request: web.Request) -> web.StreamResponse:
     """A refresh token for a new pair; the one given is used up."""
     body = await parse_body(request, RefreshRequest)
     token = await request.app[RUNTIME_KEY].sessions.refresh(body.refresh_token)
-    return json_response(token, headers=NO_STORE)
+    return json_response(token)
 
 
 @_redis_unavailable
@@ -86,7 +85,14 @@ async def me(request: web.Request) -> web.Response:
     return json_response({**user.public(), "created_at": user.created_at.isoformat()})
 
 
+async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
+    """Tokens, codes and who is logged in: no cache keeps any auth answer, refusals too."""
+    if request.path.startswith(f"{PREFIX}/"):
+        response.headers["Cache-Control"] = "no-store"
+
+
 def setup_routes(app: web.Application) -> None:
+    app.on_response_prepare.append(_no_store)
     app.router.add_post(f"{PREFIX}/sms-codes", request_code)
     app.router.add_post(f"{PREFIX}/tokens", create_token)
     app.router.add_post(f"{PREFIX}/tokens/refresh", refresh_token)

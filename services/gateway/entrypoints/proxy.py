@@ -17,6 +17,7 @@ from yarl import URL
 
 from services.gateway.adapters.replicas import Pool, Replica
 from services.gateway.adapters.upstreams import Upstreams
+from services.gateway.entrypoints.compression import negotiate
 from services.gateway.entrypoints.event_streams import is_event_stream, relay_events
 from services.gateway.settings import Settings
 from shared.drain import DRAIN_KEY
@@ -195,6 +196,7 @@ async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> w
     arrives."""
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
                                   headers=_response_headers(request, upstream, HOP_BY_HOP))
+    negotiate(request, response)  # JSON is gzipped as it streams; events never
     try:
         await response.prepare(request)
         if is_event_stream(upstream):

@@ -18,7 +18,7 @@ from services.seckill.ports import ItemRow, Ticket
 from shared.auth import Principal, require_admin, require_user
 from shared.drain import DRAIN_KEY
 from shared.errors import NotFound
-from shared.http import CORRELATION_ID_KEY, json_response, parse_body, parse_query
+from shared.http import CORRELATION_ID_KEY, conditional, json_response, parse_body, parse_query
 from shared.pagination import PageParams, page_body
 from shared.urls import absolute_url
 
@@ -26,6 +26,9 @@ BASE = "/api/v1/seckill"
 ID = r"{id:\d{1,18}}"
 TICKET = r"{ticket:\d{1,18}-[0-9a-f]{32}}"
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
+# Item reads (docs/seckill.md, "HTTP caching"): stock moves every moment of a sale, so a copy
+# is reused for one second at most, then revalidated (a 304 while nothing changed).
+ITEMS_CACHE = "public, max-age=1, must-revalidate"
 
 
 def _runtime(request: web.Request) -> Runtime:
@@ -46,9 +49,9 @@ async def list_items(request: web.Request) -> web.Response:
     count, rows = await rt.repo.items_page(params.offset, params.page_size)
     remaining = await rt.store.remaining([r.id for r in rows])
     results = [_item_body(r, remaining[r.id]) for r in rows]
-    return json_response(
+    return conditional(request, json_response(
         page_body(rt.settings.public_base_url, request.rel_url, params, count, results)
-    )
+    ), ITEMS_CACHE)
 
 
 async def get_item(request: web.Request) -> web.Response:
@@ -57,7 +60,7 @@ async def get_item(request: web.Request) -> web.Response:
     if item is None:
         raise NotFound("No such seckill item.")
     remaining = await rt.store.remaining([item.id])
-    return json_response(_item_body(item, remaining[item.id]))
+    return conditional(request, json_response(_item_body(item, remaining[item.id])), ITEMS_CACHE)
 
 
 async def create_item(request: web.Request) -> web.Response:

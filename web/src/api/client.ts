@@ -140,7 +140,9 @@ export class ApiClient {
     const url = this.url(fillPath(template, options.path), options.query)
     const sentAt = this.monotonic()
     try {
-      const init: RequestInit = { method, headers }
+      // Always revalidated (a 304 while unchanged): a copy the browser kept for the API's
+      // `max-age` would carry an old `Date` and set the server clock back.
+      const init: RequestInit = { method, headers, cache: 'no-cache' }
       if (body !== undefined) init.body = body
       if (signal) init.signal = signal
       const response = await this.fetchImpl(url, init)

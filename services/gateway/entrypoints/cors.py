@@ -1,0 +1,62 @@
+"""CORS on `/api/...` for the origins of `CORS_ALLOWED_ORIGINS` (none by default: the web
+client is same-origin and needs none). A preflight from a listed origin, for a method and
+headers the API takes, is answered here with 204; any other preflight is a 403 problem. Every
+API answer says `Vary: Origin`; one to a listed origin names it in
+`Access-Control-Allow-Origin` and exposes the headers a client reads. Bearer tokens, not
+cookies, so no credentials mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import hdrs, web
+
+from services.gateway.entrypoints.compression import add_vary
+from shared.metrics import Handler
+from shared.problems import Problem
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+# What the API reads besides the CORS-safelisted headers (lower case, as compared).
+REQUEST_HEADERS = frozenset({"authorization", "content-type", "idempotency-key", "x-request-id",
+                             "x-correlation-id", "traceparent", "tracestate"})
+EXPOSED = "Retry-After, RateLimit, RateLimit-Policy, X-Request-ID, Location"
+MAX_AGE_S = 600  # how long a browser may reuse a preflight (Chromium caps it at 7200)
+
+
+class Cors:
+    def __init__(self, origins: Iterable[str]) -> None:
+        self.origins = frozenset(origins)
+
+    def setup(self, app: web.Application) -> None:
+        if self.origins:
+            app.middlewares.append(self._preflight)
+            app.on_response_prepare.append(self._headers)
+
+    @web.middleware
+    async def _preflight(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        method = request.headers.get(hdrs.ACCESS_CONTROL_REQUEST_METHOD)
+        if request.method != "OPTIONS" or method is None or not request.path.startswith("/api/"):
+            return await handler(request)
+        origin = request.headers.get(hdrs.ORIGIN, "")
+        asked = request.headers.get(hdrs.ACCESS_CONTROL_REQUEST_HEADERS, "")
+        names = {name.strip().lower() for name in asked.split(",")} - {""}
+        if origin not in self.origins or method not in METHODS or not names <= REQUEST_HEADERS:
+            raise Problem(403, "cors-refused",
+                          f"A cross-origin {method} from {origin or 'no origin'} with headers "
+                          f"[{asked}] is not allowed.")
+        headers = {hdrs.ACCESS_CONTROL_ALLOW_METHODS: ", ".join(METHODS),
+                   hdrs.ACCESS_CONTROL_MAX_AGE: str(MAX_AGE_S),
+                   hdrs.VARY: "Access-Control-Request-Method, Access-Control-Request-Headers"}
+        if names:
+            headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = ", ".join(sorted(names))
+        return web.Response(status=204, headers=headers)
+
+    async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        if not request.path.startswith("/api/"):
+            return
+        add_vary(response.headers, hdrs.ORIGIN)
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin in self.origins:
+            response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
+            response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = EXPOSED
