@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from ulid import ULID
 
 from services.scheduler.domain.errors import InvalidSchedule
@@ -48,12 +49,12 @@ class SchedulePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trigger: Trigger | None = None
-    event: EventSpec | None = None
-    misfire_grace_s: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
-    jitter_s: int | None = Field(default=None, ge=0, le=3600)
-    coalesce: bool | None = None
-    enabled: bool | None = None
+    trigger: Trigger | SkipJsonSchema[None] = None
+    event: EventSpec | SkipJsonSchema[None] = None
+    misfire_grace_s: int | SkipJsonSchema[None] = Field(default=None, ge=0, le=7 * 24 * 3600)
+    jitter_s: int | SkipJsonSchema[None] = Field(default=None, ge=0, le=3600)
+    coalesce: bool | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
 
     @field_validator("*")
     @classmethod

@@ -9,13 +9,19 @@ fall-back fold runs once (its first occurrence), and wildcard hours run in both 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+MIN_EVERY_S = 0.1  # finer steps would round to nothing in microseconds, and flood the streams
+
+
+def _tag_required(schema: dict[str, Any]) -> None:
+    """The union is told apart by `type`: a body must name it, default or not."""
+    schema["required"] = ["type", *schema.get("required", [])]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -26,7 +32,7 @@ def zone(name: str) -> ZoneInfo:
 
 
 class CronTrigger(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_tag_required)
 
     type: Literal["cron"] = "cron"
     expr: str
@@ -63,10 +69,10 @@ class IntervalTrigger(BaseModel):
     """Every `every_s` seconds from the anchor (the schedule's creation, or `start_at`);
     absolute seconds, so time zones and DST do not apply."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_tag_required)
 
     type: Literal["interval"] = "interval"
-    every_s: float = Field(gt=0, le=366 * 24 * 3600)
+    every_s: float = Field(ge=MIN_EVERY_S, le=366 * 24 * 3600)
     start_at: AwareDatetime | None = None
 
     def next_after(self, after: datetime, anchor: datetime) -> datetime | None:
@@ -84,7 +90,7 @@ class IntervalTrigger(BaseModel):
 class DateTrigger(BaseModel):
     """Once, at `at` (RFC 3339; without an offset it is read in `timezone`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_tag_required)
 
     type: Literal["date"] = "date"
     at: datetime
