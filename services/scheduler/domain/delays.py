@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -25,7 +25,7 @@ class DelayRequest(BaseModel):
     type: str = Field(pattern=TYPE_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
     at: AwareDatetime | SkipJsonSchema[None] = None
-    delay_s: float | SkipJsonSchema[None] = Field(default=None, ge=0, le=MAX_DELAY_S)
+    delay_s: Annotated[float, Field(ge=0, le=MAX_DELAY_S)] | SkipJsonSchema[None] = None
     key: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -51,8 +51,9 @@ class SchedulePatch(BaseModel):
 
     trigger: Trigger | SkipJsonSchema[None] = None
     event: EventSpec | SkipJsonSchema[None] = None
-    misfire_grace_s: int | SkipJsonSchema[None] = Field(default=None, ge=0, le=7 * 24 * 3600)
-    jitter_s: int | SkipJsonSchema[None] = Field(default=None, ge=0, le=3600)
+    # The bounds sit on the type, inside the union, so the document carries them too.
+    misfire_grace_s: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] | SkipJsonSchema[None] = None
+    jitter_s: Annotated[int, Field(ge=0, le=3600)] | SkipJsonSchema[None] = None
     coalesce: bool | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = None
 

@@ -31,4 +31,4 @@ class ItemIn(BaseModel):
 
 
 class OrdersQuery(PageParams):
-    user: int | None = Field(default=None, ge=1)
+    user: int | None = Field(default=None, ge=1, le=2**63 - 1)  # a bigint
