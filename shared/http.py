@@ -22,6 +22,7 @@ from shared.drain import DRAIN_KEY, add_drain
 from shared.errors import DomainError
 from shared.logging import get_logger, request_context
 from shared.metrics import Handler, Metrics, route_template
+from shared.openapi import schema_errors
 from shared.problems import (
     SHARED_PROBLEMS,
     Problem,
@@ -197,6 +198,9 @@ async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
         raise Problem(400, "malformed-json", f"Body is not valid JSON: {exc}") from exc
     if payload is None:
         raise Problem(400, "malformed-json", "A JSON body is required.")
+    if errors := schema_errors(model, payload):
+        raise Problem(422, "validation-error", "; ".join(e["msg"] for e in errors),
+                      title="Invalid request", errors=errors)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

@@ -3,17 +3,21 @@ and merged by the gateway): the problem answer, common parameters, and the docum
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from functools import cache
 from typing import Any
 
+import jsonschema_rs
 from pydantic import BaseModel
 
-from shared.pagination import MAX_PAGE_SIZE
+from shared.pagination import MAX_PAGE, MAX_PAGE_SIZE
 
 PROBLEM: dict[str, Any] = {"description": "problem+json", "content": {
     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+PAGE = [{"name": "page", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
         {"name": "page_size", "in": "query",
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}}]
 PROBLEM_SCHEMA = {"type": "object", "properties": {
@@ -41,6 +45,62 @@ def body(model: type[BaseModel]) -> dict[str, Any]:
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
 
 
+def money(digits: int) -> tuple[Decimal, Callable[[dict[str, Any]], None]]:
+    """The highest amount with `digits` digits before the point and two after, and the
+    `json_schema_extra` that says so: a JSON number in cents, or a string of that form. Use
+    both with `Field(ge=0, le=top, max_digits=digits + 2, decimal_places=2)`."""
+    top = Decimal(10**digits) - Decimal("0.01")
+
+    def schema(node: dict[str, Any]) -> None:
+        node.pop("anyOf", None)
+        node["anyOf"] = [
+            {"type": "number", "minimum": 0, "maximum": float(top), "multipleOf": 0.01},
+            {"type": "string", "pattern": rf"^(0|[1-9][0-9]{{0,{digits - 1}}})(\.[0-9]{{1,2}})?$"}]
+
+    return top, schema
+
+
+@cache
+def _validator(model: type[BaseModel]) -> Any:
+    return jsonschema_rs.validator_for(model.model_json_schema())
+
+
+def schema_errors(model: type[BaseModel], payload: Any) -> list[dict[str, Any]]:
+    """Where `payload` breaks `model`'s JSON schema, the one in the document. Checked before
+    pydantic, whose lax mode would take `0` for `false` or `"1"` for `1`: what the document
+    refuses, the API refuses."""
+    return [{"loc": ["body", *error.instance_path], "msg": error.message, "type": "schema"}
+            for error in _validator(model).iter_errors(payload)]
+
+
+def _answers(operation: dict[str, Any], parameters: list[dict[str, Any]]) -> None:
+    """The problems every operation of this shape can answer, added to what it names: a body
+    (400 not JSON, 413 too large, 422 invalid), a path parameter (404), a query (400), a
+    token (401 missing or revoked, 503 when tokens cannot be checked)."""
+    kinds = {parameter["in"] for parameter in [*parameters, *operation.get("parameters", [])]}
+    statuses: list[int] = []
+    if "requestBody" in operation:
+        statuses += [400, 413, 422]
+    if "path" in kinds:
+        statuses.append(404)
+    if "query" in kinds or "header" in kinds:
+        statuses.append(400)
+    if "security" in operation:
+        statuses += [401, 503]
+    responses = operation.setdefault("responses", {})
+    for status in statuses:
+        responses.setdefault(str(status), PROBLEM)
+
+
+def complete(paths: dict[str, Any]) -> dict[str, Any]:
+    """`paths` with the answers of `_answers` added to each operation."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if method != "parameters":
+                _answers(operation, item.get("parameters", []))
+    return paths
+
+
 def document(
     service: str, paths: dict[str, Any], models: Iterable[type[BaseModel]] = ()
 ) -> dict[str, Any]:
@@ -53,7 +113,7 @@ def document(
     return {
         "openapi": "3.1.0",
         "info": {"title": f"coursestream {service}", "version": "1"},
-        "paths": paths,
+        "paths": complete(paths),
         "components": {"schemas": schemas, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }

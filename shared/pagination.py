@@ -8,12 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from yarl import URL
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 1_000_000  # keeps the offset inside a 32-bit integer whatever the page size
 
 
 class PageParams(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE)
 
     @property

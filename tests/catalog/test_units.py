@@ -98,14 +98,14 @@ def test_course_renders_money_links_and_hides_deleted_links() -> None:
 
 
 def test_each_refusal_is_answered_as_the_api_documents() -> None:
-    """docs/catalog.md: 404 not-found, 409 conflict, 422 validation-error with
+    """docs/catalog.md: 404 not-found, 409 conflict, 409 unknown-reference with
     `unknown_reference` field errors, 503 cache-unavailable (no Retry-After)."""
     answers = {
         NotFound("No course with id 9."): (404, "not-found", "Not Found", None),
         Conflict(): (409, "conflict", "Conflict", None),
         CacheUnavailable(): (503, "cache-unavailable", "Service Unavailable", None),
         UnknownReference(FieldError("teacher_id", "no Teacher 9", kind="unknown_reference")): (
-            422, "validation-error", "Invalid request",
+            409, "unknown-reference", "Conflict",
             [{"loc": ["body", "teacher_id"], "msg": "no Teacher 9", "type": "unknown_reference"}]),
     }
     for error, (status, slug, title, errors) in answers.items():

@@ -13,7 +13,7 @@ from shared.openapi import BEARER, PAGE, PROBLEM, body, errors, ok, path_param
 from shared.openapi import document as openapi_document
 
 PREFIX = "/api/v1/catalog"
-ADMIN_ERRORS = errors(401, 403, 422)
+ADMIN_ERRORS = errors(403)
 ID = path_param("id")
 
 
@@ -47,19 +47,38 @@ WRITABLE: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
 }
 
 
-def _member(patch: type[BaseModel]) -> dict[str, Any]:
+def _op_id(verb: str, collection: str) -> str:
+    return f"catalog{verb}{collection[:-1].capitalize()}"  # catalogPatchCourse
+
+
+def _links(*operations: str) -> dict[str, Any]:
+    return {operation: {"operationId": operation, "parameters": {"id": "$response.body#/id"}}
+            for operation in operations}
+
+
+def _member(collection: str, patch: type[BaseModel]) -> dict[str, Any]:
+    changed = ok("the row")
+    changed["200"]["links"] = _links(_op_id("Delete", collection))
     return {
-        "parameters": ID,
-        "patch": {"security": BEARER, "requestBody": body(patch),
-                  "responses": {**ok("the row"), **ADMIN_ERRORS, "404": PROBLEM}},
-        "delete": {"security": BEARER, "responses": {
-            "204": {"description": "soft-deleted"}, **ADMIN_ERRORS, "404": PROBLEM}},
+        "patch": {"operationId": _op_id("Patch", collection), "security": BEARER,
+                  "requestBody": body(patch),
+                  "responses": {**changed, **ADMIN_ERRORS, "409": PROBLEM}},
+        "delete": {"operationId": _op_id("Delete", collection), "security": BEARER,
+                   "responses": {"204": {"description": "soft-deleted"}, **ADMIN_ERRORS}},
     }
 
 
-def _create(model: type[BaseModel]) -> dict[str, Any]:
-    return {"security": BEARER, "requestBody": body(model),
-            "responses": {**ok("the new row", "201"), **ADMIN_ERRORS, "400": PROBLEM}}
+# What can be done with a row just created: read it, add to it, change it (and then delete
+# it: the link is on the change, so a row is changed before it is gone).
+FOLLOW = {"courses": ("catalogGetCourse", "catalogCreateChapter"),
+          "chapters": ("catalogCreateSection",), "teachers": ("catalogGetTeacher",)}
+
+
+def _create(collection: str, model: type[BaseModel]) -> dict[str, Any]:
+    created = ok("the new row", "201")
+    created["201"]["links"] = _links(_op_id("Patch", collection), *FOLLOW.get(collection, ()))
+    return {"operationId": _op_id("Create", collection), "security": BEARER,
+            "requestBody": body(model), "responses": {**created, **ADMIN_ERRORS, "409": PROBLEM}}
 
 
 def document() -> dict[str, Any]:
@@ -71,21 +90,21 @@ def document() -> dict[str, Any]:
             "parameters": [*_query(schemas.CourseQuery), *PAGE],
             "responses": {**ok("{count,next,previous,results}"), "400": PROBLEM}}},
         f"{PREFIX}/courses/{{id}}": {"parameters": ID, "get": {
-            "responses": {**ok("course with chapters"), "404": PROBLEM}}},
+            "operationId": "catalogGetCourse", "responses": ok("course with chapters")}},
         f"{PREFIX}/teachers": {"get": {"parameters": PAGE,
                                        "responses": {**ok("page of teachers"), "400": PROBLEM}}},
         f"{PREFIX}/teachers/{{id}}": {"parameters": ID, "get": {
-            "responses": {**ok("teacher"), "404": PROBLEM}}},
+            "operationId": "catalogGetTeacher", "responses": ok("teacher")}},
         f"{PREFIX}/courses/{{id}}/chapters": {"parameters": ID,
-                                              "post": _create(schemas.ChapterIn)},
+                                              "post": _create("chapters", schemas.ChapterIn)},
         f"{PREFIX}/chapters/{{id}}/sections": {"parameters": ID,
-                                               "post": _create(schemas.SectionIn)},
+                                               "post": _create("sections", schemas.SectionIn)},
     }
     models: list[type[BaseModel]] = []
     for collection, (create, patch) in WRITABLE.items():
         if collection not in ("chapters", "sections"):
-            paths[f"{PREFIX}/{collection}"].setdefault("post", _create(create))
+            paths[f"{PREFIX}/{collection}"].setdefault("post", _create(collection, create))
         paths.setdefault(f"{PREFIX}/{collection}/{{id}}", {"parameters": ID}).update(
-            {k: v for k, v in _member(patch).items() if k != "parameters"})
+            _member(collection, patch))
         models += [create, patch]
     return openapi_document("catalog", paths, models)

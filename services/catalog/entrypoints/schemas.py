@@ -9,10 +9,10 @@ from __future__ import annotations
 import types
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
-from pydantic.fields import FieldInfo
+from pydantic.json_schema import SkipJsonSchema
 
 from services.catalog.adapters.orm import today
 from services.catalog.domain import (
@@ -24,9 +24,11 @@ from services.catalog.domain import (
     SectionType,
     TeacherRole,
 )
+from shared.openapi import money
 
 MAX_INT = 2**31 - 1  # PostgreSQL `integer`
 MAX_SMALLINT = 2**15 - 1
+PRICE_TOP, PRICE_SCHEMA = money(4)  # numeric(6, 2)
 
 
 class CourseQuery(BaseModel):
@@ -84,7 +86,8 @@ class CourseIn(Body):
     students: int = Field(0, ge=0, le=MAX_INT)
     sections: int = Field(0, ge=0, le=MAX_INT)
     pub_sections: int = Field(0, ge=0, le=MAX_INT)
-    price: Decimal = Field(Decimal("0"), ge=0, max_digits=6, decimal_places=2)
+    price: Decimal = Field(Decimal("0"), ge=0, le=PRICE_TOP, max_digits=6, decimal_places=2,
+                           json_schema_extra=PRICE_SCHEMA)
     teacher_id: int | None = Field(None, ge=1, le=MAX_INT)
     category_id: int | None = Field(None, ge=1, le=MAX_INT)
 
@@ -105,7 +108,8 @@ class SectionIn(Body):
 
 
 class Patch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              json_schema_extra={"minProperties": 1})
     nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
@@ -127,12 +131,18 @@ def _allows_none(annotation: Any) -> bool:
 
 
 def patch_model(create: type[Body]) -> type[Patch]:
-    """The PATCH body of `create`: same fields and constraints, each optional."""
+    """The PATCH body of `create`: same fields and constraints, each optional (left out, not
+    null, unless the column is nullable: the document says so too)."""
     fields: dict[str, Any] = {}
     for name, info in create.model_fields.items():
-        optional = FieldInfo.merge_field_infos(info, default=None, default_factory=None)
-        annotation: Any = info.annotation
-        fields[name] = (annotation | None, optional)
+        # The constraints go on the type, inside the union: on the union, the document would
+        # carry them as unknown keywords ("ge") instead of "minimum".
+        constrained: Any = (Annotated[info.annotation, *info.metadata] if info.metadata
+                            else info.annotation)
+        if not _allows_none(info.annotation):
+            constrained = constrained | SkipJsonSchema[None]  # type: ignore[misc]
+        fields[name] = (constrained, Field(None, description=info.description,
+                                           json_schema_extra=info.json_schema_extra))
     model = create_model(f"{create.__name__[:-2]}Patch", __base__=Patch, **fields)
     model.nullable = frozenset(
         n for n, i in create.model_fields.items() if _allows_none(i.annotation)

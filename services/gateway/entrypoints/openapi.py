@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from services.gateway.entrypoints.schemas import CodeRequest, RefreshRequest, TokenRequest
 from shared.http import json_response
 from shared.logging import get_logger
+from shared.openapi import complete
 
 log = get_logger(__name__)
 
@@ -48,7 +49,7 @@ def gateway_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "coursestream", "version": "1"},
-        "paths": {
+        "paths": complete({
             "/api/v1/auth/sms-codes": {"post": {
                 "summary": "Send a login code by SMS (one per phone per 60 s)",
                 "requestBody": _body(CodeRequest),
@@ -76,10 +77,22 @@ def gateway_document() -> dict[str, Any]:
                 "summary": "The bearer token's user", "security": [{"bearer": []}],
                 "responses": {"200": _json("{id, phone, roles, created_at}"), "401": PROBLEM},
             }},
-        },
+        }),
         "components": {"schemas": schemas, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }
+
+
+# What the gateway itself may answer for any operation it forwards: its rate limits (429),
+# an upstream that cannot be reached (502), a limiter that cannot count (503), a deadline (504).
+GATEWAY_ANSWERS = ("429", "502", "503", "504")
+
+
+def _with_gateway_answers(paths: dict[str, Any]) -> dict[str, Any]:
+    return {path: {method: operation if method == "parameters" else {
+        **operation, "responses": {**{status: PROBLEM for status in GATEWAY_ANSWERS},
+                                   **operation.get("responses", {})}}
+        for method, operation in item.items()} for path, item in paths.items()}
 
 
 def merge(base: dict[str, Any], others: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -97,7 +110,7 @@ def merge(base: dict[str, Any], others: dict[str, dict[str, Any]]) -> dict[str, 
             own = document.get("components", {}).get("schemas", {})
         for name, schema in own.items():
             schemas[renames.get(name, name)] = schema
-        merged["paths"].update(document.get("paths", {}))
+        merged["paths"].update(_with_gateway_answers(document.get("paths", {})))
         for key, value in document.get("components", {}).items():
             if key != "schemas":
                 merged["components"].setdefault(key, {}).update(value)

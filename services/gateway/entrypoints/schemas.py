@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from services.gateway.domain import Code, Password, Phone
 
@@ -24,11 +25,12 @@ class CodeRequest(BaseModel):
 class TokenRequest(BaseModel):
     """`{"phone","password"}` or `{"phone","code"}`: exactly one way of proving who you are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["password"]}, {"required": ["code"]}]})
 
     phone: Phone
-    password: Password | None = None
-    code: Code | None = None
+    password: Password | SkipJsonSchema[None] = None
+    code: Code | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _one_proof(self) -> TokenRequest:

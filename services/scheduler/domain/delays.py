@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from services.scheduler.domain.errors import InvalidSchedule
 from services.scheduler.domain.schedules import TYPE_PATTERN
@@ -17,13 +18,14 @@ MAX_DELAY_S = 366 * 24 * 3600
 class DelayRequest(BaseModel):
     """`POST /delays` and the data of a `delay.requested` event."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["at"]}, {"required": ["delay_s"]}]})
 
     stream: str = Field(min_length=1, max_length=200)
     type: str = Field(pattern=TYPE_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
-    at: AwareDatetime | None = None
-    delay_s: float | None = Field(default=None, ge=0, le=MAX_DELAY_S)
+    at: AwareDatetime | SkipJsonSchema[None] = None
+    delay_s: Annotated[float, Field(ge=0, le=MAX_DELAY_S)] | SkipJsonSchema[None] = None
     key: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")

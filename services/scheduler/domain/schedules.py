@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from ulid import ULID
 
 from services.scheduler.domain.errors import InvalidSchedule
@@ -48,12 +49,13 @@ class SchedulePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trigger: Trigger | None = None
-    event: EventSpec | None = None
-    misfire_grace_s: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
-    jitter_s: int | None = Field(default=None, ge=0, le=3600)
-    coalesce: bool | None = None
-    enabled: bool | None = None
+    trigger: Trigger | SkipJsonSchema[None] = None
+    event: EventSpec | SkipJsonSchema[None] = None
+    # The bounds sit on the type, inside the union, so the document carries them too.
+    misfire_grace_s: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] | SkipJsonSchema[None] = None
+    jitter_s: Annotated[int, Field(ge=0, le=3600)] | SkipJsonSchema[None] = None
+    coalesce: bool | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
 
     @field_validator("*")
     @classmethod

@@ -9,13 +9,35 @@ fall-back fold runs once (its first occurrence), and wildcard hours run in both 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cronsim import CronSim, CronSimError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+MIN_EVERY_S = 0.1  # finer steps would round to nothing in microseconds, and flood the streams
+# The zones of the IANA database, listed in the document (the API refuses any other name).
+ZONES: dict[str, Any] = {"enum": sorted(available_timezones())}
+
+
+def _cron_field(number: str, ranges: str = "") -> str:
+    item = rf"(\*(/[1-9][0-9]?)?|{number}{ranges})"
+    return rf"{item}(,{item})*"
+
+
+# Five fields of `*`, `*/step`, in-range numbers and lists of them; the day of the week also
+# takes ascending ranges ("1-5"). Any string this matches is an expression cronsim reads.
+CRON_PATTERN = "^" + " ".join((
+    _cron_field("[0-5]?[0-9]"), _cron_field("(1?[0-9]|2[0-3])"),
+    _cron_field("([1-9]|[12][0-9]|3[01])"), _cron_field("([1-9]|1[0-2])"),
+    _cron_field("[0-7]", "|0-[1-7]|1-[2-7]|2-[3-7]|3-[4-7]|4-[5-7]|5-[67]|6-7"),
+)) + "$"
+
+
+def _tag_required(schema: dict[str, Any]) -> None:
+    """The union is told apart by `type`: a body must name it, default or not."""
+    schema["required"] = ["type", *schema.get("required", [])]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -26,11 +48,11 @@ def zone(name: str) -> ZoneInfo:
 
 
 class CronTrigger(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_tag_required)
 
     type: Literal["cron"] = "cron"
-    expr: str
-    timezone: str = DEFAULT_TIMEZONE
+    expr: str = Field(pattern=CRON_PATTERN)
+    timezone: str = Field(DEFAULT_TIMEZONE, json_schema_extra=ZONES)
 
     @field_validator("timezone")
     @classmethod
@@ -63,10 +85,10 @@ class IntervalTrigger(BaseModel):
     """Every `every_s` seconds from the anchor (the schedule's creation, or `start_at`);
     absolute seconds, so time zones and DST do not apply."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_tag_required)
 
     type: Literal["interval"] = "interval"
-    every_s: float = Field(gt=0, le=366 * 24 * 3600)
+    every_s: float = Field(ge=MIN_EVERY_S, le=366 * 24 * 3600)
     start_at: AwareDatetime | None = None
 
     def next_after(self, after: datetime, anchor: datetime) -> datetime | None:
@@ -84,11 +106,11 @@ class IntervalTrigger(BaseModel):
 class DateTrigger(BaseModel):
     """Once, at `at` (RFC 3339; without an offset it is read in `timezone`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_tag_required)
 
     type: Literal["date"] = "date"
     at: datetime
-    timezone: str = DEFAULT_TIMEZONE
+    timezone: str = Field(DEFAULT_TIMEZONE, json_schema_extra=ZONES)
 
     @field_validator("timezone")
     @classmethod

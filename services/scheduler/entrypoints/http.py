@@ -154,7 +154,7 @@ async def cancel_delay(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return json_response(document())
+    return json_response(document(request.app[RUNTIME_KEY].settings.scheduler_target_streams))
 
 
 def setup_routes(app: web.Application) -> None:

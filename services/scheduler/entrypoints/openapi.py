@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.scheduler.entrypoints.schemas import DelayRequest, SchedulePatch, ScheduleSpec
+from services.scheduler.streams import TARGET_STREAMS
 from shared.openapi import BEARER, PAGE, PROBLEM, errors, path_param
 from shared.openapi import body as request_body
 from shared.openapi import document as openapi_document
@@ -16,49 +17,79 @@ from shared.openapi import document as openapi_document
 PREFIX = "/api/v1/scheduler"
 ERRORS = errors(401, 403)
 ID = path_param("id", "string")
+SCHEDULE_ACTIONS = ("get", "patch", "delete", "pause", "resume", "trigger", "runs")
 
 
 def _op(summary: str, ok: str, status: str = "200", body: type[BaseModel] | None = None,
-        errors: tuple[str, ...] = ()) -> dict[str, Any]:
+        errors: tuple[str, ...] = (), operation_id: str | None = None,
+        links: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": ok}
+    if links:
+        answer["links"] = links
     operation: dict[str, Any] = {
         "summary": summary, "security": BEARER,
-        "responses": {status: {"description": ok}, **ERRORS, **{e: PROBLEM for e in errors}},
+        "responses": {status: answer, **ERRORS, **{e: PROBLEM for e in errors}},
     }
+    if operation_id:
+        operation["operationId"] = operation_id
     if body is not None:
         operation["requestBody"] = request_body(body)
     return operation
 
 
-def document() -> dict[str, Any]:
+def _to_schedule(pointer: str) -> dict[str, Any]:
+    """Links from an answer holding a schedule id at `pointer` to what can be done with it."""
+    return {f"Schedule{action.capitalize()}": {
+        "operationId": f"scheduler{action.capitalize()}Schedule",
+        "parameters": {"id": f"$response.body#{pointer}"}} for action in SCHEDULE_ACTIONS}
+
+
+def _to_delay() -> dict[str, Any]:
+    return {f"Delay{action.capitalize()}": {"operationId": f"scheduler{action.capitalize()}Delay",
+                                            "parameters": {"id": "$response.body#/id"}}
+            for action in ("get", "cancel")}
+
+
+def document(target_streams: tuple[str, ...] = TARGET_STREAMS) -> dict[str, Any]:
     member = {"parameters": ID}
     paths: dict[str, Any] = {
         f"{PREFIX}/schedules": {
-            "get": {**_op("Schedules", "{count,next,previous,results}", errors=("400",)),
-                    "parameters": PAGE},
+            "get": {**_op("Schedules", "{count,next,previous,results}", errors=("400",),
+                          operation_id="schedulerListSchedules",
+                          links=_to_schedule("/results/0/id")), "parameters": PAGE},
             "post": _op("Create a schedule", "the schedule", "201", ScheduleSpec,
-                        ("400", "409", "422")),
+                        ("400", "409", "422"), "schedulerCreateSchedule", _to_schedule("/id")),
         },
         f"{PREFIX}/schedules/{{id}}": {
             **member,
-            "get": _op("A schedule", "the schedule", errors=("404",)),
+            "get": _op("A schedule", "the schedule", errors=("404",),
+                       operation_id="schedulerGetSchedule"),
             "patch": _op("Change a schedule", "the schedule", body=SchedulePatch,
-                         errors=("400", "404", "422")),
+                         errors=("400", "404", "422"), operation_id="schedulerPatchSchedule"),
             "delete": _op("Delete a schedule (built-ins: 409)", "deleted", "204",
-                          errors=("404", "409")),
+                          errors=("404", "409"), operation_id="schedulerDeleteSchedule"),
         },
         **{f"{PREFIX}/schedules/{{id}}/{action}": {**member, "post": _op(
             f"{action.capitalize()} a schedule", "the schedule (trigger: the run)",
-            "202" if action == "trigger" else "200", errors=("404",))}
+            "202" if action == "trigger" else "200", errors=("404",),
+            operation_id=f"scheduler{action.capitalize()}Schedule")}
            for action in ("pause", "resume", "trigger")},
         f"{PREFIX}/schedules/{{id}}/runs": {**member, "get": {**_op(
-            "Run history, newest first", "{count,next,previous,results}", errors=("404",)),
-            "parameters": PAGE}},
+            "Run history, newest first", "{count,next,previous,results}", errors=("404",),
+            operation_id="schedulerRunsSchedule"), "parameters": PAGE}},
         f"{PREFIX}/delays": {"post": _op("Delay an event", "{id,due_at}", "201", DelayRequest,
-                                         ("400", "422"))},
+                                         ("400", "422"), "schedulerCreateDelay", _to_delay())},
         f"{PREFIX}/delays/{{id}}": {
             **member,
-            "get": _op("A pending delay", "the delay", errors=("404",)),
-            "delete": _op("Cancel a pending delay", "cancelled", "204", errors=("404",)),
+            "get": _op("A pending delay", "the delay", errors=("404",),
+                       operation_id="schedulerGetDelay"),
+            "delete": _op("Cancel a pending delay", "cancelled", "204", errors=("404",),
+                          operation_id="schedulerCancelDelay"),
         },
     }
-    return openapi_document("scheduler", paths, [ScheduleSpec, SchedulePatch, DelayRequest])
+    built = openapi_document("scheduler", paths, [ScheduleSpec, SchedulePatch, DelayRequest])
+    # Events may go only to these streams (settings); the document lists them.
+    for name in ("EventSpec", "DelayRequest"):
+        built["components"]["schemas"][name]["properties"]["stream"]["enum"] = list(
+            target_streams)
+    return built

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.seckill.domain import IDEMPOTENCY_KEY
 from services.seckill.entrypoints.schemas import ItemIn, OrdersQuery
 from shared.openapi import BEARER, PAGE, body, errors, ok, path_param
 from shared.openapi import document as openapi_document
@@ -13,6 +14,18 @@ from shared.openapi import document as openapi_document
 PREFIX = "/api/v1/seckill"
 ID = path_param("id")
 TICKET = path_param("ticket", "string")
+TICKET[0]["schema"]["pattern"] = r"^\d{1,18}-[0-9a-f]{32}$"
+ID[0]["schema"].update(minimum=1, maximum=10**18 - 1)
+
+
+def _link(operation: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation, "parameters": parameters}
+
+
+def _links(response: dict[str, Any], **links: dict[str, Any]) -> dict[str, Any]:
+    """`response` (one status of `ok`) with OpenAPI links to the operations that follow."""
+    (status, answer), = response.items()
+    return {status: {**answer, "links": links}}
 
 
 def document() -> dict[str, Any]:
@@ -20,40 +33,54 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         f"{PREFIX}/items": {
             "get": {"summary": "Seckill items; remaining and state from Redis",
-                    "parameters": PAGE,
-                    "responses": {**ok("{count,next,previous,results}"), **errors(400)}},
+                    "operationId": "seckillListItems", "parameters": PAGE,
+                    "responses": {**_links(ok("{count,next,previous,results}"), FirstItem=_link(
+                        "seckillAttempt", id="$response.body#/results/0/id"))}},
             "post": {"summary": "Create an item (admin); its stock is loaded into Redis",
-                     "security": BEARER, "requestBody": body(ItemIn),
-                     "responses": {**ok("the item", "201"), **errors(400, 401, 403, 422)}},
+                     "operationId": "seckillCreateItem", "security": BEARER,
+                     "requestBody": body(ItemIn),
+                     "responses": {**_links(ok("the item", "201"),
+                                            Item=_link("seckillGetItem", id="$response.body#/id"),
+                                            Attempt=_link("seckillAttempt",
+                                                          id="$response.body#/id")),
+                                   **errors(403)}},
         },
         f"{PREFIX}/items/{{id}}": {"parameters": ID, "get": {
+            "operationId": "seckillGetItem",
             "responses": {**ok("{id,course_id,title,price,stock,remaining,starts_at,ends_at,"
-                                "state}"), **errors(404)}}},
+                                "state}")}}},
         f"{PREFIX}/items/{{id}}/attempts": {"parameters": ID, "post": {
             "summary": "One attempt, decided in Redis (Idempotency-Key optional)",
-            "security": BEARER,
+            "operationId": "seckillAttempt", "security": BEARER,
             "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                            "schema": {"type": "string", "maxLength": 64}}],
-            "responses": {**ok('{ticket,status:"pending",links{self,events}}', "202"),
-                          **errors(400, 401, 404, 409, 429, 503)}}},
+                            "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}}],
+            "responses": {**_links(ok('{ticket,status:"pending",links{self,events}}', "202"),
+                                   Ticket=_link("seckillGetTicket",
+                                                ticket="$response.body#/ticket"),
+                                   Events=_link("seckillTicketEvents",
+                                                ticket="$response.body#/ticket")),
+                          **errors(409, 429)}}},
         f"{PREFIX}/tickets/{{ticket}}": {"parameters": TICKET, "get": {
-            "security": BEARER,
-            "responses": {**ok("{ticket,status,order_id,reason}"), **errors(401, 404)}}},
+            "operationId": "seckillGetTicket", "security": BEARER,
+            "responses": {**_links(ok("{ticket,status,order_id,reason}"),
+                                   Order=_link("seckillGetOrder", id="$response.body#/order_id"),
+                                   Pay=_link("seckillPay", id="$response.body#/order_id"))}}},
         f"{PREFIX}/tickets/{{ticket}}/events": {"parameters": TICKET, "get": {
             "summary": "Server-sent events `status` until the ticket is final",
-            "security": BEARER,
-            "responses": {**ok("event stream", media="text/event-stream"),
-                          **errors(401, 404, 429)}}},
+            "operationId": "seckillTicketEvents", "security": BEARER,
+            "responses": {**ok("event stream", media="text/event-stream"), **errors(429)}}},
         f"{PREFIX}/orders": {"get": {
             "summary": "My orders (admin: all, or one user's with ?user=)", "security": BEARER,
             "parameters": [*PAGE, {"name": "user", "in": "query", "schema": user_param}],
-            "responses": {**ok("{count,next,previous,results}"), **errors(400, 401)}}},
+            "responses": {**_links(ok("{count,next,previous,results}"), FirstOrder=_link(
+                "seckillGetOrder", id="$response.body#/results/0/id"))}}},
         f"{PREFIX}/orders/{{id}}": {"parameters": ID, "get": {
-            "security": BEARER,
-            "responses": {**ok("{id,item_id,user_id,ticket,price,status,created_at,pay_by,"
-                                "paid_at}"), **errors(401, 404)}}},
+            "operationId": "seckillGetOrder", "security": BEARER,
+            "responses": {**_links(ok("{id,item_id,user_id,ticket,price,status,created_at,"
+                                      "pay_by,paid_at}"),
+                                   Pay=_link("seckillPay", id="$response.body#/id"))}}},
         f"{PREFIX}/orders/{{id}}/payment": {"parameters": ID, "post": {
-            "summary": "Pay before pay_by (idempotent)", "security": BEARER,
-            "responses": {**ok("the paid order"), **errors(401, 403, 404, 409)}}},
+            "summary": "Pay before pay_by (idempotent)", "operationId": "seckillPay",
+            "security": BEARER, "responses": {**ok("the paid order"), **errors(403, 409)}}},
     }
     return openapi_document("seckill", paths, [ItemIn])
