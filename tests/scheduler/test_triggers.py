@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
-from services.scheduler.domain.triggers import CronTrigger, DateTrigger, IntervalTrigger
+from services.scheduler.domain.triggers import (
+    CRON_PATTERN,
+    CronTrigger,
+    DateTrigger,
+    IntervalTrigger,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -64,6 +70,15 @@ def test_fall_back_hourly_runs_in_both_folds() -> None:
     found = runs(trigger, datetime(2024, 11, 3, 4, 30, tzinfo=UTC), 3)  # 00:30 EDT
     assert local(found, NEW_YORK) == ["11-03 01:00-0400", "11-03 01:00-0500", "11-03 02:00-0500"]
     assert {b - a for a, b in itertools.pairwise(found)} == {timedelta(hours=1)}
+
+
+def test_ranges_steps_and_names_are_cron_as_usual() -> None:
+    # Office hours on weekdays: 09:00 to 17:00 Shanghai time, Friday then Monday.
+    trigger = CronTrigger(expr="0 9-17/4 * * MON-FRI", timezone="Asia/Shanghai")
+    found = runs(trigger, datetime(2026, 12, 4, 8, tzinfo=UTC), 3)  # Friday 16:00 local
+    assert local(found, ZoneInfo("Asia/Shanghai")) == [
+        "12-04 17:00+0800", "12-07 09:00+0800", "12-07 13:00+0800"]
+    assert re.fullmatch(CRON_PATTERN, trigger.expr)
 
 
 @pytest.mark.parametrize("expr", ["61 * * * *", "* * *", "0 0 * * * *", "0 0 30 2 *", "x"])
