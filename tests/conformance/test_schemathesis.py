@@ -31,15 +31,16 @@ PLATFORM_ENV = {
 }
 ACCOUNTS = {"admin": ("13800000000", "admin12345"), "user": ("13900000000", "user12345")}
 # Known failures left, each check off for one operation, and why. The first four are rules
-# JSON Schema cannot state (between two fields, or against the clock), so schemathesis builds
-# a "valid" body the API must refuse.
+# JSON Schema cannot state (between two fields, against the clock, cron's meaning), so
+# schemathesis builds a "valid" body the API must refuse.
 FUTURE = "a date must be in the future: a rule against the clock"
+SCHEDULE = FUTURE + "; and a cron expression of the documented shape may mean nothing (61 * * * *)"
 FIRED = "a delay due now fires at once, so it is gone when the next step looks for it"
 WINDOW = "ends_at must be after starts_at: a rule between two fields"
 EXCLUDED_CHECKS: list[tuple[str, str, str]] = [
     ("positive_data_acceptance", "POST /api/v1/seckill/items", WINDOW),
-    ("positive_data_acceptance", "POST /api/v1/scheduler/schedules", FUTURE),
-    ("positive_data_acceptance", "PATCH /api/v1/scheduler/schedules/{id}", FUTURE),
+    ("positive_data_acceptance", "POST /api/v1/scheduler/schedules", SCHEDULE),
+    ("positive_data_acceptance", "PATCH /api/v1/scheduler/schedules/{id}", SCHEDULE),
     ("positive_data_acceptance", "POST /api/v1/scheduler/delays", FUTURE),
     ("ensure_resource_availability", "GET /api/v1/scheduler/delays/{id}", FIRED),
     ("ensure_resource_availability", "DELETE /api/v1/scheduler/delays/{id}", FIRED),
