@@ -53,6 +53,9 @@ EXCLUDED_WARNINGS: dict[str, list[tuple[str, str]]] = {
         ("validation_mismatch", WINDOW),
         ("low_valid_rate", "category names are unique: the short names generated mostly "
                            "collide (409), as meant"),
+        ("missing_test_data", "DELETE /schedules/{id} mostly meets 404: few generated cron "
+                              "expressions of the documented shape mean something, so few "
+                              "schedules are made for it to delete"),
     ],
     "user": [
         ("validation_mismatch", WINDOW),
