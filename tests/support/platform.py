@@ -63,7 +63,8 @@ class Platform:
         return self.log_path.read_text(errors="replace")
 
 
-def _ready(url: str) -> bool:
+def answers_ok(url: str) -> bool:
+    """True when a GET of `url` answers 200 within a second."""
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)
@@ -93,7 +94,7 @@ def running_platform(workdir: Path, env: dict[str, str] | None = None,
         deadline = time.monotonic() + timeout
         services = registry.available_services()
         while "coursestream is up" not in platform.log() or not all(
-            _ready(f"{platform.service_url(s)}/readyz") for s in services
+            answers_ok(f"{platform.service_url(s)}/readyz") for s in services
         ):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"platform did not come up:\n{platform.log()[-5000:]}")

@@ -9,12 +9,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.embedded_redis import DEFAULT_PORT, free_port
-from tests.support.platform import Platform
+from tests.support.platform import Platform, answers_ok
 
 
 @dataclass
@@ -43,7 +42,7 @@ class Served:
                 [sys.executable, "-m", "coursestream", "serve", self.service,
                  "--port", str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while not _ready(f"{self.url}/readyz"):
+        while not answers_ok(f"{self.url}/readyz"):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.service} did not come up:\n{self.log()[-3000:]}")
             time.sleep(0.2)
@@ -70,11 +69,3 @@ class Served:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
