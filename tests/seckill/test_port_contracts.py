@@ -5,6 +5,7 @@ tested elsewhere, on real Redis only."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -202,17 +203,23 @@ class TestOrderRepository:
 
 
 @pytest.fixture(params=KINDS)
-def unreachable_repo(request: pytest.FixtureRequest, tmp_path: Path) -> OrderRepository:
-    """A repository whose database cannot be opened."""
+async def unreachable_repo(request: pytest.FixtureRequest) -> AsyncIterator[OrderRepository]:
+    """A repository whose database refuses connections: PostgreSQL on a port nobody listens
+    on. (Not an unopenable SQLite file: aiosqlite answers a failed connect from its thread
+    after the test's event loop may have closed, an unhandled thread exception.)"""
     if request.param == "fake":
-        return FakeRepository(down=True)
+        yield FakeRepository(down=True)
+        return
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from services.seckill.adapters.repository import Repository
 
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("")
-    return Repository(create_async_engine(f"sqlite+aiosqlite:///{blocked}/seckill.db"))
+    with socket.socket() as probe:  # a port that was free a moment ago, now closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = create_async_engine(f"postgresql+asyncpg://nobody@127.0.0.1:{port}/none")
+    yield Repository(engine)
+    await engine.dispose()
 
 
 async def test_a_database_out_of_reach_is_database_unavailable(
