@@ -189,8 +189,20 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def is_json(media_type: str) -> bool:
+    """`application/json` or a JSON structured type such as `application/merge-patch+json`."""
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
-    """Validate a JSON body: 400 when it is not JSON, 422 with field errors when invalid."""
+    """Validate a JSON body: 415 when it is declared as something else than JSON, 400 when it
+    is not JSON, 422 with field errors when invalid. A body without `Content-Type` is read as
+    JSON (the simplest clients send none)."""
+    declared = request.body_exists and hdrs.CONTENT_TYPE in request.headers
+    if declared and not is_json(request.content_type):
+        raise Problem(415, "unsupported-media-type",
+                      f"Send the body as application/json, not {request.content_type}.")
     raw = await request.read()
     try:
         payload = orjson.loads(raw) if raw else None

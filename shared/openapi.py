@@ -75,12 +75,12 @@ def schema_errors(model: type[BaseModel], payload: Any) -> list[dict[str, Any]]:
 
 def _answers(operation: dict[str, Any], parameters: list[dict[str, Any]]) -> None:
     """The problems every operation of this shape can answer, added to what it names: a body
-    (400 not JSON, 413 too large, 422 invalid), a path parameter (404), a query (400), a
-    token (401 missing or revoked, 503 when tokens cannot be checked)."""
+    (400 not JSON, 413 too large, 415 declared as another type, 422 invalid), a path parameter
+    (404), a query (400), a token (401 missing or revoked, 503 when tokens cannot be checked)."""
     kinds = {parameter["in"] for parameter in [*parameters, *operation.get("parameters", [])]}
     statuses: list[int] = []
     if "requestBody" in operation:
-        statuses += [400, 413, 422]
+        statuses += [400, 413, 415, 422]
     if "path" in kinds:
         statuses.append(404)
     if "query" in kinds or "header" in kinds:

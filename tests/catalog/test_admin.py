@@ -209,7 +209,8 @@ async def test_bad_input_is_a_problem_and_changes_nothing(
     for method, path, body, status, slug in BAD:
         url = f"{API}{path.format(**ids)}"
         if isinstance(body, bytes):
-            response = await client.request(method, url, data=body, headers=admin)
+            response = await client.request(
+                method, url, data=body, headers={**admin, "Content-Type": "application/json"})
         else:
             response = await client.request(method, url, json=body, headers=admin)
         problem = await assert_problem(response, status, slug)

@@ -272,7 +272,8 @@ async def test_bad_login_input_is_a_problem_and_writes_nothing(
 ) -> None:
     before = await count_users(database_url)
     if isinstance(body, str):
-        response = await gateway.post("/api/v1/auth/tokens", data=body)
+        response = await gateway.post("/api/v1/auth/tokens", data=body,
+                                      headers={"Content-Type": "application/json"})
     else:
         response = await gateway.post("/api/v1/auth/tokens", json=body)
     slug = "validation-error" if status == 422 else "malformed-json"

@@ -174,7 +174,9 @@ async def test_bad_input_changes_nothing(
     for body in bad_items:
         response = await client.post(f"{BASE}/items", json=body, headers=admin)
         assert response.status == 422, body
-    assert (await client.post(f"{BASE}/items", data=b"{", headers=admin)).status == 400
+    json_type = {"Content-Type": "application/json"}
+    response = await client.post(f"{BASE}/items", data=b"{", headers={**admin, **json_type})
+    assert response.status == 400
     user_create = await client.post(f"{BASE}/items", json=bad_items[0], headers=tokens.headers(3))
     assert user_create.status == 403
     listing = await (await client.get(f"{BASE}/items")).json()

@@ -79,6 +79,9 @@ async def assert_problem(response, status: int, slug: str) -> dict:  # type: ign
     return body  # type: ignore[no-any-return]
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 async def test_validation_errors_are_422_problems_with_fields(client: TestClient) -> None:
     body = await assert_problem(
         await client.post("/things", json={"name": "", "price": -1}), 422, "validation-error"
@@ -87,8 +90,29 @@ async def test_validation_errors_are_422_problems_with_fields(client: TestClient
 
 
 async def test_malformed_json_is_400(client: TestClient) -> None:
-    await assert_problem(await client.post("/things", data=b"{nope"), 400, "malformed-json")
+    await assert_problem(await client.post("/things", data=b"{nope", headers=JSON), 400,
+                         "malformed-json")
     await assert_problem(await client.post("/things"), 400, "malformed-json")
+
+
+async def test_a_body_declared_as_another_type_is_415_and_json_types_pass(
+    client: TestClient,
+) -> None:
+    """`Content-Type` says what the body is: a form, text or bytes are refused before they are
+    read; `application/json` (any parameters), a `+json` type or no header at all are read."""
+    body = b'{"name": "pen", "price": 1}'
+    for declared in ("application/x-www-form-urlencoded", "text/plain", "application/jsonl",
+                     "application/octet-stream", "multipart/form-data; boundary=x"):
+        problem = await assert_problem(
+            await client.post("/things", data=body, headers={"Content-Type": declared}),
+            415, "unsupported-media-type")
+        assert "application/json" in problem["detail"]
+    for accepted in ("application/json", "application/json; charset=utf-8",
+                     "application/merge-patch+json"):
+        response = await client.post("/things", data=body, headers={"Content-Type": accepted})
+        assert response.status == 201, accepted
+    request = client.post("/things", data=body, skip_auto_headers=["Content-Type"])
+    assert (await request).status == 201
 
 
 async def test_bad_query_is_400_with_errors(client: TestClient) -> None:

@@ -170,6 +170,15 @@ export interface paths {
                     };
                 };
                 /** @description problem+json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -273,6 +282,15 @@ export interface paths {
                     };
                 };
                 /** @description problem+json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -368,6 +386,15 @@ export interface paths {
                 };
                 /** @description problem+json */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2060,6 +2087,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2268,6 +2304,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2374,6 +2419,15 @@ export interface operations {
             };
             /** @description problem+json */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2590,6 +2644,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2798,6 +2861,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2923,6 +2995,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3029,6 +3110,15 @@ export interface operations {
             };
             /** @description problem+json */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3312,6 +3402,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3429,6 +3528,15 @@ export interface operations {
             };
             /** @description problem+json */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3645,6 +3753,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3751,6 +3868,15 @@ export interface operations {
             };
             /** @description problem+json */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4034,6 +4160,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4129,6 +4264,15 @@ export interface operations {
             };
             /** @description problem+json */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4499,6 +4643,15 @@ export interface operations {
                 };
             };
             /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4780,6 +4933,15 @@ export interface operations {
             };
             /** @description problem+json */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5297,6 +5459,15 @@ export interface operations {
             };
             /** @description problem+json */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
