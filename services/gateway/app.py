@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
             add_readiness_check(app, "redis", redis_check(runtime.redis))
             async with runtime.upstreams.watched(
                 runtime.upstream_session, app[METRICS_KEY].registry,
-                settings.upstream_check_every_s, settings.upstream_dns_refresh_s,
+                settings.upstream_check_every_s, settings.upstream_check_timeout_s,
+                settings.upstream_dns_refresh_s,
             ):
                 yield
 

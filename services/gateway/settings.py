@@ -48,8 +48,10 @@ class Settings(ServiceSettings):
     upstream_seckill_urls: Annotated[list[str], NoDecode] = []
     upstream_scheduler_urls: Annotated[list[str], NoDecode] = []
     upstream_dns_refresh_s: float = Field(default=30.0, gt=0)
-    # Active checks: GET /readyz of every replica this often; so many in a row flip it.
+    # Active checks: GET /readyz of every replica this often, failed without an answer in
+    # check_timeout_s; so many in a row flip it.
     upstream_check_every_s: float = Field(default=5.0, gt=0)
+    upstream_check_timeout_s: float = Field(default=2.0, gt=0)
     upstream_unhealthy_after: int = Field(default=3, ge=1)
     upstream_healthy_after: int = Field(default=2, ge=1)
     # Passive: so many connect errors, timeouts or 5xx in a row eject a replica for eject_s,

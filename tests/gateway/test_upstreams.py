@@ -79,6 +79,24 @@ async def test_a_killed_replica_is_ejected_traffic_moves_and_it_comes_back(
     assert (await gauges(admin_port))[breaker] == 0.0
 
 
+async def test_a_replica_whose_readyz_outlasts_the_check_timeout_is_taken_out(
+    make_gateway: GatewayFactory, replicas: list[Upstream]
+) -> None:
+    admin_port = free_port()
+    gateway = await replicated(make_gateway, replicas, gateway_admin_port=admin_port,
+                               upstream_check_every_s=0.1, upstream_check_timeout_s=0.2,
+                               upstream_unhealthy_after=1, upstream_eject_after=100)
+    slow, fast = replicas
+    slow.delay_s = 1.0  # every answer, /readyz included, comes after the check gave up
+    healthy = f'gateway_upstream_replica_healthy{{replica="{slow.url}",upstream="seckill"}}'
+    for _ in range(50):
+        if (await gauges(admin_port))[healthy] == 0.0:
+            break
+        await asyncio.sleep(0.1)
+    assert (await gauges(admin_port))[healthy] == 0.0
+    assert {await answered_by(gateway) for _ in range(10)} == {(200, fast.port)}
+
+
 async def test_a_slow_replica_times_out_and_only_reads_are_retried(
     make_gateway: GatewayFactory, replicas: list[Upstream], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import socket
 import time
@@ -33,13 +34,15 @@ class Upstreams:
 
     @contextlib.asynccontextmanager
     async def watched(self, session: aiohttp.ClientSession, registry: CollectorRegistry,
-                      check_every_s: float, resolve_every_s: float) -> AsyncIterator[None]:
+                      check_every_s: float, check_timeout_s: float,
+                      resolve_every_s: float) -> AsyncIterator[None]:
         """Health checks and DNS refreshes run in the background, and the gauges are on
         `registry`, while the block runs."""
         await self.resolve()
         gauges = ReplicaGauges(self)
         registry.register(gauges)
-        tasks = [asyncio.create_task(_every(check_every_s, lambda: self.check(session))),
+        checks = functools.partial(self.check, session, check_timeout_s)
+        tasks = [asyncio.create_task(_every(check_every_s, checks)),
                  asyncio.create_task(_every(resolve_every_s, self.resolve))]
         try:
             yield
@@ -58,10 +61,12 @@ class Upstreams:
                 found.extend(await _addresses(url) or [url])
             pool.set_urls(found)
 
-    async def check(self, session: aiohttp.ClientSession) -> None:
-        """One `/readyz` round over every replica, all at once."""
+    async def check(self, session: aiohttp.ClientSession, timeout_s: float) -> None:
+        """One `/readyz` round over every replica, all at once; no answer in `timeout_s` is a
+        failed check."""
         replicas = [r for pool in self.pools.values() for r in pool.replicas]
-        results = await asyncio.gather(*(_ready(session, r.url) for r in replicas))
+        limit = aiohttp.ClientTimeout(total=timeout_s)
+        results = await asyncio.gather(*(_ready(session, r.url, limit) for r in replicas))
         for replica, ok in zip(replicas, results, strict=True):
             replica.checked(ok)
 
@@ -75,9 +80,10 @@ async def _every(period_s: float, job: Callable[[], Awaitable[None]]) -> None:
             log.warning("upstream upkeep failed", error=repr(exc))
 
 
-async def _ready(session: aiohttp.ClientSession, base_url: str) -> bool:
+async def _ready(session: aiohttp.ClientSession, base_url: str,
+                 limit: aiohttp.ClientTimeout) -> bool:
     try:
-        async with session.get(base_url + "/readyz", timeout=aiohttp.ClientTimeout(total=2),
+        async with session.get(base_url + "/readyz", timeout=limit,
                                allow_redirects=False) as response:
             return response.status == 200
     except (aiohttp.ClientError, TimeoutError):
