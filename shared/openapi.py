@@ -26,6 +26,29 @@ PROBLEM_SCHEMA = {"type": "object", "properties": {
 }}
 
 
+# What `shared.http.conditional` adds to a read: validators on the answer, and a 304 for a
+# client that sends back the tag it holds.
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
+                 "description": "ETags the client holds (or `*`): 304 when one still matches",
+                 "schema": {"type": "string"}}
+VALIDATORS = {
+    "ETag": {"description": "strong tag of the body (weak, W/, when compressed)",
+             "schema": {"type": "string"}},
+    "Cache-Control": {"description": "how long a copy may be used before revalidating",
+                      "schema": {"type": "string"}},
+}
+
+
+def revalidated(operation: dict[str, Any]) -> dict[str, Any]:
+    """`operation` (a GET answered through `shared.http.conditional`) with `If-None-Match`,
+    the validators on its 200 and its 304."""
+    operation["parameters"] = [*operation.get("parameters", []), IF_NONE_MATCH]
+    operation["responses"]["200"]["headers"] = VALIDATORS
+    operation["responses"]["304"] = {"description": "not modified: the copy held is current",
+                                     "headers": VALIDATORS}
+    return operation
+
+
 def path_param(name: str, type_: str = "integer") -> list[dict[str, Any]]:
     return [{"name": name, "in": "path", "required": True, "schema": {"type": type_}}]
 

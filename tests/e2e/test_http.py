@@ -4,6 +4,7 @@ of the public reads, compression, CORS, no-store on auth answers, no `Server` he
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -60,6 +61,13 @@ async def test_public_reads_revalidate_and_a_banner_edit_changes_the_tag(
                 assert response.status == 304, (path, accepted)
                 assert response.headers["ETag"] == tag and await response.read() == b""
                 assert response.headers["Cache-Control"] == cache_control
+    # The API document names exactly these reads as revalidated (If-None-Match, 304).
+    async with raw.get(f"{platform.url}/api/v1/openapi.json",
+                       headers={"Accept-Encoding": "identity"}) as response:
+        document = await response.json()
+    documented = {path for path, operations in document["paths"].items()
+                  if "304" in operations.get("get", {}).get("responses", {})}
+    assert documented == {re.sub(r"/\d+$", "/{id}", path.split("?")[0]) for path in caching}
     banners = platform.url + "/api/v1/catalog/banners"
     async with raw.get(banners) as response:
         first = (await response.json())[0]

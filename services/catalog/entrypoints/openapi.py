@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.catalog.entrypoints import schemas
-from shared.openapi import BEARER, PAGE, PROBLEM, body, errors, ok, path_param
+from shared.openapi import BEARER, PAGE, PROBLEM, body, errors, ok, path_param, revalidated
 from shared.openapi import document as openapi_document
 
 PREFIX = "/api/v1/catalog"
@@ -83,14 +83,15 @@ def _create(collection: str, model: type[BaseModel]) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
-        f"{PREFIX}/banners": {"get": {"summary": "Shown banners by orders (cached)",
-                                      "responses": ok("[{id,title,image,link,info,orders}]")}},
-        f"{PREFIX}/categories": {"get": {"responses": ok("[{id,name}]")}},
-        f"{PREFIX}/courses": {"get": {
+        f"{PREFIX}/banners": {"get": revalidated({
+            "summary": "Shown banners by orders (cached)",
+            "responses": ok("[{id,title,image,link,info,orders}]")})},
+        f"{PREFIX}/categories": {"get": revalidated({"responses": ok("[{id,name}]")})},
+        f"{PREFIX}/courses": {"get": revalidated({
             "parameters": [*_query(schemas.CourseQuery), *PAGE],
-            "responses": {**ok("{count,next,previous,results}"), "400": PROBLEM}}},
-        f"{PREFIX}/courses/{{id}}": {"parameters": ID, "get": {
-            "operationId": "catalogGetCourse", "responses": ok("course with chapters")}},
+            "responses": {**ok("{count,next,previous,results}"), "400": PROBLEM}})},
+        f"{PREFIX}/courses/{{id}}": {"parameters": ID, "get": revalidated({
+            "operationId": "catalogGetCourse", "responses": ok("course with chapters")})},
         f"{PREFIX}/teachers": {"get": {"parameters": PAGE,
                                        "responses": {**ok("page of teachers"), "400": PROBLEM}}},
         f"{PREFIX}/teachers/{{id}}": {"parameters": ID, "get": {

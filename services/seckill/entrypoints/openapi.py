@@ -8,7 +8,7 @@ from typing import Any
 
 from services.seckill.domain import IDEMPOTENCY_KEY
 from services.seckill.entrypoints.schemas import ItemIn, OrdersQuery
-from shared.openapi import BEARER, PAGE, body, errors, ok, path_param
+from shared.openapi import BEARER, PAGE, body, errors, ok, path_param, revalidated
 from shared.openapi import document as openapi_document
 
 PREFIX = "/api/v1/seckill"
@@ -32,10 +32,11 @@ def document() -> dict[str, Any]:
     user_param = OrdersQuery.model_json_schema()["properties"]["user"]
     paths: dict[str, Any] = {
         f"{PREFIX}/items": {
-            "get": {"summary": "Seckill items; remaining and state from Redis",
-                    "operationId": "seckillListItems", "parameters": PAGE,
-                    "responses": {**_links(ok("{count,next,previous,results}"), FirstItem=_link(
-                        "seckillAttempt", id="$response.body#/results/0/id"))}},
+            "get": revalidated({
+                "summary": "Seckill items; remaining and state from Redis",
+                "operationId": "seckillListItems", "parameters": PAGE,
+                "responses": {**_links(ok("{count,next,previous,results}"), FirstItem=_link(
+                    "seckillAttempt", id="$response.body#/results/0/id"))}}),
             "post": {"summary": "Create an item (admin); its stock is loaded into Redis",
                      "operationId": "seckillCreateItem", "security": BEARER,
                      "requestBody": body(ItemIn),
@@ -45,10 +46,10 @@ def document() -> dict[str, Any]:
                                                           id="$response.body#/id")),
                                    **errors(403)}},
         },
-        f"{PREFIX}/items/{{id}}": {"parameters": ID, "get": {
+        f"{PREFIX}/items/{{id}}": {"parameters": ID, "get": revalidated({
             "operationId": "seckillGetItem",
             "responses": {**ok("{id,course_id,title,price,stock,remaining,starts_at,ends_at,"
-                                "state}")}}},
+                                "state}")}})},
         f"{PREFIX}/items/{{id}}/attempts": {"parameters": ID, "post": {
             "summary": "One attempt, decided in Redis (Idempotency-Key optional)",
             "operationId": "seckillAttempt", "security": BEARER,

@@ -448,7 +448,10 @@ export interface paths {
         get: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description ETags the client holds (or `*`): 304 when one still matches */
+                    "If-None-Match"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -457,10 +460,34 @@ export interface paths {
                 /** @description [{id,title,image,link,info,orders}] */
                 200: {
                     headers: {
+                        /** @description how long a copy may be used before revalidating */
+                        "Cache-Control"?: string;
+                        /** @description strong tag of the body (weak, W/, when compressed) */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": unknown;
+                    };
+                };
+                /** @description not modified: the copy held is current */
+                304: {
+                    headers: {
+                        /** @description how long a copy may be used before revalidating */
+                        "Cache-Control"?: string;
+                        /** @description strong tag of the body (weak, W/, when compressed) */
+                        ETag?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description problem+json */
@@ -537,7 +564,10 @@ export interface paths {
         get: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description ETags the client holds (or `*`): 304 when one still matches */
+                    "If-None-Match"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -546,10 +576,34 @@ export interface paths {
                 /** @description [{id,name}] */
                 200: {
                     headers: {
+                        /** @description how long a copy may be used before revalidating */
+                        "Cache-Control"?: string;
+                        /** @description strong tag of the body (weak, W/, when compressed) */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": unknown;
+                    };
+                };
+                /** @description not modified: the copy held is current */
+                304: {
+                    headers: {
+                        /** @description how long a copy may be used before revalidating */
+                        "Cache-Control"?: string;
+                        /** @description strong tag of the body (weak, W/, when compressed) */
+                        ETag?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description problem+json */
@@ -669,7 +723,10 @@ export interface paths {
                     page?: number;
                     page_size?: number;
                 };
-                header?: never;
+                header?: {
+                    /** @description ETags the client holds (or `*`): 304 when one still matches */
+                    "If-None-Match"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -678,11 +735,26 @@ export interface paths {
                 /** @description {count,next,previous,results} */
                 200: {
                     headers: {
+                        /** @description how long a copy may be used before revalidating */
+                        "Cache-Control"?: string;
+                        /** @description strong tag of the body (weak, W/, when compressed) */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": unknown;
                     };
+                };
+                /** @description not modified: the copy held is current */
+                304: {
+                    headers: {
+                        /** @description how long a copy may be used before revalidating */
+                        "Cache-Control"?: string;
+                        /** @description strong tag of the body (weak, W/, when compressed) */
+                        ETag?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description problem+json */
                 400: {
@@ -3176,7 +3248,10 @@ export interface operations {
     catalogGetCourse: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (or `*`): 304 when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: number;
             };
@@ -3187,10 +3262,34 @@ export interface operations {
             /** @description course with chapters */
             200: {
                 headers: {
+                    /** @description how long a copy may be used before revalidating */
+                    "Cache-Control"?: string;
+                    /** @description strong tag of the body (weak, W/, when compressed) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description not modified: the copy held is current */
+            304: {
+                headers: {
+                    /** @description how long a copy may be used before revalidating */
+                    "Cache-Control"?: string;
+                    /** @description strong tag of the body (weak, W/, when compressed) */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description problem+json */
@@ -5346,7 +5445,10 @@ export interface operations {
                 page?: number;
                 page_size?: number;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (or `*`): 304 when one still matches */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5355,11 +5457,26 @@ export interface operations {
             /** @description {count,next,previous,results} */
             200: {
                 headers: {
+                    /** @description how long a copy may be used before revalidating */
+                    "Cache-Control"?: string;
+                    /** @description strong tag of the body (weak, W/, when compressed) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
                 };
+            };
+            /** @description not modified: the copy held is current */
+            304: {
+                headers: {
+                    /** @description how long a copy may be used before revalidating */
+                    "Cache-Control"?: string;
+                    /** @description strong tag of the body (weak, W/, when compressed) */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description problem+json */
             400: {
@@ -5525,7 +5642,10 @@ export interface operations {
     seckillGetItem: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (or `*`): 304 when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
                 id: number;
             };
@@ -5536,10 +5656,34 @@ export interface operations {
             /** @description {id,course_id,title,price,stock,remaining,starts_at,ends_at,state} */
             200: {
                 headers: {
+                    /** @description how long a copy may be used before revalidating */
+                    "Cache-Control"?: string;
+                    /** @description strong tag of the body (weak, W/, when compressed) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description not modified: the copy held is current */
+            304: {
+                headers: {
+                    /** @description how long a copy may be used before revalidating */
+                    "Cache-Control"?: string;
+                    /** @description strong tag of the body (weak, W/, when compressed) */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description problem+json */
