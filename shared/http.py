@@ -177,9 +177,9 @@ def conditional(request: web.Request, response: web.Response, cache_control: str
     return response
 
 
-async def _no_server_header(request: web.Request, response: web.StreamResponse) -> None:
-    """aiohttp names itself and Python's version in `Server` on every answer: not ours to
-    publish."""
+async def no_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """(An `on_response_prepare` hook.) aiohttp names itself and Python's version in `Server`
+    on every answer: not ours to publish."""
     response.headers.popall(hdrs.SERVER, None)
 
 
@@ -227,7 +227,7 @@ def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
         raise validation_problem(exc, status=400, where="query") from exc
 
 
-async def _healthz(request: web.Request) -> web.Response:
+async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
@@ -273,8 +273,8 @@ def create_base_app(
     app[READINESS_KEY] = {}
     add_drain(app)
     app.on_startup.append(_freeze_startup_objects)
-    app.on_response_prepare.append(_no_server_header)
-    app.router.add_get("/healthz", _healthz)
+    app.on_response_prepare.append(no_server_header)
+    app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", _readyz)
     if expose_metrics:
         app.router.add_get("/metrics", metrics.handler)

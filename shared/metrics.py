@@ -11,7 +11,6 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
-    start_http_server,
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,10 +54,13 @@ class Metrics:
         latency.observe(seconds)
 
     async def handler(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(self.registry),
-            headers={"Content-Type": CONTENT_TYPE_LATEST},
-        )
+        return exposition(self.registry)
+
+
+def exposition(registry: CollectorRegistry) -> web.Response:
+    """`registry` in the Prometheus text format: the answer of every `/metrics`."""
+    return web.Response(body=generate_latest(registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def route_template(request: web.Request) -> str:
@@ -67,9 +69,3 @@ def route_template(request: web.Request) -> str:
     if info.http_exception is not None or info.route.resource is None:
         return "unmatched"
     return info.route.resource.canonical
-
-
-def serve_worker_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
-    """A stream worker's /metrics, served by prometheus_client in a thread; port 0: none."""
-    if port:
-        start_http_server(port, addr=host, registry=registry)

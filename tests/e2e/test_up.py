@@ -34,6 +34,9 @@ def test_up_prints_the_address_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) ->
             port = platform.base_port + registry.WORKER_METRICS_PORTS[worker][1]
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                 assert metric in r.read().decode(), worker
+                assert "Server" not in r.headers, worker  # no software or Python version
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                assert r.status == 200, worker
         first = demo_sales(platform.url)
         assert set(first) == {"live", "upcoming", "ended"}  # services/seckill/demo.py
     log = platform.log()
