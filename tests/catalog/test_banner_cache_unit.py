@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
-from services.catalog.adapters.banner_cache import (
+from services.catalog.adapters.page_cache import (
     COPY_KEY,
     LEASE_KEY,
     RELEASE_LEASE,
@@ -139,7 +139,7 @@ async def test_a_waiting_reader_takes_the_copy_another_replica_stores() -> None:
     assert not reader.done()
     # Meanwhile a write moved the version on, and the other replica stored that version's copy.
     await redis.set(VERSION_KEY, "v2")
-    await redis.set(COPY_KEY, orjson.dumps({"version": "v2", "banners": [{"title": "v2"}]}))
+    await redis.set(COPY_KEY, orjson.dumps({"version": "v2", "value": [{"title": "v2"}]}))
     assert titles(await asyncio.wait_for(reader, 5)) == ["v2"]
     assert table.loads == 0
 
@@ -157,5 +157,5 @@ async def test_a_copy_of_another_version_is_never_served() -> None:
     redis, table = FakeRedis(), Table("current")
     cache, _ = make_cache(redis, table)
     await redis.set(VERSION_KEY, "v9")
-    await redis.set(COPY_KEY, orjson.dumps({"version": "v8", "banners": [{"title": "old"}]}))
+    await redis.set(COPY_KEY, orjson.dumps({"version": "v8", "value": [{"title": "old"}]}))
     assert titles(await cache.get()) == ["current"]
