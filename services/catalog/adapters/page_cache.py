@@ -49,7 +49,10 @@ def version_key(tag: str) -> str:
 
 
 def copy_key(tag: str, key: str) -> str:
-    return f"catalog:{{{tag}}}:{key}"
+    # `copy:` keeps these apart from the banner list's former `catalog:{banners}:list`
+    # (`{"version", "banners"}`), which replicas of the previous release still read and write
+    # during a rolling deploy; both releases share the version key, so invalidation holds.
+    return f"catalog:{{{tag}}}:copy:{key}"
 
 
 def lease_key(tag: str, key: str) -> str:
@@ -117,8 +120,11 @@ def page_metrics(registry: CollectorRegistry) -> CacheMetrics:
 def _decode(raw: bytes | None) -> CachedCopy | None:
     if raw is None:
         return None
-    body = orjson.loads(raw)
-    return CachedCopy(version=body["version"], value=body["value"])
+    try:
+        body = orjson.loads(raw)
+        return CachedCopy(version=body["version"], value=body["value"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None  # not a copy this release wrote: a miss
 
 
 class VersionedCache:
