@@ -190,7 +190,8 @@ async def test_keyed_copies_are_bounded_in_process_and_dropped_on_a_new_version(
     assert cache.local_copy("a") is None and cache.local_copy("c") is not None  # LRU of 2
     assert orjson.loads(await cache.get_json("c", loader("c"))) == {"key": "c"}
     assert loads == ["a", "b", "c"]
-    assert registry.get_sample_value("catalog_page_cache_hits_total", {"layer": "local"}) == 1
+    assert registry.get_sample_value("catalog_page_cache_hits_total",
+                                     {"cache": "courses", "layer": "local"}) == 1
     await redis.set(version_key(PAGES_TAG), "another")  # a write on another replica
     assert await cache.get("c", loader("c")) == {"key": "c"}
     assert cache.local_copy("b") is None  # dropped with the old version

@@ -29,7 +29,8 @@ def metric(client: TestClient, name: str, **labels: str) -> float:
 
 
 def rebuilds(*clients: TestClient) -> float:
-    return sum(metric(c, "catalog_page_cache_rebuilds_total", trigger=trigger)
+    return sum(metric(c, "catalog_page_cache_rebuilds_total", cache="courses",
+                      trigger=trigger)
                for c in clients for trigger in ("miss", "wait-timeout", "command"))
 
 
@@ -82,7 +83,7 @@ async def test_a_write_is_never_followed_by_a_stale_page_on_any_replica(
         assert (await first_of_list(client))["name"] == "Py"
         assert (await get_json(client, detail))["name"] == "Py"
         assert (await first_of_list(client))["name"] == "Py"
-    assert metric(a, "catalog_page_cache_hits_total", layer="local") > 0
+    assert metric(a, "catalog_page_cache_hits_total", cache="courses", layer="local") > 0
 
     for i in range(4):
         writer, other = (a, b) if i % 2 == 0 else (b, a)
@@ -128,7 +129,7 @@ async def test_a_search_skips_the_cache(
     # Not told, yet a search shows it: it never read a copy...
     assert [c["name"] for c in (await get_json(client, search))["results"]] == ["Pyx"]
     assert rebuilds(client) == 0
-    assert metric(client, "catalog_page_cache_hits_total", layer="local") == 0
+    assert metric(client, "catalog_page_cache_hits_total", cache="courses", layer="local") == 0
 
 
 async def test_a_cached_page_answers_the_body_an_uncached_one_does(
@@ -146,8 +147,8 @@ async def test_a_cached_page_answers_the_body_an_uncached_one_does(
     from_process = await client.get(url)  # from the in-process copy
     for response in (from_redis, from_process):
         assert await response.read() == body and response.headers["ETag"] == etag
-    assert metric(client, "catalog_page_cache_hits_total", layer="redis") == 1
-    assert metric(client, "catalog_page_cache_hits_total", layer="local") == 1
+    assert metric(client, "catalog_page_cache_hits_total", cache="courses", layer="redis") == 1
+    assert metric(client, "catalog_page_cache_hits_total", cache="courses", layer="local") == 1
     page = await (await client.get(url)).json()
     assert page["next"] == f"{runtime.base_url}{API}/courses?utm=x&page_size=1&kind=free&page=2"
     # The same page asked another way: the same copy, its own links.

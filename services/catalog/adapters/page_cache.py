@@ -88,25 +88,34 @@ async def replace_version(redis: Redis, tag: str = BANNERS_TAG) -> str:
 
 class CacheMetrics:
     """`<prefix>_hits_total{layer}`, `<prefix>_rebuilds_total{trigger}`,
-    `<prefix>_stale_refused_total`: `catalog_banner_cache` for the banners,
-    `catalog_page_cache` for the course pages."""
+    `<prefix>_stale_refused_total`: `catalog_banner_cache` for the banners; with `cache` (the
+    course pages: `catalog_page_cache`, `cache="courses"`) each carries a `cache` label too."""
 
     def __init__(self, registry: CollectorRegistry, prefix: str = "catalog_banner_cache",
-                 what: str = "Banner list") -> None:
-        self.hits = Counter(
+                 what: str = "Banner list", cache: str | None = None) -> None:
+        first = ["cache"] if cache is not None else []
+        self._first = [cache] if cache is not None else []
+        self._hits = Counter(
             f"{prefix}_hits_total", f"{what} reads by the layer that answered.",
-            ["layer"], registry=registry,
+            [*first, "layer"], registry=registry,
         )
-        self.local_hits = self.hits.labels("local")  # every read under load: kept, not looked up
-        self.rebuilds = Counter(
+        self.local_hits = self.hit("local")  # every read under load: kept, not looked up
+        self._rebuilds = Counter(
             f"{prefix}_rebuilds_total", f"{what} rebuilds from the database.",
-            ["trigger"], registry=registry,
+            [*first, "trigger"], registry=registry,
         )
-        self.refused = Counter(
+        refused = Counter(
             f"{prefix}_stale_refused_total",
             "Rebuilt copies not stored because a write changed the version meanwhile.",
-            registry=registry,
+            first, registry=registry,
         )
+        self.refused = refused.labels(*self._first) if cache is not None else refused
+
+    def hit(self, layer: str) -> Counter:
+        return self._hits.labels(*self._first, layer)
+
+    def rebuilt(self, trigger: str) -> Counter:
+        return self._rebuilds.labels(*self._first, trigger)
 
 
 # The banner metrics' former name, kept for its callers.
@@ -114,7 +123,7 @@ BannerCacheMetrics = CacheMetrics
 
 
 def page_metrics(registry: CollectorRegistry) -> CacheMetrics:
-    return CacheMetrics(registry, "catalog_page_cache", "Course page")
+    return CacheMetrics(registry, "catalog_page_cache", "Course page", cache="courses")
 
 
 def _decode(raw: bytes | None) -> CachedCopy | None:
@@ -182,8 +191,8 @@ class VersionedCache:
             # The database is the truth and always fresh; only the caches need Redis.
             log.warning("redis unreachable; read from the database", cache=self.tag,
                         error=str(exc))
-            self.metrics.hits.labels("db").inc()
-            self.metrics.rebuilds.labels("redis-down").inc()
+            self.metrics.hit("db").inc()
+            self.metrics.rebuilt("redis-down").inc()
             return await load(), None
         if version != self._local_version:
             self._local.clear()
@@ -199,7 +208,7 @@ class VersionedCache:
             task.add_done_callback(lambda done: self._forget((version, key), done))
         # A reader that gives up must not cancel the rebuild the others wait for.
         layer, value = await asyncio.shield(task)
-        self.metrics.hits.labels(layer).inc()
+        self.metrics.hit(layer).inc()
         local = self.local_copy(key)
         return value, local if local is not None and local.value is value else None
 
@@ -277,7 +286,7 @@ class VersionedCache:
 
     async def _rebuild(self, version: str, key: str, load: Load, trigger: str) -> Any:
         value = await load()
-        self.metrics.rebuilds.labels(trigger).inc()
+        self.metrics.rebuilt(trigger).inc()
         body = orjson.dumps({"version": version, "value": value})
         if await self._store(keys=[self.version_key, copy_key(self.tag, key)],
                              args=[version, body, self.ttl_ms]):
