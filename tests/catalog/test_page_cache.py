@@ -5,6 +5,7 @@ rebuild per cold key, searches straight from the database, the same body cached 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from services.catalog.adapters.orm import Course
 from services.catalog.entrypoints.http import RUNTIME_KEY
 from shared.http import METRICS_KEY
 from tests.catalog.conftest import API, StartApp
+from tests.support.redis_servers import start_embedded
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -185,3 +187,27 @@ async def test_an_unknown_course_is_not_found_and_never_cached(
     for _ in range(2):
         assert (await client.get(f"{API}/courses/999")).status == 404
     assert client.app[RUNTIME_KEY].pages.local_copy("course:999") is None
+
+
+async def test_without_redis_pages_come_fresh_from_the_database_and_writes_are_refused(
+    start_app: StartApp, admin: dict[str, str], tmp_path: Path
+) -> None:
+    server = start_embedded(tmp_path / "valkey")
+    try:
+        client = await start_app(redis_url=server.url)
+        rows = await tree(client, admin)
+        course_id = rows["course"]["id"]
+        assert (await first_of_list(client))["name"] == "Py"  # now cached in process
+        server.kill()
+        response = await client.patch(f"{API}/courses/{course_id}", headers=admin,
+                                      json={"name": "refused"})
+        assert response.status == 503, await response.text()
+        assert (await first_of_list(client))["name"] == "Py"
+        async with client.app[RUNTIME_KEY].store.sessions() as session, session.begin():
+            await session.execute(update(Course).where(Course.id == course_id)
+                                  .values(name="by hand"))
+        # Never the copy held in process: the database, always fresh.
+        assert (await first_of_list(client))["name"] == "by hand"
+        assert (await get_json(client, f"{API}/courses/{course_id}"))["name"] == "by hand"
+    finally:
+        server.stop()
