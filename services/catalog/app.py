@@ -54,6 +54,7 @@ async def _streams(app: web.Application, runtime: Runtime) -> AsyncIterator[None
         consumer.subscribe(broker)
     # Copies in Redis may come from another database (restored, or reset to demo data).
     await runtime.banners.invalidate()
+    await runtime.pages.invalidate()
     follower = asyncio.create_task(follow_changes(runtime))
 
     async def streams() -> None:

@@ -2,7 +2,7 @@
 
 The HTTP app (with its stream readers), the CLI, the demo data and the tests all take what
 they need from the `Runtime` that `bootstrap` yields; nothing else builds an engine, a Redis
-client, the banner cache or a publisher.
+client, the read caches (banners, course pages) or a publisher.
 """
 
 from __future__ import annotations
@@ -16,8 +16,15 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.catalog.adapters.banner_cache import BannerCache, BannerCacheMetrics, Load
 from services.catalog.adapters.event_publisher import RedisEventPublisher
+from services.catalog.adapters.page_cache import (
+    PAGES_TAG,
+    BannerCache,
+    CacheMetrics,
+    Load,
+    VersionedCache,
+    page_metrics,
+)
 from services.catalog.adapters.repository import SqlCatalogStore
 from services.catalog.entrypoints import serializers
 from services.catalog.handlers import Handlers
@@ -36,6 +43,7 @@ class Runtime:
     banners: BannerCache
     events: RedisEventPublisher
     handlers: Handlers
+    pages: VersionedCache  # the course lists and details (`entrypoints/http.py` keys them)
 
     @property
     def base_url(self) -> str:
@@ -62,15 +70,20 @@ async def bootstrap(
     redis = make_redis(settings.require_redis_url())
     try:
         async with database(settings) as (engine, store):
+            tuning = {"lease_ms": settings.banner_lease_ms, "wait_ms": settings.banner_wait_ms,
+                      "poll_ms": settings.banner_poll_ms}
             banners = BannerCache(
                 redis, _banner_loader(store, settings.public_base_url),
-                BannerCacheMetrics(registry), ttl_ms=settings.banner_cache_ttl_s * 1000,
-                lease_ms=settings.banner_lease_ms, wait_ms=settings.banner_wait_ms,
-                poll_ms=settings.banner_poll_ms,
+                CacheMetrics(registry), ttl_ms=settings.banner_cache_ttl_s * 1000, **tuning,
+            )
+            pages = VersionedCache(
+                redis, page_metrics(registry), tag=PAGES_TAG,
+                ttl_ms=settings.page_cache_ttl_s * 1000,
+                local_size=settings.page_cache_local_size, **tuning,
             )
             events = RedisEventPublisher(redis, settings.events_maxlen)
             yield Runtime(settings, registry, engine, redis, store, banners, events,
-                          Handlers(store, banners, events))
+                          Handlers(store, banners, events, pages), pages)
     finally:
         await redis.aclose()
 

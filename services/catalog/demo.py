@@ -75,7 +75,8 @@ def _chapters(course: Course) -> list[Chapter]:
 
 async def load_demo_data(settings: Settings) -> bool:
     """Insert the demo rows once; False when the catalog already has courses. With Redis, a
-    copy cached from other rows must not survive the new ones: the banner version is replaced."""
+    copy cached from other rows must not survive the new ones: the banner and page versions
+    are replaced."""
     if not settings.redis_url:
         async with database(settings) as (_engine, store):
             return await _insert(store)
@@ -83,6 +84,7 @@ async def load_demo_data(settings: Settings) -> bool:
         loaded = await _insert(runtime.store)
         if loaded:
             await runtime.banners.invalidate()
+            await runtime.pages.invalidate()
         return loaded
 
 

@@ -60,19 +60,20 @@ def ordering_key(ordering: str) -> tuple[str, bool]:
 
 
 @dataclass(frozen=True, slots=True)
-class CachedBanners:
-    """A banner list together with the cache version it was built under."""
+class CachedCopy:
+    """A cached rendering (the banner list, a course page) with the cache version it was
+    built under."""
 
     version: str
-    banners: list[dict[str, Any]]
+    value: Any
 
 
-def fresh(copy: CachedBanners | None, version: str) -> bool:
+def fresh(copy: CachedCopy | None, version: str) -> bool:
     """A cached copy may be served only when it was built under the current version.
 
-    The version changes after every committed banner write, and a copy is stored only if the
-    version it was read under is still current at store time, so a matching copy holds rows
-    read after the last write committed.
+    The version changes after every committed write to the rows the copy is built from, and
+    a copy is stored only if the version it was read under is still current at store time,
+    so a matching copy holds rows read after the last write committed.
     """
     return copy is not None and copy.version == version
 
@@ -88,10 +89,10 @@ class Conflict(AlreadyExists):
 
 
 class CacheUnavailable(Unavailable):
-    """A banner write refused before anything changed: the cache could not be told."""
+    """A write refused before anything changed: its read cache could not be told."""
 
-    def __init__(self) -> None:
-        super().__init__("The banner cache cannot be reached; nothing was changed.")
+    def __init__(self, cache: str = "banner") -> None:
+        super().__init__(f"The {cache} cache cannot be reached; nothing was changed.")
 
 
 class UnknownReference(InvalidInput):

@@ -1,9 +1,10 @@
 """The catalog's use cases: one method per read or admin write, on the ports of `ports.py`.
 
-They answer rows; `entrypoints/serializers.py` renders them. A write commits, then (banners)
-replaces the cache version, then publishes its event on `catalog.events`; only then does it
-return, so no reader can see the old list afterwards. Banner writes also replace the version
-before the transaction (see `Handlers._writing`).
+They answer rows; `entrypoints/serializers.py` renders them. A write commits, then replaces
+the version of the cache its rows feed (a banner: `banners`; a course, chapter, section,
+teacher or category: `pages`, the course lists and details), then publishes its event on
+`catalog.events`; only then does it return, so no reader can see the old page afterwards.
+Writes also replace the version before the transaction (see `Handlers._writing`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from services.catalog.adapters.orm import (
 )
 from services.catalog.domain import CacheUnavailable, UnknownReference
 from services.catalog.ports import (
-    BannerCache,
     CacheUnreachable,
     CatalogRepository,
     CatalogStore,
     EventPublisher,
     RowT,
     SectionPreview,
+    VersionedCache,
 )
 from services.catalog.streams import BANNER_CHANGED, COURSE_CHANGED
 from shared.errors import FieldError, NotFound
@@ -78,10 +79,12 @@ class Handlers:
     """Built once by `bootstrap`, on the adapters there (on fakes in the unit tests)."""
 
     store: CatalogStore
-    banners: BannerCache
+    banners: VersionedCache  # the banner list
     events: EventPublisher
+    pages: VersionedCache  # the course lists and details, built from every other entity
 
-    # --- reads (the banner list is read through the cache: `adapters/banner_cache.py`) ----
+    # --- reads (the HTTP routes read the banner list and the course pages through the
+    # caches, `adapters/page_cache.py`, which call these on a miss) -------------------------
 
     async def categories(self) -> Sequence[CourseCategory]:
         async with self.store.reading() as repo:
@@ -172,23 +175,26 @@ class Handlers:
     async def _writing(self, entity: Entity) -> AsyncIterator[CatalogRepository]:
         """A transaction committed on leaving (a unique clash is `domain.Conflict`).
 
-        A banner write first replaces the cache version: a cache that cannot be told refuses
+        A write first replaces the version of its cache: a cache that cannot be told refuses
         the write before anything changed, instead of leaving a stale copy behind it.
         """
-        if entity is BANNER:
-            try:
-                await self.banners.invalidate()
-            except CacheUnreachable as error:
-                raise CacheUnavailable() from error
+        try:
+            await self._cache_of(entity).invalidate()
+        except CacheUnreachable as error:
+            raise CacheUnavailable("banner" if entity is BANNER else "course page") from error
         async with self.store.writing() as repo:
             yield repo
+
+    def _cache_of(self, entity: Entity) -> VersionedCache:
+        return self.banners if entity is BANNER else self.pages
 
     async def _after_commit(
         self, entity: Entity, row_id: int, action: str, course_id: int | None,
         correlation_id: str | None,
     ) -> None:
-        if entity is BANNER:  # again: a reader between the first replacement and the commit
-            await self.banners.invalidate()  # may have cached the rows from before it
+        # Again: a reader between the first replacement and the commit may have cached the
+        # rows from before it.
+        await self._cache_of(entity).invalidate()
         data: dict[str, Any] = {"entity": entity.name, "id": row_id, "action": action}
         if course_id is not None:
             data["course_id"] = course_id

@@ -1,6 +1,6 @@
 """What the catalog's handlers need from the world, as protocols.
 
-The adapters (`adapters/repository.py`, `adapters/banner_cache.py`,
+The adapters (`adapters/repository.py`, `adapters/page_cache.py`,
 `adapters/event_publisher.py`) implement them on SQLAlchemy and Redis; `tests/catalog/fakes.py`
 in memory. Rows are the ORM classes of `adapters/orm.py`, used as plain objects.
 """
@@ -93,11 +93,11 @@ class CatalogStore(Protocol):
 
 
 class CacheUnreachable(Exception):
-    """The banner cache's store (Redis) did not answer."""
+    """A read cache's store (Redis) did not answer."""
 
 
-class BannerCache(Protocol):
-    """The part of the banner cache a write needs."""
+class VersionedCache(Protocol):
+    """The part of a read cache (the banners, the course pages) a write needs."""
 
     async def invalidate(self) -> str:
         """Make every existing copy unservable (a new version, returned); raises

@@ -30,5 +30,10 @@ class Settings(ServiceSettings):
     # How long a reader without the lease waits for the holder's copy before querying itself.
     banner_wait_ms: int = _own("banner_wait_ms", 3000, ge=0)
     banner_poll_ms: int = _own("banner_poll_ms", 10, ge=1)
+    # The course pages' cache (lists and details) takes the banner lease/wait/poll tuning;
+    # its Redis copies expire after this (many keys: shorter than the banners'), and each
+    # process keeps at most `page_cache_local_size` of them.
+    page_cache_ttl_s: int = _own("page_cache_ttl_s", 600, ge=1)
+    page_cache_local_size: int = _own("page_cache_local_size", 512, ge=1)
     # catalog.events is read without a group, so it is capped when written.
     events_maxlen: int = _own("events_maxlen", 10_000, ge=100)

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from sqlalchemy import update
 
-from services.catalog.adapters.banner_cache import COPY_KEY, VERSION_KEY
 from services.catalog.adapters.orm import Banner
+from services.catalog.adapters.page_cache import COPY_KEY, VERSION_KEY
 from services.catalog.entrypoints.http import RUNTIME_KEY
 from shared.events import Envelope, publish
 from shared.http import METRICS_KEY
@@ -115,7 +115,7 @@ async def test_a_slow_reader_cannot_put_old_rows_back(
     # ...but its rows went into no cache.
     assert metric(a, "catalog_banner_cache_stale_refused_total") == 1
     copy = orjson.loads(await redis.get(COPY_KEY))
-    assert [x["title"] for x in copy["banners"]] == ["new"]
+    assert [x["title"] for x in copy["value"]] == ["new"]
     assert copy["version"] == (await redis.get(VERSION_KEY)).decode()
     assert await titles(a) == ["new"] and await titles(b) == ["new"]
 

@@ -10,14 +10,18 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
-from services.catalog.adapters.banner_cache import (
+from services.catalog.adapters.page_cache import (
     COPY_KEY,
     LEASE_KEY,
+    PAGES_TAG,
     RELEASE_LEASE,
     STORE_IF_CURRENT,
     VERSION_KEY,
     BannerCache,
     BannerCacheMetrics,
+    VersionedCache,
+    page_metrics,
+    version_key,
 )
 
 
@@ -139,7 +143,7 @@ async def test_a_waiting_reader_takes_the_copy_another_replica_stores() -> None:
     assert not reader.done()
     # Meanwhile a write moved the version on, and the other replica stored that version's copy.
     await redis.set(VERSION_KEY, "v2")
-    await redis.set(COPY_KEY, orjson.dumps({"version": "v2", "banners": [{"title": "v2"}]}))
+    await redis.set(COPY_KEY, orjson.dumps({"version": "v2", "value": [{"title": "v2"}]}))
     assert titles(await asyncio.wait_for(reader, 5)) == ["v2"]
     assert table.loads == 0
 
@@ -157,5 +161,38 @@ async def test_a_copy_of_another_version_is_never_served() -> None:
     redis, table = FakeRedis(), Table("current")
     cache, _ = make_cache(redis, table)
     await redis.set(VERSION_KEY, "v9")
-    await redis.set(COPY_KEY, orjson.dumps({"version": "v8", "banners": [{"title": "old"}]}))
+    await redis.set(COPY_KEY, orjson.dumps({"version": "v8", "value": [{"title": "old"}]}))
     assert titles(await cache.get()) == ["current"]
+
+
+async def test_a_copy_in_another_format_is_a_miss() -> None:
+    redis, table = FakeRedis(), Table("current")
+    cache, _ = make_cache(redis, table)
+    await redis.set(VERSION_KEY, "v1")
+    await redis.set(COPY_KEY, orjson.dumps({"version": "v1", "banners": [{"title": "old"}]}))
+    assert titles(await cache.get()) == ["current"]
+
+
+async def test_keyed_copies_are_bounded_in_process_and_dropped_on_a_new_version() -> None:
+    redis, registry = FakeRedis(), CollectorRegistry()
+    fake: Any = redis
+    loads: list[str] = []
+
+    def loader(key: str) -> Any:
+        async def load() -> dict[str, str]:
+            loads.append(key)
+            return {"key": key}
+        return load
+
+    cache = VersionedCache(fake, page_metrics(registry), tag=PAGES_TAG, local_size=2)
+    for key in ("a", "b", "c"):
+        assert await cache.get(key, loader(key)) == {"key": key}
+    assert cache.local_copy("a") is None and cache.local_copy("c") is not None  # LRU of 2
+    assert orjson.loads(await cache.get_json("c", loader("c"))) == {"key": "c"}
+    assert loads == ["a", "b", "c"]
+    assert registry.get_sample_value("catalog_page_cache_hits_total",
+                                     {"cache": "courses", "layer": "local"}) == 1
+    await redis.set(version_key(PAGES_TAG), "another")  # a write on another replica
+    assert await cache.get("c", loader("c")) == {"key": "c"}
+    assert cache.local_copy("b") is None  # dropped with the old version
+    assert loads == ["a", "b", "c", "c"]

@@ -28,8 +28,12 @@ class Catalog:
         self.store = FakeCatalogStore()
         self.cache = FakeBannerCache(self._load_banners)
         self.events = FakeEventPublisher()
-        self.handlers = Handlers(self.store, self.cache, self.events)
+        self.pages = FakeBannerCache(self._no_load)  # the course pages: only invalidated here
+        self.handlers = Handlers(self.store, self.cache, self.events, self.pages)
         self.loads = 0
+
+    async def _no_load(self) -> Any:
+        raise AssertionError("the handlers never read through the page cache")
 
     async def _load_banners(self) -> list[dict[str, Any]]:
         self.loads += 1
@@ -120,6 +124,24 @@ async def test_a_course_is_answered_with_its_links_and_every_write_names_its_cou
         "entity": "section", "id": rows["section"].id, "action": "deleted",
         "course_id": course.id}, "c-2")
     assert catalog.cache.invalidations == 0  # only banner writes touch the banner cache
+    # Every other write replaces the pages' version before and after its commit.
+    assert catalog.pages.invalidations == 2 * 6
+
+
+async def test_a_course_write_with_the_page_cache_unreachable_is_refused_before_any_change(
+    catalog: Catalog,
+) -> None:
+    rows = await tree(catalog)
+    catalog.pages.reachable = False
+    published = len(catalog.seen())
+    with pytest.raises(CacheUnavailable) as refused:
+        await catalog.handlers.update(COURSE, rows["course"].id, {"name": "x"}, None)
+    assert refused.value.detail == (
+        "The course page cache cannot be reached; nothing was changed.")
+    async with catalog.store.reading() as repo:
+        course = await repo.course(rows["course"].id)
+    assert course is not None and course.name != "x"
+    assert len(catalog.seen()) == published
 
 
 async def test_links_to_missing_or_deleted_rows_are_refused_field_by_field(

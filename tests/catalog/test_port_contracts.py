@@ -15,7 +15,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from services.catalog.adapters.banner_cache import BannerCache, BannerCacheMetrics
 from services.catalog.adapters.orm import (
     Banner,
     Chapter,
@@ -24,6 +23,7 @@ from services.catalog.adapters.orm import (
     Section,
     Teacher,
 )
+from services.catalog.adapters.page_cache import BannerCache, BannerCacheMetrics
 from services.catalog.bootstrap import database
 from services.catalog.domain import Conflict
 from services.catalog.ports import CacheUnreachable, CatalogStore

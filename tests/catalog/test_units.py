@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from services.catalog.adapters.orm import Banner, Course, CourseCategory, Section, Teacher
 from services.catalog.domain import (
-    CachedBanners,
+    CachedCopy,
     CacheUnavailable,
     Conflict,
     UnknownReference,
@@ -28,7 +28,7 @@ BASE = "https://courses.example"
 
 
 def test_only_a_copy_of_the_current_version_is_fresh() -> None:
-    copy = CachedBanners("v2", [{"id": 1}])
+    copy = CachedCopy("v2", [{"id": 1}])
     assert fresh(copy, "v2")
     assert not fresh(copy, "v3")
     assert not fresh(None, "v2")

@@ -38,7 +38,7 @@ def banner_cache() -> None:
     """Show the banner cache in Redis: the version, and whether the stored copy matches it."""
     import orjson
 
-    from services.catalog.adapters.banner_cache import COPY_KEY, VERSION_KEY
+    from services.catalog.adapters.page_cache import COPY_KEY, VERSION_KEY
     from services.catalog.bootstrap import bootstrap
     from services.catalog.settings import Settings
 
@@ -54,7 +54,7 @@ def banner_cache() -> None:
         return
     copy = orjson.loads(raw)
     state = "current" if version and copy["version"] == version.decode() else "stale, unserved"
-    click.echo(f"copy: {len(copy['banners'])} banners, version {copy['version']} ({state})")
+    click.echo(f"copy: {len(copy['value'])} banners, version {copy['version']} ({state})")
 
 
 commands = [catalog]

@@ -18,6 +18,7 @@ from services.catalog.streams import (
     BANNER_CHANGED,
     COMMANDS_GROUP,
     COMMANDS_STREAM,
+    COURSE_CHANGED,
     EVENTS_STREAM,
     REBUILD_BANNERS,
 )
@@ -47,7 +48,7 @@ def command_consumer(runtime: Runtime, poll_ms: int = 1000) -> StreamConsumer:
 
 async def follow_changes(runtime: Runtime, block_ms: int = 1000) -> None:
     """Read `catalog.events` from its current end, forever."""
-    redis, cache = runtime.redis, runtime.banners
+    redis, banners, pages = runtime.redis, runtime.banners, runtime.pages
     last: str | None = None
     while True:
         try:
@@ -57,7 +58,8 @@ async def follow_changes(runtime: Runtime, block_ms: int = 1000) -> None:
             reply = await redis.xread({EVENTS_STREAM: last}, block=block_ms, count=100)
         except (RedisError, OSError) as exc:
             log.warning("catalog.events unreadable; retrying", error=str(exc))
-            cache.drop_local()
+            banners.drop_local()
+            pages.drop_local()
             await asyncio.sleep(1)
             continue
         for _stream, entries in reply or []:
@@ -68,4 +70,6 @@ async def follow_changes(runtime: Runtime, block_ms: int = 1000) -> None:
                 except ValueError:
                     continue
                 if envelope.type == BANNER_CHANGED:
-                    cache.drop_local()
+                    banners.drop_local()
+                elif envelope.type == COURSE_CHANGED:
+                    pages.drop_local()

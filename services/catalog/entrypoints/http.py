@@ -66,20 +66,46 @@ async def categories(request: web.Request) -> web.Response:
                        READ_CACHE)
 
 
+def courses_key(query: schemas.CourseQuery, page: PageParams) -> str:
+    """The `pages` cache key of a course list: the normalised filters and page, everything
+    the count and the results depend on (the envelope's links are made per request)."""
+    return (f"courses:kind={query.kind or ''}&category={query.category or ''}"
+            f"&ordering={query.ordering}&page={page.page}&page_size={page.page_size}")
+
+
+def course_key(course_id: int) -> str:
+    return f"course:{course_id}"
+
+
 async def courses(request: web.Request) -> web.Response:
     query = parse_query(request, schemas.CourseQuery)
     page = parse_query(request, PageParams)
     runtime = _runtime(request)
-    found = await runtime.handlers.courses(page, **query.model_dump())
-    results = serializers.courses(found, runtime.base_url)
-    return conditional(request, _page(request, found.count, results, page), READ_CACHE)
+
+    async def load() -> dict[str, Any]:
+        found = await runtime.handlers.courses(page, **query.model_dump())
+        return {"count": found.count, "results": serializers.courses(found, runtime.base_url)}
+
+    # A search is too varied to cache (and cheap to get wrong): straight to the database.
+    listed = await (load() if query.search is not None
+                    else runtime.pages.get(courses_key(query, page), load))
+    # The envelope (next/previous keep the request's own query) is built per request, so a
+    # cached page answers the very body an uncached one would.
+    return conditional(request, _page(request, listed["count"], listed["results"], page),
+                       READ_CACHE)
 
 
 async def course(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    detail = await runtime.handlers.course(_path_id(request))
-    body = serializers.course_detail(detail, runtime.base_url)
-    return conditional(request, json_response(body), READ_CACHE)
+    course_id = _path_id(request)
+
+    async def load() -> dict[str, Any]:
+        detail = await runtime.handlers.course(course_id)  # an unknown id: 404, never cached
+        return serializers.course_detail(detail, runtime.base_url)
+
+    body = await runtime.pages.get_json(course_key(course_id), load)
+    return conditional(request, web.Response(body=body, content_type="application/json"),
+                       READ_CACHE)
 
 
 async def teachers(request: web.Request) -> web.Response:
