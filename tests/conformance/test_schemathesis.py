@@ -18,6 +18,8 @@ from tests.support.platform import Platform, running_platform
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 MAX_EXAMPLES = 20
+STATEFUL_SCENARIOS = 150
+STATEFUL_STEPS = 12
 SEED = 18
 WALL_CLOCK_S = 300
 LIFTED = '{"quota": 1000000, "window_s": 60}'
@@ -84,7 +86,10 @@ def config_file(path: Path, role: str) -> Path:
     operation."""
     off = {warning for warning, _ in EXCLUDED_WARNINGS[role]}
     shown = ", ".join(f'"{name}"' for name in WARNINGS if name not in off)
-    tables = [f"checks.enabled = true\nwarnings.display = [{shown}]\n"]
+    tables = [f"checks.enabled = true\nwarnings.display = [{shown}]\n"
+              f"generation.max-examples = {MAX_EXAMPLES}\n",
+              f"[phases.stateful]\nmax-steps = {STATEFUL_STEPS}\n"
+              f"generation.max-examples = {STATEFUL_SCENARIOS}\n"]
     for check, operation, _ in EXCLUDED_CHECKS:
         method, route = operation.split(" ", 1)
         tables.append(f'[[operations]]\ninclude-method = "{method}"\ninclude-path = "{route}"\n'
@@ -98,7 +103,7 @@ def schemathesis_command(url: str, config: Path, report: Path) -> list[str]:
         str(SCHEMATHESIS), "--config-file", str(config), "run", f"{url}/api/v1/openapi.json",
         "--url", url,
         "--phases", "examples,coverage,fuzzing,stateful",
-        "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--no-color",
+        "--seed", str(SEED), "--no-color",
         "--request-timeout", "10", "--report", "junit", "--report-junit-path", str(report),
     ]
 
