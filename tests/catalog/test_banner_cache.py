@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from sqlalchemy import update
 
-from services.catalog.adapters.orm import Banner
+from services.catalog.adapters.orm import Banner, Course
 from services.catalog.adapters.page_cache import COPY_KEY, VERSION_KEY
 from services.catalog.entrypoints.http import RUNTIME_KEY
 from shared.events import Envelope, publish
@@ -176,17 +176,30 @@ async def test_lost_cache_keys_never_revive_an_old_copy(
 async def test_the_rebuild_command_is_consumed_by_group_catalog(
     start_app: StartApp, admin: dict[str, str], redis: Redis
 ) -> None:
+    """It rebuilds the banners and ends the course pages' copies: rows fixed by hand in the
+    database show in both."""
     client = await start_app()
     await add_banner(client, admin, "old")
-    assert await titles(client) == ["old"]
+    created = await client.post(f"{API}/courses", json={"name": "old", "kind": "free"},
+                                headers=admin)
+    assert created.status == 201, await created.text()
+
+    async def course_names() -> list[str]:
+        response = await client.get(f"{API}/courses?kind=free")
+        return [c["name"] for c in (await response.json())["results"]]
+
+    assert await titles(client) == ["old"] and await course_names() == ["old"]
     await rename_behind_the_api(client, "fixed by hand")
-    assert await titles(client) == ["old"]  # the cache was not told, as expected
+    async with client.app[RUNTIME_KEY].store.sessions() as session, session.begin():
+        await session.execute(update(Course).values(name="fixed by hand"))
+    # The caches were not told, as expected.
+    assert await titles(client) == ["old"] and await course_names() == ["old"]
 
     await publish(redis, "catalog.commands",
                   Envelope(type="banners.rebuild-cache", producer="scheduler"))
 
     async def rebuilt() -> bool:
-        return await titles(client) == ["fixed by hand"]
+        return await titles(client) == ["fixed by hand"] == await course_names()
 
     await eventually(rebuilt, within=15)
     groups = {g["name"].decode(): g for g in await redis.xinfo_groups("catalog.commands")}

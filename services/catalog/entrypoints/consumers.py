@@ -31,10 +31,13 @@ log = get_logger(__name__)
 
 def command_consumer(runtime: Runtime, poll_ms: int = 1000) -> StreamConsumer:
     async def handle(batch: Sequence[Delivery]) -> None:
-        # A rebuild is idempotent, and one answers every rebuild request in the batch.
+        # A rebuild is idempotent, and one answers every rebuild request in the batch. It
+        # ends the course pages' copies too (they are rebuilt as they are read), so rows
+        # changed behind the API's back show there within one period of the schedule.
         if any(d.envelope.type == REBUILD_BANNERS for d in batch):
             banners = await runtime.banners.rebuild()
-            log.info("banner cache rebuilt", banners=len(banners))
+            await runtime.pages.invalidate()
+            log.info("banner cache rebuilt, course pages invalidated", banners=len(banners))
         for delivery in batch:
             if delivery.envelope.type != REBUILD_BANNERS:
                 log.warning("unknown command ignored", type=delivery.envelope.type)
