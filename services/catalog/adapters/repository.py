@@ -23,7 +23,13 @@ from services.catalog.adapters.orm import (
     Teacher,
 )
 from services.catalog.domain import SECTION_PREVIEW, Conflict, ordering_key
-from services.catalog.ports import RowT
+from services.catalog.ports import (
+    COURSE_LIST_COLUMNS,
+    CoursePage,
+    Preview,
+    RowT,
+    SectionPreview,
+)
 
 
 def _public(model: Any) -> Any:
@@ -77,10 +83,14 @@ class SqlCatalogRepository:
             select(Teacher).where(Teacher.id == teacher_id, _public(Teacher))
         )
 
-    async def courses(
+    async def course_page(
         self, *, kind: str | None, category: int | None, search: str | None, ordering: str,
         offset: int, limit: int,
-    ) -> tuple[int, Sequence[Course]]:
+    ) -> CoursePage:
+        """A list page in one query: the page's courses (with the live teacher's and
+        category's columns, the total as a window count) left-joined to their first sections
+        in reading order; Core rows, no ORM objects. A count query only for a page past the
+        end (no row to carry the total)."""
         where = [_public(Course)]
         if kind is not None:
             where.append(Course.kind == kind)
@@ -90,14 +100,67 @@ class SqlCatalogRepository:
             needle = search.lower()
             where.append(or_(func.lower(Course.name).contains(needle, autoescape=True),
                              func.lower(Course.brief).contains(needle, autoescape=True)))
-        count = await self.session.scalar(select(func.count()).select_from(Course).where(*where))
         field, descending = ordering_key(ordering)
         column = getattr(Course, field)
         # id breaks ties, so pages never overlap or skip rows
-        query = (self._course_query().where(*where)
-                 .order_by(column.desc() if descending else column.asc(), Course.id)
-                 .offset(offset).limit(limit))
-        return int(count or 0), (await self.session.scalars(query)).all()
+        page = (
+            select(*(getattr(Course, name) for name in COURSE_LIST_COLUMNS),
+                   column.label("sort_key"),
+                   Teacher.id.label("teacher_id"), Teacher.name.label("teacher_name"),
+                   Teacher.role.label("teacher_role"), Teacher.title.label("teacher_title"),
+                   Teacher.image.label("teacher_image"),
+                   CourseCategory.id.label("category_id"),
+                   CourseCategory.name.label("category_name"),
+                   func.count().over().label("total"))
+            .select_from(Course)
+            # a linked row soft-deleted since is rendered as absent: no join, null columns
+            .outerjoin(Teacher, (Teacher.id == Course.teacher_id)
+                       & Teacher.is_delete.is_(False))
+            .outerjoin(CourseCategory, (CourseCategory.id == Course.course_category_id)
+                       & CourseCategory.is_delete.is_(False))
+            .where(*where)
+            .order_by(column.desc() if descending else column.asc(), Course.id)
+            .offset(offset).limit(limit)
+        ).cte("page")
+        rank = func.row_number().over(
+            partition_by=Chapter.course_id,
+            order_by=(Chapter.chapter, Chapter.orders, Chapter.id, Section.orders, Section.id),
+        ).label("rank")
+        ranked = (
+            select(Chapter.course_id.label("preview_course_id"),
+                   Chapter.chapter.label("chapter_number"),
+                   Section.orders.label("preview_orders"), Section.name.label("preview_name"),
+                   Section.section_type, Section.duration, Section.free_trail, rank)
+            .join(Section, Section.chapter_id == Chapter.id)
+            .where(Chapter.course_id.in_(select(page.c.id)), _public(Chapter),
+                   _public(Section))
+        ).cte("ranked")
+        sort_key = page.c.sort_key.desc() if descending else page.c.sort_key.asc()
+        query = (
+            select(page, ranked.c.chapter_number, ranked.c.preview_orders,
+                   ranked.c.preview_name, ranked.c.section_type, ranked.c.duration,
+                   ranked.c.free_trail)
+            .select_from(page.outerjoin(ranked, (ranked.c.preview_course_id == page.c.id)
+                                        & (ranked.c.rank <= SECTION_PREVIEW)))
+            .order_by(sort_key, page.c.id, ranked.c.rank)
+        )
+        courses: list[Any] = []
+        previews: dict[int, list[SectionPreview]] = {}
+        for row in (await self.session.execute(query)).all():
+            if not courses or courses[-1].id != row.id:
+                courses.append(row)
+            if row.chapter_number is not None:
+                previews.setdefault(row.id, []).append(Preview(
+                    row.id, row.chapter_number, row.preview_orders, row.preview_name,
+                    row.section_type, row.duration, row.free_trail))
+        if courses:
+            count = courses[0].total
+        elif offset:
+            count = await self.session.scalar(
+                select(func.count()).select_from(Course).where(*where))
+        else:
+            count = 0
+        return CoursePage(int(count or 0), courses, previews)
 
     async def course(self, course_id: int, *, public: bool = True) -> Course | None:
         query = self._course_query().where(Course.id == course_id)
@@ -109,30 +172,6 @@ class SqlCatalogRepository:
         return select(Course).options(
             selectinload(Course.teacher), selectinload(Course.course_category)
         )
-
-    async def section_previews(self, course_ids: Sequence[int]) -> dict[int, list[Any]]:
-        """The first sections of each course in reading order, in one query, as plain rows
-        (`chapter_number`, `orders`, `name`, ...): a list page needs no ORM objects for them."""
-        if not course_ids:
-            return {}
-        rank = func.row_number().over(
-            partition_by=Chapter.course_id,
-            order_by=(Chapter.chapter, Chapter.orders, Chapter.id, Section.orders, Section.id),
-        ).label("rank")
-        ranked = (
-            select(Chapter.course_id, Chapter.chapter.label("chapter_number"), Section.orders,
-                   Section.name, Section.section_type, Section.duration, Section.free_trail,
-                   rank)
-            .join(Section, Section.chapter_id == Chapter.id)
-            .where(Chapter.course_id.in_(course_ids), _public(Chapter), _public(Section))
-            .subquery()
-        )
-        query = (select(ranked).where(ranked.c.rank <= SECTION_PREVIEW)
-                 .order_by(ranked.c.course_id, ranked.c.rank))
-        previews: dict[int, list[Any]] = defaultdict(list)
-        for row in (await self.session.execute(query)).all():
-            previews[row.course_id].append(row)
-        return previews
 
     async def chapters(self, course_id: int) -> list[tuple[Chapter, list[Section]]]:
         chapters = (await self.session.scalars(
