@@ -2,7 +2,8 @@
 
 The adapters (`adapters/repository.py`, `adapters/page_cache.py`,
 `adapters/event_publisher.py`) implement them on SQLAlchemy and Redis; `tests/catalog/fakes.py`
-in memory. Rows are the ORM classes of `adapters/orm.py`, used as plain objects.
+in memory. Rows are the ORM classes of `adapters/orm.py`, used as plain objects, except on
+the course list's read path (`course_page`): plain rows, `CourseListRow` and `SectionPreview`.
 """
 
 from __future__ import annotations
