@@ -28,9 +28,9 @@ from services.catalog.ports import (
     CacheUnreachable,
     CatalogRepository,
     CatalogStore,
+    CoursePage,
     EventPublisher,
     RowT,
-    SectionPreview,
     VersionedCache,
 )
 from services.catalog.streams import BANNER_CHANGED, COURSE_CHANGED
@@ -62,13 +62,6 @@ def not_found(what: str, row_id: int) -> NotFound:
 
 
 @dataclass(frozen=True)
-class CoursePage:
-    count: int
-    courses: Sequence[Course]
-    previews: dict[int, list[SectionPreview]]  # course id -> its first sections
-
-
-@dataclass(frozen=True)
 class CourseDetail:
     course: Course
     chapters: list[tuple[Chapter, list[Section]]]
@@ -95,11 +88,10 @@ class Handlers:
         search: str | None = None, ordering: str = "orders",
     ) -> CoursePage:
         async with self.store.reading() as repo:
-            count, rows = await repo.courses(
+            return await repo.course_page(
                 kind=kind, category=category, search=search, ordering=ordering,
                 offset=page.offset, limit=page.page_size,
             )
-            return CoursePage(count, rows, await repo.section_previews([r.id for r in rows]))
 
     async def course(self, course_id: int) -> CourseDetail:
         async with self.store.reading() as repo:

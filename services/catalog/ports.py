@@ -2,13 +2,16 @@
 
 The adapters (`adapters/repository.py`, `adapters/page_cache.py`,
 `adapters/event_publisher.py`) implement them on SQLAlchemy and Redis; `tests/catalog/fakes.py`
-in memory. Rows are the ORM classes of `adapters/orm.py`, used as plain objects.
+in memory. Rows are the ORM classes of `adapters/orm.py`, used as plain objects, except on
+the course list's read path (`course_page`): plain rows, `CourseListRow` and `SectionPreview`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from services.catalog.adapters.orm import (
@@ -37,6 +40,57 @@ class SectionPreview(Protocol):
     free_trail: bool
 
 
+@dataclass(slots=True)
+class Preview:
+    """A `SectionPreview` as the adapters build it."""
+
+    course_id: int
+    chapter_number: int
+    orders: int
+    name: str
+    section_type: int
+    duration: str | None
+    free_trail: bool
+
+
+# The course columns a list item renders (`serializers.course_item`).
+COURSE_LIST_COLUMNS = ("id", "name", "kind", "course_type", "level", "status", "brief",
+                       "course_img", "students", "sections", "pub_sections", "price", "period")
+
+
+class CourseListRow(Protocol):
+    """A course of a list page as a plain row: its `COURSE_LIST_COLUMNS`, and the columns of
+    its teacher and category, all None when there is none or it is soft-deleted."""
+
+    id: int
+    name: str
+    kind: str
+    course_type: int
+    level: int
+    status: int
+    brief: str | None
+    course_img: str | None
+    students: int
+    sections: int
+    pub_sections: int
+    price: Decimal
+    period: int
+    teacher_id: int | None
+    teacher_name: str | None
+    teacher_role: int | None
+    teacher_title: str | None
+    teacher_image: str | None
+    category_id: int | None
+    category_name: str | None
+
+
+@dataclass(frozen=True)
+class CoursePage:
+    count: int
+    courses: Sequence[CourseListRow]
+    previews: dict[int, list[SectionPreview]]  # course id -> its first sections
+
+
 class CatalogRepository(Protocol):
     """Reads and writes inside one unit of work. Public reads see live (not soft-deleted),
     shown rows, in the contract's order; `get` sees every row."""
@@ -49,20 +103,17 @@ class CatalogRepository(Protocol):
 
     async def teacher(self, teacher_id: int) -> Teacher | None: ...
 
-    async def courses(
+    async def course_page(
         self, *, kind: str | None, category: int | None, search: str | None, ordering: str,
         offset: int, limit: int,
-    ) -> tuple[int, Sequence[Course]]:
-        """A page of courses with their teacher and category loaded."""
+    ) -> CoursePage:
+        """A page of courses (and the count of all that match) with their first
+        `SECTION_PREVIEW` sections in reading order, as plain rows."""
         ...
 
     async def course(self, course_id: int, *, public: bool = True) -> Course | None:
         """With teacher and category; `public=False`: hidden too (not deleted)."""
         ...
-
-    async def section_previews(
-        self, course_ids: Sequence[int]
-    ) -> dict[int, list[SectionPreview]]: ...
 
     async def chapters(self, course_id: int) -> list[tuple[Chapter, list[Section]]]: ...
 

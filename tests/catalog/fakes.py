@@ -27,7 +27,14 @@ from services.catalog.adapters.orm import (
     utcnow,
 )
 from services.catalog.domain import SECTION_PREVIEW, Conflict, ordering_key
-from services.catalog.ports import CacheUnreachable, RowT
+from services.catalog.ports import (
+    COURSE_LIST_COLUMNS,
+    CacheUnreachable,
+    CoursePage,
+    Preview,
+    RowT,
+    SectionPreview,
+)
 from shared.events import Envelope
 
 Values = dict[str, Any]
@@ -45,15 +52,42 @@ def _by_orders(rows: list[RowT]) -> list[RowT]:
     return sorted(rows, key=lambda r: (r.orders, r.id))
 
 
-@dataclass(frozen=True)
-class Preview:
-    course_id: int
-    chapter_number: int
-    orders: int
+@dataclass
+class CourseRow:
+    """A `ports.CourseListRow`."""
+
+    id: int
     name: str
-    section_type: int
-    duration: str | None
-    free_trail: bool
+    kind: str
+    course_type: int
+    level: int
+    status: int
+    brief: str | None
+    course_img: str | None
+    students: int
+    sections: int
+    pub_sections: int
+    price: Any
+    period: int
+    teacher_id: int | None
+    teacher_name: str | None
+    teacher_role: int | None
+    teacher_title: str | None
+    teacher_image: str | None
+    category_id: int | None
+    category_name: str | None
+
+
+def _list_row(course: Course) -> CourseRow:
+    teacher, category = course.teacher, course.course_category
+    teacher = teacher if teacher is not None and not teacher.is_delete else None
+    category = category if category is not None and not category.is_delete else None
+    return CourseRow(
+        *(getattr(course, name) for name in COURSE_LIST_COLUMNS),
+        teacher.id if teacher else None, teacher.name if teacher else None,
+        teacher.role if teacher else None, teacher.title if teacher else None,
+        teacher.image if teacher else None,
+        category.id if category else None, category.name if category else None)
 
 
 class FakeCatalogStore:
@@ -153,10 +187,10 @@ class FakeCatalogRepository:
                                   if course.course_category_id else None)
         return course
 
-    async def courses(
+    async def course_page(
         self, *, kind: str | None, category: int | None, search: str | None, ordering: str,
         offset: int, limit: int,
-    ) -> tuple[int, Sequence[Course]]:
+    ) -> CoursePage:
         needle = search.lower() if search else None
         rows = [
             r for r in self._all(Course) if _public(r)
@@ -167,7 +201,9 @@ class FakeCatalogRepository:
         field, descending = ordering_key(ordering)
         rows.sort(key=lambda r: r.id)
         rows.sort(key=lambda r: getattr(r, field), reverse=descending)  # stable: id breaks ties
-        return len(rows), [self._linked(r) for r in rows[offset:offset + limit]]
+        page = [self._linked(r) for r in rows[offset:offset + limit]]
+        return CoursePage(len(rows), [_list_row(r) for r in page],
+                          await self._previews([r.id for r in page]))
 
     async def course(self, course_id: int, *, public: bool = True) -> Course | None:
         row = self._load(Course, course_id)
@@ -181,8 +217,8 @@ class FakeCatalogRepository:
         sections = _by_orders([s for s in self._all(Section) if _public(s)])
         return [(c, [s for s in sections if s.chapter_id == c.id]) for c in chapters]
 
-    async def section_previews(self, course_ids: Sequence[int]) -> dict[int, list[Any]]:
-        previews: dict[int, list[Any]] = {}
+    async def _previews(self, course_ids: Sequence[int]) -> dict[int, list[SectionPreview]]:
+        previews: dict[int, list[SectionPreview]] = {}
         for course_id in course_ids:
             rows = [Preview(course_id, c.chapter, s.orders, s.name, s.section_type, s.duration,
                             s.free_trail)

@@ -149,8 +149,8 @@ class TestCatalogStore:
             args = {"kind": None, "category": None, "search": None, "ordering": "orders",
                     "offset": 0, "limit": 10, **query}
             async with store.reading() as repo:
-                count, rows = await repo.courses(**args)
-            return count, [r.name for r in rows]
+                page = await repo.course_page(**args)
+            return page.count, [r.name for r in page.courses]
 
         assert await names() == (3, ["Go basics", "Go 100%", "Rust"])
         assert await names(kind="actual", ordering="-price") == (2, ["Go 100%", "Rust"])
@@ -159,11 +159,14 @@ class TestCatalogStore:
         assert await names(search="100%") == (1, ["Go 100%"])
         assert await names(search="1_0") == (0, [])  # `_` and `%` are literal
         assert await names(ordering="-students", offset=1, limit=1) == (3, ["Go basics"])
+        assert await names(offset=3) == (3, [])  # past the end: the count still
+        assert await names(search="nothing", offset=1) == (0, [])
         async with store.reading() as repo:
-            _, rows = await repo.courses(kind=None, category=None, search=None,
-                                         ordering="id", offset=0, limit=1)
-            assert rows[0].teacher is not None and rows[0].teacher.is_delete  # rendered null
-            assert rows[0].course_category is not None and rows[0].course_category.name == "Go"
+            page = await repo.course_page(kind=None, category=None, search=None,
+                                          ordering="id", offset=0, limit=1)
+            first = page.courses[0]
+            assert first.teacher_id is None and first.teacher_name is None  # deleted: null
+            assert first.category_id == go.id and first.category_name == "Go"
             assert await repo.course(hidden.id) is None
             assert await repo.course(hidden.id, public=False) is not None
 
@@ -182,14 +185,35 @@ class TestCatalogStore:
             chapters = await repo.chapters(course.id)
             assert [(c.name, [s.name for s in ss]) for c, ss in chapters] == [
                 ("One", ["One-1", "One-3"]), ("Two", ["Two-1", "Two-3"])]
-            previews = await repo.section_previews([course.id, gone.id])
-            assert [(p.chapter_number, p.name, p.orders) for p in previews[course.id]] == [
+            page = await repo.course_page(kind=None, category=None, search=None,
+                                          ordering="orders", offset=0, limit=10)
+            assert [c.id for c in page.courses] == [course.id]
+            assert [(p.chapter_number, p.name, p.orders) for p in page.previews[course.id]] == [
                 (1, "One-1", 1), (1, "One-3", 3), (2, "Two-1", 1), (2, "Two-3", 3)]
-            assert gone.id not in previews
-            assert await repo.section_previews([]) == {}
+            assert gone.id not in page.previews
             live = await repo.chapter_of_live_course(hidden.id)  # hidden, but not deleted
             assert live is not None and live.course_id == course.id
             assert await repo.chapter_of_live_course(orphan.id) is None
+
+    async def test_a_page_brings_at_most_four_previews_per_course_in_its_order(
+        self, store: CatalogStore
+    ) -> None:
+        first, second, bare = await added(store, Course(name="A", kind="free", students=1),
+                                          Course(name="B", kind="free", students=2),
+                                          Course(name="C", kind="free", students=2))
+        chapters = await added(store, *(Chapter(course_id=c.id, chapter=n, name=f"{c.name}{n}")
+                                        for c in (first, second) for n in (2, 1)))
+        await added(store, *(Section(chapter_id=ch.id, name=f"{ch.name}-{n}", orders=n)
+                             for ch in chapters for n in (3, 1, 2)))
+        async with store.reading() as repo:
+            page = await repo.course_page(kind=None, category=None, search=None,
+                                          ordering="-students", offset=0, limit=10)
+            assert [c.name for c in page.courses] == ["B", "C", "A"]  # id breaks the tie
+            assert page.count == 3 and bare.id not in page.previews
+            for course in (first, second):
+                assert [(p.course_id, p.name) for p in page.previews[course.id]] == [
+                    (course.id, f"{course.name}1-{n}") for n in (1, 2, 3)] + [
+                    (course.id, f"{course.name}2-1")]
 
 
 Load = Callable[[], Awaitable[list[dict[str, Any]]]]

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 from services.catalog.adapters.orm import Banner, Chapter, Course, CourseCategory, Section, Teacher
 from services.catalog.domain import SECTION_PREVIEW
-from services.catalog.handlers import CourseDetail, CoursePage
+from services.catalog.handlers import CourseDetail
+from services.catalog.ports import CourseListRow, CoursePage
 from shared.urls import absolute_url
 
 
@@ -88,9 +89,7 @@ def _live(row: Any) -> Any:
     return row if row is not None and not row.is_delete else None
 
 
-def course(row: Course, base_url: str, preview: list[dict[str, Any]]) -> dict[str, Any]:
-    """A course in a list: `preview` holds its first sections (`section_preview`)."""
-    linked_teacher, linked_category = _live(row.teacher), _live(row.course_category)
+def _course_fields(row: Course | CourseListRow, base_url: str) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
@@ -105,8 +104,35 @@ def course(row: Course, base_url: str, preview: list[dict[str, Any]]) -> dict[st
         "pub_sections": row.pub_sections,
         "price": money(row.price),
         "period": row.period,
+    }
+
+
+def course(row: Course, base_url: str, preview: list[dict[str, Any]]) -> dict[str, Any]:
+    """A course with its ORM teacher and category: `preview` holds its first sections
+    (`section_preview`)."""
+    linked_teacher, linked_category = _live(row.teacher), _live(row.course_category)
+    return {
+        **_course_fields(row, base_url),
         "teacher": teacher_brief(linked_teacher, base_url) if linked_teacher else None,
         "category": category(linked_category) if linked_category else None,
+        "section_list": preview,
+    }
+
+
+def course_item(row: CourseListRow, base_url: str, preview: list[dict[str, Any]]) -> dict[str, Any]:
+    """A course in a list, from a plain row (`ports.CourseListRow`): the body `course`
+    renders for the same course."""
+    return {
+        **_course_fields(row, base_url),
+        "teacher": None if row.teacher_id is None else {
+            "id": row.teacher_id,
+            "name": row.teacher_name,
+            "role": row.teacher_role,
+            "title": row.teacher_title,
+            "image": absolute_url(base_url, row.teacher_image),
+        },
+        "category": None if row.category_id is None else {
+            "id": row.category_id, "name": row.category_name},
         "section_list": preview,
     }
 
@@ -123,8 +149,8 @@ def chapter(row: Chapter, sections: list[Section]) -> dict[str, Any]:
 
 def courses(page: CoursePage, base_url: str) -> list[dict[str, Any]]:
     return [
-        course(row, base_url, [section_preview(s, s.chapter_number)
-                                for s in page.previews.get(row.id, [])])
+        course_item(row, base_url, [section_preview(s, s.chapter_number)
+                                     for s in page.previews.get(row.id, [])])
         for row in page.courses
     ]
 
