@@ -28,21 +28,9 @@ from shared.events import Envelope
 RowT = TypeVar("RowT", bound=BaseFields)
 
 
-class SectionPreview(Protocol):
-    """A section of a course list's `section_list`: a plain row, not an ORM object."""
-
-    course_id: int
-    chapter_number: int
-    orders: int
-    name: str
-    section_type: int
-    duration: str | None
-    free_trail: bool
-
-
 @dataclass(slots=True)
-class Preview:
-    """A `SectionPreview` as the adapters build it."""
+class SectionPreview:
+    """A section of a course list's `section_list`: a plain row, not an ORM object."""
 
     course_id: int
     chapter_number: int

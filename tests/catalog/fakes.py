@@ -31,7 +31,6 @@ from services.catalog.ports import (
     COURSE_LIST_COLUMNS,
     CacheUnreachable,
     CoursePage,
-    Preview,
     RowT,
     SectionPreview,
 )
@@ -220,8 +219,8 @@ class FakeCatalogRepository:
     async def _previews(self, course_ids: Sequence[int]) -> dict[int, list[SectionPreview]]:
         previews: dict[int, list[SectionPreview]] = {}
         for course_id in course_ids:
-            rows = [Preview(course_id, c.chapter, s.orders, s.name, s.section_type, s.duration,
-                            s.free_trail)
+            rows = [SectionPreview(course_id, c.chapter, s.orders, s.name, s.section_type,
+                                   s.duration, s.free_trail)
                     for c, sections in await self.chapters(course_id) for s in sections]
             if rows:
                 previews[course_id] = rows[:SECTION_PREVIEW]

@@ -27,7 +27,6 @@ from services.catalog.domain import SECTION_PREVIEW, Conflict, ordering_key
 from services.catalog.ports import (
     COURSE_LIST_COLUMNS,
     CoursePage,
-    Preview,
     RowT,
     SectionPreview,
 )
@@ -104,7 +103,7 @@ class SqlCatalogRepository:
             if not courses or courses[-1].id != row.id:
                 courses.append(row)
             if row.chapter_number is not None:
-                previews.setdefault(row.id, []).append(Preview(
+                previews.setdefault(row.id, []).append(SectionPreview(
                     row.id, row.chapter_number, row.preview_orders, row.preview_name,
                     row.section_type, row.duration, row.free_trail))
         if courses:
