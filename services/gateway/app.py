@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
     app.cleanup_ctx.extend([resources, admin_site(settings)])
     auth_http.setup_routes(app)
-    OpenApi(settings.upstreams(), proxy.get_json).add_routes(app)
+    OpenApi(settings.replica_urls(), proxy.get_json).add_routes(app)
     proxy.add_routes(app)
     add_web_routes(app, settings.web_dist_dir, settings.web_media_dir, settings.public_base_url)
     return app

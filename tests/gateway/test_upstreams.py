@@ -152,3 +152,13 @@ async def test_a_hostname_is_resolved_into_replicas_of_its_addresses(
     assert {f'gateway_upstream_replica_healthy{{replica="{r.url}",upstream="seckill"}}'
             for r in replicas} <= found
     assert not any("localhost" in key for key in found)
+
+
+async def test_the_api_document_comes_from_a_replica_that_answers(
+    make_gateway: GatewayFactory, replicas: list[Upstream]
+) -> None:
+    gateway = await replicated(make_gateway, replicas)
+    await replicas[0].stop()  # the first listed is down: the second gives the document
+    document = await (await gateway.get("/api/v1/openapi.json")).json()
+    assert "/api/v1/seckill/items" in document["paths"]
+    assert "seckill" not in document["info"].get("x-missing", [])

@@ -132,13 +132,15 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
 
 
 class OpenApi:
-    """Serves the merged document, rebuilt at most every CACHE_S seconds; a service that is
-    down or has no document is left out (and named in `x-missing`) until the next rebuild."""
+    """Serves the merged document, rebuilt at most every CACHE_S seconds. A service's
+    document is asked of its replicas in turn until one answers; a service none of whose
+    replicas answers is left out (and named in `x-missing`) until the next rebuild."""
 
-    def __init__(self, upstreams: dict[str, str], fetch_json: FetchJson) -> None:
-        # "/api/v1/catalog" -> "http://catalog:8001/api/v1/catalog/openapi.json"
-        self._sources = {prefix.rsplit("/", 1)[-1]: f"{url.rstrip('/')}{prefix}/openapi.json"
-                         for prefix, url in upstreams.items()}
+    def __init__(self, replicas: dict[str, list[str]], fetch_json: FetchJson) -> None:
+        # "/api/v1/catalog" -> ["http://catalog:8001/api/v1/catalog/openapi.json", ...]
+        self._sources = {prefix.rsplit("/", 1)[-1]:
+                         [f"{url.rstrip('/')}{prefix}/openapi.json" for url in urls]
+                         for prefix, urls in replicas.items()}
         self._fetch_json = fetch_json
         self._base = gateway_document()
         self._cached: tuple[float, dict[str, Any]] | None = None
@@ -147,20 +149,27 @@ class OpenApi:
         if self._cached and time.monotonic() - self._cached[0] < CACHE_S:
             return self._cached[1]
         names = list(self._sources)
-        results = await asyncio.gather(
-            *(self._fetch_json(self._sources[name]) for name in names), return_exceptions=True)
-        found: dict[str, dict[str, Any]] = {}
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, dict) and "paths" in result:
-                found[name] = result
-            else:
-                log.info("no OpenAPI document from upstream", service=name, error=repr(result))
+        results = await asyncio.gather(*(self._first(name) for name in names))
+        found = {name: result for name, result in zip(names, results, strict=True) if result}
         document = merge(self._base, found)
         missing = sorted(set(names) - set(found))
         if missing:
             document["info"] = {**document["info"], "x-missing": missing}
         self._cached = (time.monotonic(), document)
         return document
+
+    async def _first(self, name: str) -> dict[str, Any] | None:
+        """The document of the first of `name`'s replicas that gives one."""
+        for url in self._sources[name]:
+            try:
+                result = await self._fetch_json(url)
+            except Exception as exc:  # down, refused, not JSON: ask the next replica
+                result = exc
+            if isinstance(result, dict) and "paths" in result:
+                return result
+            log.info("no OpenAPI document from upstream", service=name, url=url,
+                     error=repr(result))
+        return None
 
     async def serve_document(self, request: web.Request) -> web.Response:
         return json_response(await self.document())
