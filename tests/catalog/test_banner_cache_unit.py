@@ -18,7 +18,7 @@ from services.catalog.adapters.page_cache import (
     STORE_IF_CURRENT,
     VERSION_KEY,
     BannerCache,
-    BannerCacheMetrics,
+    CacheMetrics,
     VersionedCache,
     page_metrics,
     version_key,
@@ -84,7 +84,7 @@ class Table:
 def make_cache(redis: FakeRedis, table: Table, **options: Any) -> tuple[BannerCache, Any]:
     registry = CollectorRegistry()
     fake: Any = redis
-    cache = BannerCache(fake, table.load, BannerCacheMetrics(registry), poll_ms=1, **options)
+    cache = BannerCache(fake, table.load, CacheMetrics(registry), poll_ms=1, **options)
     return cache, registry
 
 

@@ -23,7 +23,7 @@ from services.catalog.adapters.orm import (
     Section,
     Teacher,
 )
-from services.catalog.adapters.page_cache import BannerCache, BannerCacheMetrics
+from services.catalog.adapters.page_cache import BannerCache, CacheMetrics
 from services.catalog.bootstrap import database
 from services.catalog.domain import Conflict
 from services.catalog.ports import CacheUnreachable, CatalogStore
@@ -258,7 +258,7 @@ async def make_cache(request: pytest.FixtureRequest) -> AsyncIterator[MakeCache]
         clients.append(redis)
         if reachable:
             await redis.flushdb()
-        return BannerCache(redis, load, BannerCacheMetrics(CollectorRegistry()), poll_ms=1)
+        return BannerCache(redis, load, CacheMetrics(CollectorRegistry()), poll_ms=1)
 
     yield make
     for client in clients:

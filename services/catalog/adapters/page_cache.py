@@ -118,10 +118,6 @@ class CacheMetrics:
         return self._rebuilds.labels(*self._first, trigger)
 
 
-# The banner metrics' former name, kept for its callers.
-BannerCacheMetrics = CacheMetrics
-
-
 def page_metrics(registry: CollectorRegistry) -> CacheMetrics:
     return CacheMetrics(registry, "catalog_page_cache", "Course page", cache="courses")
 
