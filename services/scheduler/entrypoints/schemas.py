@@ -7,7 +7,6 @@ through the models below, which the OpenAPI document also describes."""
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Any
 
 from pydantic import BaseModel, Field, field_serializer
