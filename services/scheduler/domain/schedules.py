@@ -89,7 +89,7 @@ class PauseRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    note: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=NOTE_MAX)
+    note: Annotated[str, Field(min_length=1, max_length=NOTE_MAX)] | SkipJsonSchema[None] = None
 
 
 @dataclass(frozen=True, slots=True)
