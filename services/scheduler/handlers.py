@@ -48,6 +48,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def run_envelope(schedule: Schedule, nominal: datetime) -> Envelope:
+    """The event of one nominal run, as every fire of it (normal or backfill) publishes it."""
+    event_id = run_event_id(schedule.id, nominal)
+    return Envelope(id=event_id, type=schedule.event.type, producer="scheduler",
+                    correlation_id=event_id, data=schedule.event.data)
+
+
 @dataclass
 class SchedulerHandlers:
     repo: ScheduleRepository
@@ -164,14 +171,11 @@ class SchedulerHandlers:
             if nominal in fired:
                 done.append(BackfilledRun(nominal, fired[nominal], False))
                 continue
-            event_id = run_event_id(schedule.id, nominal)
-            result = await self.runs.publish(None, schedule.event.stream, Envelope(
-                id=event_id, type=schedule.event.type, producer="scheduler",
-                correlation_id=event_id, data=schedule.event.data,
-            ))
-            done.append(BackfilledRun(nominal, event_id, result == "published"))
-            records.append(RunRecord(nominal, self.clock(), event_id, None, "backfilled"))
-            if result == "published":
+            envelope = run_envelope(schedule, nominal)
+            result = await self.runs.publish(None, schedule.event.stream, envelope)
+            done.append(BackfilledRun(nominal, envelope.id, result == "published"))
+            if result == "published":  # a duplicate is recorded by whoever published it
+                records.append(RunRecord(nominal, self.clock(), envelope.id, None, "backfilled"))
                 self.metrics.fires.labels(schedule.id, "backfilled").inc()
         await self.repo.record_backfill(schedule.id, records)
         return done
@@ -212,11 +216,8 @@ class SchedulerHandlers:
                 self.metrics.missed.labels(schedule.id, run.outcome).inc()
                 records.append(RunRecord(run.nominal_at, None, None, None, run.outcome))
                 continue
-            event_id = run_event_id(schedule.id, run.nominal_at)
-            envelope = Envelope(
-                id=event_id, type=schedule.event.type, producer="scheduler",
-                correlation_id=event_id, data=schedule.event.data,
-            )
+            envelope = run_envelope(schedule, run.nominal_at)
+            event_id = envelope.id
             result = await self.runs.publish(lease, schedule.event.stream, envelope)
             if result == "fenced":
                 raise LostLease(lease)
