@@ -157,6 +157,7 @@ async def test_a_backfill_out_of_bounds_is_a_422_and_publishes_nothing(
         {"start": iso(now - timedelta(hours=1)), "end": iso(now - timedelta(hours=2))},
         {"start": iso(now - timedelta(days=1)), "end": iso(now)},  # 1440 runs > 1000
         {"start": "2026-01-01T00:00:00", "end": iso(now)},  # no offset
+        {"start": "0001-01-01T00:00:00+05:00", "end": iso(now)},  # before 1970
         {"start": iso(now - timedelta(hours=1))},
         {"start": iso(now - timedelta(hours=1)), "end": iso(now), "policy": "all"},
     ):

@@ -136,6 +136,7 @@ async def test_backfill_fires_each_run_of_the_window_once(fakes: Fakes) -> None:
     (T0, T0 + timedelta(hours=2), "end"),  # ends in the future
     (T0 + timedelta(minutes=30), T0 + timedelta(minutes=20), "end"),  # ends before it starts
     (T0 - timedelta(days=1), T0, "end"),  # 1440 runs: past the cap of 1000
+    (datetime(1, 1, 1, tzinfo=UTC), T0, "start"),  # before the epoch: no event id for it
 ])
 async def test_a_backfill_out_of_bounds_is_refused_and_fires_nothing(
     fakes: Fakes, start: datetime, end: datetime, field: str

@@ -5,7 +5,7 @@ fired, or a second backfill of the same window, publishes nothing twice."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -13,6 +13,8 @@ from services.scheduler.domain.errors import InvalidSchedule
 from services.scheduler.domain.schedules import Schedule
 
 _JUST_BEFORE = timedelta(microseconds=1)  # triggers give times strictly after a moment
+# A run's event id is a ULID of its nominal time, which cannot be before the Unix epoch.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BackfillRequest(BaseModel):
@@ -35,8 +37,11 @@ def backfill_times(
     schedule: Schedule, request: BackfillRequest, now: datetime, max_runs: int
 ) -> list[datetime]:
     """The nominal times of `schedule` in [start, end], oldest first. Refused: an end in the
-    future (those runs are the schedule's own to fire), an end before the start, and a
-    window of more than `max_runs` runs (backfill it in parts)."""
+    future (those runs are the schedule's own to fire), an end before the start, a start
+    before 1970 (`EARLIEST`), and a window of more than `max_runs` runs (backfill it in
+    parts)."""
+    if request.start < EARLIEST:
+        raise InvalidSchedule("start", "the window cannot start before 1970-01-01T00:00:00Z")
     if request.end > now:
         raise InvalidSchedule("end", "the window must end in the past (at most now)")
     if request.end < request.start:

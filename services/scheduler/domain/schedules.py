@@ -143,7 +143,10 @@ class Schedule:
         limit = count if self.runs_left is None else min(count, self.runs_left)
         while nominal is not None and len(times) < limit:
             times.append(nominal.astimezone(local))
-            nominal = self.next_after(nominal)
+            try:
+                nominal = self.next_after(nominal)
+            except OverflowError:  # past the year 9999: no more times to show
+                break
         return times
 
     def fire_time(self, nominal: datetime) -> datetime:
