@@ -1042,6 +1042,25 @@ export interface paths {
         patch: operations["schedulerPatchSchedule"];
         trace?: never;
     };
+    "/api/v1/scheduler/schedules/{id}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fire the runs of a past window, once each */
+        post: operations["schedulerBackfillSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scheduler/schedules/{id}/pause": {
         parameters: {
             query?: never;
@@ -1053,7 +1072,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pause a schedule */
+        /** Pause a schedule, optionally with a note (why) */
         post: operations["schedulerPauseSchedule"];
         delete?: never;
         options?: never;
@@ -1345,6 +1364,67 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BackfillOut */
+        BackfillOut: {
+            /**
+             * Count
+             * @description runs in the window
+             */
+            count: number;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Published
+             * @description runs published by this backfill
+             */
+            published: number;
+            /** Runs */
+            runs: components["schemas"]["BackfilledRunOut"][];
+            /** Schedule */
+            schedule: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+        };
+        /**
+         * BackfillRequest
+         * @description The body of `POST /schedules/{id}/backfill`: the window, both ends included.
+         */
+        BackfillRequest: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+        };
+        /** BackfilledRunOut */
+        BackfilledRunOut: {
+            /**
+             * Event Id
+             * @description the id a normal fire of this run has
+             */
+            event_id: string;
+            /**
+             * Nominal At
+             * Format: date-time
+             */
+            nominal_at: string;
+            /**
+             * Published
+             * @description false: it had been published already
+             */
+            published: boolean;
+        };
         /** BannerIn */
         BannerIn: {
             /**
@@ -1825,6 +1905,35 @@ export interface components {
          * @enum {integer}
          */
         Level: 0 | 1 | 2;
+        /** PauseOut */
+        PauseOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * By
+             * @description who paused it (`user:<id>`, `cli:<login>`); null: the config file
+             */
+            by: string | null;
+            /**
+             * Note
+             * @description why, as given to pause
+             */
+            note: string | null;
+        };
+        /**
+         * PauseRequest
+         * @description The optional body of `POST /schedules/{id}/pause`: why, shown on the schedule.
+         */
+        PauseRequest: {
+            /**
+             * Note
+             * @default null
+             */
+            note: string;
+        };
         Problem: {
             detail?: string;
             errors?: Record<string, never>[];
@@ -1836,6 +1945,76 @@ export interface components {
         RefreshRequest: {
             /** Refresh Token */
             refresh_token: string;
+        };
+        /** RunOut */
+        RunOut: {
+            /** Event Id */
+            event_id: string | null;
+            /** Fired At */
+            fired_at: string | null;
+            /** Lateness Ms */
+            lateness_ms: number | null;
+            /**
+             * Nominal At
+             * Format: date-time
+             */
+            nominal_at: string;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "fired" | "missed" | "coalesced" | "triggered" | "backfilled";
+        };
+        /** ScheduleOut */
+        ScheduleOut: {
+            /** Builtin */
+            builtin: boolean;
+            /** Coalesce */
+            coalesce: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Enabled */
+            enabled: boolean;
+            event: components["schemas"]["EventSpec"];
+            /** Id */
+            id: string;
+            /** Jitter S */
+            jitter_s: number;
+            /** Misfire Grace S */
+            misfire_grace_s: number;
+            /**
+             * Next Run At
+             * @description the next nominal time, UTC
+             */
+            next_run_at: string | null;
+            /**
+             * Next Runs
+             * @description the next 5 nominal times, in the trigger's zone (UTC for an interval)
+             */
+            next_runs: string[];
+            /** @description while paused: when, by whom and why */
+            pause: components["schemas"]["PauseOut"] | null;
+            /**
+             * Runs Left
+             * @description scheduled fires still to come; null: unlimited
+             */
+            runs_left: number | null;
+            /**
+             * State
+             * @description active; paused; exhausted (no runs left); done (the trigger has no next time)
+             * @enum {string}
+             */
+            state: "active" | "paused" | "exhausted" | "done";
+            /** Trigger */
+            trigger: components["schemas"]["CronTrigger"] | components["schemas"]["IntervalTrigger"] | components["schemas"]["DateTrigger"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * SchedulePatch
@@ -1867,6 +2046,11 @@ export interface components {
              * @default null
              */
             misfire_grace_s: number;
+            /**
+             * Runs Left
+             * @default null
+             */
+            runs_left: number | null;
             /**
              * Trigger
              * @default null
@@ -1904,6 +2088,11 @@ export interface components {
              * @default 60
              */
             misfire_grace_s: number;
+            /**
+             * Runs Left
+             * @default null
+             */
+            runs_left: number | null;
             /** Trigger */
             trigger: components["schemas"]["CronTrigger"] | components["schemas"]["IntervalTrigger"] | components["schemas"]["DateTrigger"];
         };
@@ -4609,7 +4798,14 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        count: number;
+                        next: string | null;
+                        previous: string | null;
+                        results: components["schemas"]["ScheduleOut"][];
+                    };
+                };
             };
             /** @description problem+json */
             400: {
@@ -4694,7 +4890,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
             };
             /** @description problem+json */
             400: {
@@ -4813,7 +5011,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
             };
             /** @description problem+json */
             401: {
@@ -4992,7 +5192,134 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    schedulerBackfillSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillRequest"];
+            };
+        };
+        responses: {
+            /** @description what each run of the window became */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillOut"];
+                };
             };
             /** @description problem+json */
             400: {
@@ -5104,14 +5431,29 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PauseRequest"];
+            };
+        };
         responses: {
-            /** @description the schedule (trigger: the run) */
+            /** @description the schedule */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description problem+json */
             401: {
@@ -5133,6 +5475,33 @@ export interface operations {
             };
             /** @description problem+json */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description problem+json */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5189,12 +5558,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the schedule (trigger: the run) */
+            /** @description the schedule */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
             };
             /** @description problem+json */
             401: {
@@ -5280,7 +5651,14 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        count: number;
+                        next: string | null;
+                        previous: string | null;
+                        results: components["schemas"]["RunOut"][];
+                    };
+                };
             };
             /** @description problem+json */
             400: {
@@ -5367,12 +5745,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the schedule (trigger: the run) */
+            /** @description the run */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["RunOut"];
+                };
             };
             /** @description problem+json */
             401: {
