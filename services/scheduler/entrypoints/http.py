@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from services.scheduler.bootstrap import Runtime
@@ -12,7 +10,10 @@ from services.scheduler.domain.schedules import RunRecord, Schedule
 from services.scheduler.entrypoints.openapi import document
 from services.scheduler.entrypoints.schemas import (
     DelayCancel,
+    DelayCreated,
     DelayRequest,
+    RunOut,
+    ScheduleOut,
     SchedulePatch,
     ScheduleSpec,
 )
@@ -25,11 +26,11 @@ PREFIX = "/api/v1/scheduler"
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 
 
-def schedule_body(schedule: Schedule) -> dict[str, Any]:
+def schedule_body(schedule: Schedule) -> ScheduleOut:
     return {
         "id": schedule.id,
-        "trigger": schedule.trigger.model_dump(mode="json", exclude_none=True),
-        "event": schedule.event.model_dump(mode="json"),
+        "trigger": schedule.trigger,
+        "event": schedule.event,
         "misfire_grace_s": schedule.misfire_grace_s,
         "jitter_s": schedule.jitter_s,
         "coalesce": schedule.coalesce,
@@ -41,7 +42,7 @@ def schedule_body(schedule: Schedule) -> dict[str, Any]:
     }
 
 
-def run_body(run: RunRecord) -> dict[str, Any]:
+def run_body(run: RunRecord) -> RunOut:
     return {
         "nominal_at": run.nominal_at, "fired_at": run.fired_at, "event_id": run.event_id,
         "lateness_ms": run.lateness_ms, "outcome": run.outcome,
@@ -126,8 +127,8 @@ async def list_runs(request: web.Request) -> web.Response:
 async def create_delay(request: web.Request) -> web.Response:
     handlers = await _handlers(request)
     delay = await handlers.request_delay(await parse_body(request, DelayRequest))
-    return json_response({"id": delay.id, "due_at": delay.due_at},
-                         status=201,
+    created: DelayCreated = {"id": delay.id, "due_at": delay.due_at}
+    return json_response(created, status=201,
                          headers={"Location": f"{PREFIX}/delays/{delay.id}"})
 
 

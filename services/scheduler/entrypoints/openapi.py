@@ -8,22 +8,34 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.scheduler.entrypoints.schemas import DelayRequest, SchedulePatch, ScheduleSpec
+from services.scheduler.entrypoints.schemas import (
+    DelayCreated,
+    DelayRequest,
+    RunOut,
+    ScheduleOut,
+    SchedulePatch,
+    ScheduleSpec,
+)
+from services.scheduler.ports import PendingDelay
 from services.scheduler.streams import TARGET_STREAMS
-from shared.openapi import BEARER, PAGE, PROBLEM, errors, path_param
+from shared.openapi import BEARER, PAGE, PROBLEM, errors, page_of, path_param, ref
 from shared.openapi import body as request_body
 from shared.openapi import document as openapi_document
 
 PREFIX = "/api/v1/scheduler"
 ERRORS = errors(401, 403)
 ID = path_param("id", "string")
+SCHEDULE = ref(ScheduleOut)
 SCHEDULE_ACTIONS = ("get", "patch", "delete", "pause", "resume", "trigger", "runs")
 
 
 def _op(summary: str, ok: str, status: str = "200", body: type[BaseModel] | None = None,
         errors: tuple[str, ...] = (), operation_id: str | None = None,
-        links: dict[str, Any] | None = None) -> dict[str, Any]:
+        links: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": ok}
+    if schema:
+        answer["content"] = {"application/json": {"schema": schema}}
     if links:
         answer["links"] = links
     operation: dict[str, Any] = {
@@ -56,38 +68,44 @@ def document(target_streams: tuple[str, ...] = TARGET_STREAMS) -> dict[str, Any]
         f"{PREFIX}/schedules": {
             "get": {**_op("Schedules", "{count,next,previous,results}", errors=("400",),
                           operation_id="schedulerListSchedules",
-                          links=_to_schedule("/results/0/id")), "parameters": PAGE},
+                          links=_to_schedule("/results/0/id"),
+                          schema=page_of(ScheduleOut)), "parameters": PAGE},
             "post": _op("Create a schedule", "the schedule", "201", ScheduleSpec,
-                        ("400", "409", "422"), "schedulerCreateSchedule", _to_schedule("/id")),
+                        ("400", "409", "422"), "schedulerCreateSchedule", _to_schedule("/id"),
+                        SCHEDULE),
         },
         f"{PREFIX}/schedules/{{id}}": {
             **member,
             "get": _op("A schedule", "the schedule", errors=("404",),
-                       operation_id="schedulerGetSchedule"),
+                       operation_id="schedulerGetSchedule", schema=SCHEDULE),
             "patch": _op("Change a schedule", "the schedule", body=SchedulePatch,
-                         errors=("400", "404", "422"), operation_id="schedulerPatchSchedule"),
+                         errors=("400", "404", "422"), operation_id="schedulerPatchSchedule",
+                         schema=SCHEDULE),
             "delete": _op("Delete a schedule (built-ins: 409)", "deleted", "204",
                           errors=("404", "409"), operation_id="schedulerDeleteSchedule"),
         },
         **{f"{PREFIX}/schedules/{{id}}/{action}": {**member, "post": _op(
             f"{action.capitalize()} a schedule", "the schedule (trigger: the run)",
             "202" if action == "trigger" else "200", errors=("404",),
-            operation_id=f"scheduler{action.capitalize()}Schedule")}
+            operation_id=f"scheduler{action.capitalize()}Schedule",
+            schema=ref(RunOut) if action == "trigger" else SCHEDULE)}
            for action in ("pause", "resume", "trigger")},
         f"{PREFIX}/schedules/{{id}}/runs": {**member, "get": {**_op(
             "Run history, newest first", "{count,next,previous,results}", errors=("404",),
-            operation_id="schedulerRunsSchedule"), "parameters": PAGE}},
+            operation_id="schedulerRunsSchedule", schema=page_of(RunOut)), "parameters": PAGE}},
         f"{PREFIX}/delays": {"post": _op("Delay an event", "{id,due_at}", "201", DelayRequest,
-                                         ("400", "422"), "schedulerCreateDelay", _to_delay())},
+                                         ("400", "422"), "schedulerCreateDelay", _to_delay(),
+                                         ref(DelayCreated))},
         f"{PREFIX}/delays/{{id}}": {
             **member,
             "get": _op("A pending delay", "the delay", errors=("404",),
-                       operation_id="schedulerGetDelay"),
+                       operation_id="schedulerGetDelay", schema=ref(PendingDelay)),
             "delete": _op("Cancel a pending delay", "cancelled", "204", errors=("404",),
                           operation_id="schedulerCancelDelay"),
         },
     }
-    built = openapi_document("scheduler", paths, [ScheduleSpec, SchedulePatch, DelayRequest])
+    built = openapi_document("scheduler", paths, [ScheduleSpec, SchedulePatch, DelayRequest],
+                             [ScheduleOut, RunOut, DelayCreated, PendingDelay])
     # Events may go only to these streams (settings); the document lists them.
     for name in ("EventSpec", "DelayRequest"):
         built["components"]["schemas"][name]["properties"]["stream"]["enum"] = list(
