@@ -9,7 +9,8 @@ from functools import cache
 from typing import Any
 
 import jsonschema_rs
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, GetJsonSchemaHandler, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
 
 from shared.pagination import MAX_PAGE, MAX_PAGE_SIZE
 
@@ -86,6 +87,19 @@ def body(model: type[BaseModel]) -> dict[str, Any]:
     """A required JSON body validated by `model` (listed in the document's `models`)."""
     return {"required": True, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+
+
+class SchemaOf:
+    """`Annotated[dict[str, Any], SchemaOf(Model)]`: a field holding `Model` already dumped to
+    a dict (say with `exclude_none`), described by `Model`'s own JSON schema."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: Any, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(TypeAdapter(self.model).core_schema)
 
 
 def inlined(model: Any) -> dict[str, Any]:

@@ -83,7 +83,7 @@ class IntervalTrigger(BaseModel):
 
     type: Literal["interval"] = "interval"
     every_s: float = Field(ge=MIN_EVERY_S, le=366 * 24 * 3600)
-    start_at: AwareDatetime | None = Field(None, exclude_if=lambda at: at is None)
+    start_at: AwareDatetime | None = None
 
     def next_after(self, after: datetime, anchor: datetime) -> datetime | None:
         # In UTC: adding seconds to a zoned time is wall-clock arithmetic, wrong across DST.

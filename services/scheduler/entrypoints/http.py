@@ -29,7 +29,7 @@ RUNTIME_KEY = web.AppKey("runtime", Runtime)
 def schedule_body(schedule: Schedule) -> ScheduleOut:
     return {
         "id": schedule.id,
-        "trigger": schedule.trigger,
+        "trigger": schedule.trigger.model_dump(mode="json", exclude_none=True),
         "event": schedule.event,
         "misfire_grace_s": schedule.misfire_grace_s,
         "jitter_s": schedule.jitter_s,

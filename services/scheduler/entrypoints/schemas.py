@@ -7,22 +7,24 @@ schedule in the config file is a `ScheduleSpec`, a `delay.requested` event's dat
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
 from typing_extensions import TypedDict
 
 from services.scheduler.domain.delays import DelayCancel, DelayRequest
 from services.scheduler.domain.schedules import EventSpec, Outcome, SchedulePatch, ScheduleSpec
 from services.scheduler.domain.triggers import Trigger
+from shared.openapi import SchemaOf
 
 __all__ = ["DelayCancel", "DelayRequest", "SchedulePatch", "ScheduleSpec"]
 
 
 class ScheduleOut(TypedDict):
-    """A schedule (`http.schedule_body`): its trigger (without the fields left unset) and
-    event as a body gives them."""
+    """A schedule (`http.schedule_body`): its trigger (dumped without the fields left unset,
+    described as the trigger models) and event as a body gives them."""
 
     id: str
-    trigger: Trigger
+    trigger: Annotated[dict[str, Any], SchemaOf(Trigger)]
     event: EventSpec
     misfire_grace_s: int
     jitter_s: int

@@ -1843,8 +1843,8 @@ export interface components {
         };
         /**
          * ScheduleOut
-         * @description A schedule (`http.schedule_body`): its trigger (without the fields left unset) and
-         *     event as a body gives them.
+         * @description A schedule (`http.schedule_body`): its trigger (dumped without the fields left unset,
+         *     described as the trigger models) and event as a body gives them.
          */
         ScheduleOut: {
             /** Builtin */
