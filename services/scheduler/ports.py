@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from typing_extensions import TypedDict
+
 from services.scheduler.domain.delays import Moved, StoredDelay
 from services.scheduler.domain.schedules import RunRecord, Schedule
 from services.scheduler.domain.sms import SmsMessage
@@ -15,6 +17,17 @@ from shared.events import Envelope
 Clock = Callable[[], datetime]  # an aware datetime, now
 PublishResult = Literal["published", "duplicate", "fenced"]
 
+
+
+class PendingDelay(TypedDict):
+    """A pending delay as the API shows it (`GET /delays/{id}`)."""
+
+    id: str
+    due_at: datetime
+    stream: str
+    type: str
+    data: dict[str, Any]
+    key: str | None
 
 class ScheduleRepository(Protocol):
     async def add(self, schedule: Schedule) -> None:
@@ -68,7 +81,7 @@ class DelayStore(Protocol):
     async def cancel(self, delay_id: str = "", key: str = "") -> bool:
         """By id or by key; True if one was pending."""
 
-    async def get(self, delay_id: str) -> dict[str, Any] | None:
+    async def get(self, delay_id: str) -> PendingDelay | None:
         """A pending delay as the API shows it."""
 
     async def move_due(self, batch: int) -> Moved:

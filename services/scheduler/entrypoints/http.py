@@ -14,6 +14,7 @@ from services.scheduler.entrypoints.schemas import (
     BackfillOut,
     BackfillRequest,
     DelayCancel,
+    DelayCreated,
     DelayRequest,
     PauseRequest,
     RunOut,
@@ -130,8 +131,8 @@ async def list_runs(request: web.Request) -> web.Response:
 async def create_delay(request: web.Request) -> web.Response:
     handlers = await _handlers(request)
     delay = await handlers.request_delay(await parse_body(request, DelayRequest))
-    return json_response({"id": delay.id, "due_at": delay.due_at},
-                         status=201,
+    created: DelayCreated = {"id": delay.id, "due_at": delay.due_at}
+    return json_response(created, status=201,
                          headers={"Location": f"{PREFIX}/delays/{delay.id}"})
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from services.scheduler.entrypoints.schemas import (
     BackfillOut,
     BackfillRequest,
+    DelayCreated,
     DelayRequest,
     PauseRequest,
     RunOut,
@@ -18,8 +19,9 @@ from services.scheduler.entrypoints.schemas import (
     SchedulePatch,
     ScheduleSpec,
 )
+from services.scheduler.ports import PendingDelay
 from services.scheduler.streams import TARGET_STREAMS
-from shared.openapi import BEARER, PAGE, PROBLEM, errors, path_param
+from shared.openapi import BEARER, PAGE, PROBLEM, errors, page_of, path_param, ref
 from shared.openapi import body as request_body
 from shared.openapi import document as openapi_document
 
@@ -28,17 +30,6 @@ ERRORS = errors(401, 403)
 ID = path_param("id", "string")
 SCHEDULE_ACTIONS = ("get", "patch", "delete", "pause", "resume", "trigger", "backfill", "runs")
 
-
-def _ref(model: type[BaseModel]) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _page(model: type[BaseModel]) -> dict[str, Any]:
-    """`shared.pagination.page_body` of `model`s."""
-    link = {"anyOf": [{"type": "string"}, {"type": "null"}]}
-    return {"type": "object", "required": ["count", "next", "previous", "results"],
-            "properties": {"count": {"type": "integer"}, "next": link, "previous": link,
-                           "results": {"type": "array", "items": _ref(model)}}}
 
 
 def _op(summary: str, ok: str, status: str = "200", body: type[BaseModel] | None = None,
@@ -76,13 +67,13 @@ def _to_delay() -> dict[str, Any]:
 
 def document(target_streams: tuple[str, ...] = TARGET_STREAMS) -> dict[str, Any]:
     member = {"parameters": ID}
-    schedule = _ref(ScheduleOut)
+    schedule = ref(ScheduleOut)
     paths: dict[str, Any] = {
         f"{PREFIX}/schedules": {
             "get": {**_op("Schedules", "{count,next,previous,results}", errors=("400",),
                           operation_id="schedulerListSchedules",
                           links=_to_schedule("/results/0/id"),
-                          answer_schema=_page(ScheduleOut)), "parameters": PAGE},
+                          answer_schema=page_of(ScheduleOut)), "parameters": PAGE},
             "post": _op("Create a schedule", "the schedule", "201", ScheduleSpec,
                         ("400", "409", "422"), "schedulerCreateSchedule", _to_schedule("/id"),
                         schedule),
@@ -106,28 +97,29 @@ def document(target_streams: tuple[str, ...] = TARGET_STREAMS) -> dict[str, Any]
             operation_id="schedulerResumeSchedule", answer_schema=schedule)},
         f"{PREFIX}/schedules/{{id}}/trigger": {**member, "post": _op(
             "Trigger a schedule", "the run", "202", errors=("404",),
-            operation_id="schedulerTriggerSchedule", answer_schema=_ref(RunOut))},
+            operation_id="schedulerTriggerSchedule", answer_schema=ref(RunOut))},
         f"{PREFIX}/schedules/{{id}}/backfill": {**member, "post": _op(
             "Fire the runs of a past window, once each", "what each run of the window became",
             body=BackfillRequest, errors=("404", "422"),
-            operation_id="schedulerBackfillSchedule", answer_schema=_ref(BackfillOut))},
+            operation_id="schedulerBackfillSchedule", answer_schema=ref(BackfillOut))},
         f"{PREFIX}/schedules/{{id}}/runs": {**member, "get": {**_op(
             "Run history, newest first", "{count,next,previous,results}", errors=("404",),
-            operation_id="schedulerRunsSchedule", answer_schema=_page(RunOut)),
+            operation_id="schedulerRunsSchedule", answer_schema=page_of(RunOut)),
             "parameters": PAGE}},
         f"{PREFIX}/delays": {"post": _op("Delay an event", "{id,due_at}", "201", DelayRequest,
-                                         ("400", "422"), "schedulerCreateDelay", _to_delay())},
+                                         ("400", "422"), "schedulerCreateDelay", _to_delay(),
+                                         ref(DelayCreated))},
         f"{PREFIX}/delays/{{id}}": {
             **member,
             "get": _op("A pending delay", "the delay", errors=("404",),
-                       operation_id="schedulerGetDelay"),
+                       operation_id="schedulerGetDelay", answer_schema=ref(PendingDelay)),
             "delete": _op("Cancel a pending delay", "cancelled", "204", errors=("404",),
                           operation_id="schedulerCancelDelay"),
         },
     }
     built = openapi_document("scheduler", paths, [
         ScheduleSpec, SchedulePatch, DelayRequest, PauseRequest, BackfillRequest,
-        ScheduleOut, RunOut, BackfillOut])
+    ], [ScheduleOut, RunOut, BackfillOut, DelayCreated, PendingDelay])
     # Events may go only to these streams (settings); the document lists them.
     for name in ("EventSpec", "DelayRequest"):
         built["components"]["schemas"][name]["properties"]["stream"]["enum"] = list(

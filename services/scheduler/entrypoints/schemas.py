@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, field_serializer
+from typing_extensions import TypedDict
 
 from services.scheduler.domain.backfill import BackfilledRun, BackfillRequest
 from services.scheduler.domain.delays import DelayCancel, DelayRequest
@@ -112,3 +113,8 @@ class BackfillOut(BaseModel):
             runs=[BackfilledRunOut(nominal_at=r.nominal_at, event_id=r.event_id,
                                    published=r.published) for r in runs],
         )
+
+
+class DelayCreated(TypedDict):
+    id: str
+    due_at: datetime
