@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from pydantic import AliasChoices
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from coursestream import registry
@@ -66,16 +67,17 @@ def environment(overlay: str, name: str) -> dict[str, str | None]:
     return env
 
 
+def variables(field_name: str, field: FieldInfo) -> set[str]:
+    """The environment variables one setting is read from."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+    return {str(alias or field_name).upper()}
+
+
 def setting_names(settings: type[BaseSettings]) -> set[str]:
     """The environment variables a Settings class reads."""
-    names: set[str] = set()
-    for field_name, field in settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
-        else:
-            names.add(str(alias or field_name).upper())
-    return names
+    return set().union(*(variables(n, f) for n, f in settings.model_fields.items()))
 
 
 def service_of(process: str) -> str:
@@ -86,10 +88,24 @@ def service_of(process: str) -> str:
     return module.split(".")[1]
 
 
-def settings_of(process: str) -> set[str]:
-    """Every variable `process` reads; the migration reads every service's settings."""
+def settings_classes(process: str) -> list[type[BaseSettings]]:
+    """The Settings classes `process` reads; the migration reads every service's."""
     services = list(registry.SERVICES) if process == "migrate" else [service_of(process)]
-    return set().union(*(setting_names(type(registry.SERVICES[s].settings())) for s in services))
+    return [type(registry.SERVICES[s].settings()) for s in services]
+
+
+def settings_of(process: str) -> set[str]:
+    """Every variable `process` reads."""
+    return set().union(*(setting_names(cls) for cls in settings_classes(process)))
+
+
+def default_of(process: str, variable: str) -> str | None:
+    """The value `process` takes for `variable` when it is not set (None: none)."""
+    for cls in settings_classes(process):
+        for field_name, field in cls.model_fields.items():
+            if variable in variables(field_name, field):
+                return None if field.default is None else str(field.default)
+    return None
 
 
 def metrics_port(process: str) -> int:
@@ -292,12 +308,17 @@ def test_compose_and_kubernetes_run_the_same_processes_ports_and_settings(overla
             dockerfile = (ROOT / build).read_text()
             ports = {p["containerPort"] for p in each["ports"]}
             assert ports == {int(p) for p in dockerfile.split("EXPOSE ")[1].split("\n")[0].split()}
-        # The same variables, where compose's are settings of the process (compose hands every
-        # database address to every process; each pod gets its own only).
-        expected = set(compose_environment(name)) & settings_of(name)
-        assert set(environment(overlay, name)) == expected, name
-        k8s_env, compose_env = environment(overlay, name), compose_environment(name)
-        for var in ("ENV", "JWT_PUBLIC_KEY_FILE", "JWT_PRIVATE_KEY_FILE", "WORKER_METRICS_HOST",
-                    "SMS_PROVIDER", "CATALOG_URL", "SECKILL_URL", "SCHEDULER_URL"):
-            if var in expected:
+        # The same settings, where compose's variables are settings of the process (compose
+        # hands every database address to every process; each pod gets its own only): set in
+        # both, or set in one to the value the other takes by default.
+        k8s_env = environment(overlay, name)
+        compose_env = {var: value for var, value in compose_environment(name).items()
+                       if var in settings_of(name)}
+        for var in k8s_env.keys() ^ compose_env.keys():
+            value = k8s_env.get(var, compose_env.get(var))
+            assert value is not None and str(value) == default_of(name, var), \
+                f"{name}: {var} is set only in {'k8s' if var in k8s_env else 'compose'}"
+        for var in ("ENV", "JWT_PUBLIC_KEY_FILE", "JWT_PRIVATE_KEY_FILE", "SMS_PROVIDER",
+                    "CATALOG_URL", "SECKILL_URL", "SCHEDULER_URL"):
+            if var in compose_env:
                 assert k8s_env[var] == compose_env[var], (name, var)
