@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from coursestream import registry
+from coursestream.addresses import use_running_platform
 from coursestream.registry import Commands
 
 
@@ -58,8 +59,11 @@ STREAMS = Commands({"streams": "Inspect streams, replay ranges, retry dead lette
 
 
 @click.group(cls=LazyGroup, lazy=[*(s.commands for s in registry.SERVICES.values()), STREAMS])
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """coursestream: an online course platform over Redis Streams."""
+    if ctx.invoked_subcommand != "up":  # a command beside a running `up` uses its Redis
+        use_running_platform()
 
 
 @main.command()

@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 
 from coursestream import registry
 from shared.events import DATA_FIELD, decode_entry
-from shared.redis import make_redis
+from shared.redis import make_redis, text
 from shared.settings import Settings
+from shared.stream_health import read_health
 from shared.streams import RetryDead, dead_stream
 
 MAX_SEQ = 2**64 - 1
@@ -65,14 +66,16 @@ def streams() -> None:
 @streams.command("ls")
 @with_redis
 async def list_streams(redis: Redis) -> None:
-    """Every stream with its length and groups (pending, lag)."""
-    async for key in redis.scan_iter(_type="stream", count=1000):
-        name = key.decode()
-        groups = await redis.xinfo_groups(name)
-        summary = ", ".join(
-            f"{g['name'].decode()}(pending={g['pending']}, lag={g.get('lag')})" for g in groups
-        )
-        click.echo(f"{name}\tlength={await redis.xlen(name)}\t{summary or 'no groups'}")
+    """Every stream with its length, and each group's lag, pending entries, oldest pending
+    age, consumers and dead letters (the figures of the `stream_*` gauges)."""
+    names = sorted([text(key) async for key in redis.scan_iter(_type="stream", count=1000)])
+    for health in await read_health(redis, dict.fromkeys(names)):
+        click.echo(f"{health.stream}\tlength={health.length}"
+                   + ("" if health.groups else "\tno groups"))
+        for g in health.groups:
+            click.echo(f"  {g.group}\tlag={'?' if g.lag is None else g.lag}"
+                       f"\tpending={g.pending}\toldest_pending_s={g.oldest_pending_s:.1f}"
+                       f"\tconsumers={g.consumers}\tdead={g.dead_letters}")
 
 
 @streams.command()

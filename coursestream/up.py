@@ -9,8 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from coursestream import registry
+from coursestream import addresses, registry
 from shared.auth import ensure_dev_keypair
 from shared.db import migrate
 from shared.embedded_redis import DEFAULT_PORT, EmbeddedRedis
@@ -52,6 +54,9 @@ def run_platform(host: str, base_port: int) -> int:
     settings = Settings()
     var_dir = settings.var_dir
     var_dir.mkdir(parents=True, exist_ok=True)
+    if (other := addresses.running(var_dir)) is not None:
+        print(f"coursestream up is already running on {var_dir} (pid {other[0]})")
+        return 1
     ensure_dev_keypair(var_dir)
     env = dict(os.environ)
     redis: EmbeddedRedis | None = None
@@ -71,6 +76,7 @@ def run_platform(host: str, base_port: int) -> int:
     stop_timeout = float(env["DRAIN_S"]) + settings.shutdown_timeout_s + 5
     for worker in registry.WORKERS.values():
         env[worker.metrics_port_setting] = str(base_port + worker.metrics_port_offset)
+    env.setdefault("WORKER_METRICS_HOST", "127.0.0.1")  # one machine: nobody scrapes from afar
 
     _build_web(env)
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -89,17 +95,37 @@ def run_platform(host: str, base_port: int) -> int:
         for service, process in children.items():
             if service in ports:
                 _wait_ready(f"http://127.0.0.1:{ports[service]}/readyz", process)
+        found = addresses.write(var_dir, _platform_settings(env, var_dir))
         print(f"\ncoursestream is up: {public}/\n  API docs: {public}/api/docs")
+        print(f"  Redis: {_without_password(env['REDIS_URL'])}; other coursestream commands "
+              f"run here use it and these databases ({found})")
         print("  demo logins:\n    " + "\n    ".join(DEMO_LOGINS))
         print("Ctrl-C stops everything.\n", flush=True)
         return _supervise(children)
     except KeyboardInterrupt:
         return 0
     finally:
+        addresses.remove(var_dir)
         _stop_all(children, stop_timeout)
         if redis is not None:
             redis.stop()
             print("embedded Redis stopped")
+
+
+def _platform_settings(env: dict[str, str], var_dir: Path) -> dict[str, str]:
+    """What another command needs to find this platform: its Redis, its database folder (the
+    SQLite files) and the database URLs it was given."""
+    found = {"REDIS_URL": env["REDIS_URL"], "VAR_DIR": str(var_dir.resolve())}
+    found.update({k: v for k, v in env.items() if k.endswith("_DATABASE_URL")})
+    return found
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _build_web(env: dict[str, str]) -> None:

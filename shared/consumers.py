@@ -31,6 +31,7 @@ from redis.exceptions import ResponseError
 from shared.events import DEFAULT_MAXLEN, Envelope, decode_entry
 from shared.logging import LogIds, get_logger, request_context
 from shared.redis import text
+from shared.stream_health import StreamHealthCollector, watch_health
 from shared.streams import dead_letter, trim_stream
 from shared.tracing import current_traceparent, trace_id, valid_traceparent
 
@@ -67,7 +68,8 @@ class ConsumerMetrics:
             "stream_entries_dead_total", "Entries moved to the dead-letter stream.",
             ["stream", "group"], registry=registry,
         )
-
+        # Lag, pending, dead letters: filled by `running`'s periodic pass.
+        self.health = StreamHealthCollector(registry)
 
 
 @dataclass
@@ -306,10 +308,15 @@ def traced(deliveries: Sequence[Delivery]) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def running(broker: RedisBroker, consumers: Sequence[StreamConsumer]) -> Any:
+async def running(
+    broker: RedisBroker, consumers: Sequence[StreamConsumer], *,
+    health_every_s: float = 15.0, also_streams: Sequence[str] = (),
+) -> Any:
     """Run consumers: groups made, own pending recovered (or left to housekeeping while a
     transient error lasts, so a database that is away never stops a start), broker started,
-    housekeeping on."""
+    housekeeping on, and the stream-health pass (`STREAM_HEALTH_EVERY_S`) over their streams
+    and groups, plus the length of `also_streams` (read without a group), into each
+    consumer's `metrics.health`."""
     recovered = []
     for consumer in consumers:
         await consumer.ensure_group()
@@ -317,6 +324,9 @@ async def running(broker: RedisBroker, consumers: Sequence[StreamConsumer]) -> A
     await broker.start()
     housekeepers = [asyncio.create_task(c.housekeeping_forever(done))
                     for c, done in zip(consumers, recovered, strict=True)]
+    targets = _health_targets(consumers, also_streams)
+    housekeepers += [asyncio.create_task(watch_health(redis, streams, collector, health_every_s))
+                     for collector, (redis, streams) in targets.items()]
     try:
         yield
     finally:
@@ -324,3 +334,16 @@ async def running(broker: RedisBroker, consumers: Sequence[StreamConsumer]) -> A
             task.cancel()
         await asyncio.gather(*housekeepers, return_exceptions=True)
         await broker.stop()
+
+
+def _health_targets(
+    consumers: Sequence[StreamConsumer], also_streams: Sequence[str]
+) -> dict[StreamHealthCollector, tuple[Redis, dict[str, list[str]]]]:
+    """Per collector (one per metrics registry): a Redis client and {stream: groups}."""
+    targets: dict[StreamHealthCollector, tuple[Redis, dict[str, list[str]]]] = {}
+    for consumer in consumers:
+        _, streams = targets.setdefault(consumer.metrics.health, (consumer.redis, {}))
+        for stream in also_streams:
+            streams.setdefault(stream, [])
+        streams.setdefault(consumer.stream, []).append(consumer.group)
+    return targets

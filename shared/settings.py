@@ -41,9 +41,12 @@ class Settings(BaseSettings):
     # How long a service keeps a token's revocation state before asking Redis again.
     revocation_cache_s: float = Field(default=5.0, ge=0)
     consumer_name: str | None = None
-    # Where a stream worker serves /metrics (its port is the worker's own setting); containers
-    # set 0.0.0.0 so that Prometheus can reach it.
-    worker_metrics_host: str = "127.0.0.1"
+    # Where a stream worker serves /metrics (its port is the worker's own setting): every
+    # interface, so that Prometheus reaches it in a container; `coursestream up` sets
+    # 127.0.0.1 (one machine, nothing to scrape it from outside).
+    worker_metrics_host: str = "0.0.0.0"
+    # How often a process that consumes streams reads their health (shared.stream_health).
+    stream_health_every_s: float = Field(default=15.0, gt=0)
     # Graceful stop of a service (shared.drain): on SIGTERM, /readyz is 503 while requests are
     # still served for drain_s; then in-flight requests and the rest of the stop get
     # shutdown_timeout_s before the process exits anyway.

@@ -13,7 +13,7 @@ from services.catalog.entrypoints.consumers import command_consumer, follow_chan
 from services.catalog.entrypoints.http import RUNTIME_KEY, setup_routes
 from services.catalog.entrypoints.problems import PROBLEMS
 from services.catalog.settings import Settings
-from services.catalog.streams import COMMANDS_GROUP, COMMANDS_STREAM
+from services.catalog.streams import COMMANDS_GROUP, COMMANDS_STREAM, EVENTS_STREAM
 from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, make_verifier
 from shared.broker import make_broker
 from shared.consumers import running
@@ -69,7 +69,8 @@ async def _streams(app: web.Application, runtime: Runtime) -> AsyncIterator[None
     add_readiness_check(app, "redis", redis_check(runtime.redis))
     add_readiness_check(app, "consumers", streams)
     try:
-        async with running(broker, consumers):
+        async with running(broker, consumers, also_streams=[EVENTS_STREAM],
+                           health_every_s=runtime.settings.stream_health_every_s):
             yield
     finally:
         follower.cancel()

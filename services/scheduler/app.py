@@ -51,5 +51,8 @@ async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[
             settings.consumer_for("scheduler"), settings.scheduler_claim_idle_ms,
         )
         consumer.subscribe(broker)
-        async with running(broker, [consumer]), running_loops(runtime):
+        async with (
+            running(broker, [consumer], health_every_s=settings.stream_health_every_s),
+            running_loops(runtime),
+        ):
             yield

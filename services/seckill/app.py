@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 
@@ -11,9 +12,11 @@ from services.seckill import handlers
 from services.seckill.bootstrap import bootstrap
 from services.seckill.domain import DatabaseUnavailable
 from services.seckill.entrypoints.http import RUNTIME_KEY, end_event_streams, setup_routes
+from services.seckill.entrypoints.invariant_watch import watch_invariant
 from services.seckill.entrypoints.problems import PROBLEMS
+from services.seckill.metrics import InvariantMetrics
 from services.seckill.settings import Settings
-from services.seckill.streams import COMMANDS_GROUP, SECKILL_COMMANDS
+from services.seckill.streams import COMMANDS_GROUP, SECKILL_COMMANDS, SECKILL_EVENTS
 from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, Revocations, make_verifier
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, StreamConsumer, running
@@ -57,7 +60,17 @@ def _resources(
             )
             commands.subscribe(broker)
             runtime.ticket_channels.start()
-            async with running(broker, [commands]):
-                yield
+            every_s = settings.seckill_invariant_every_s
+            invariant = (asyncio.create_task(
+                watch_invariant(runtime, InvariantMetrics(registry), every_s))
+                if every_s else None)
+            try:
+                async with running(broker, [commands], also_streams=[SECKILL_EVENTS],
+                                   health_every_s=settings.stream_health_every_s):
+                    yield
+            finally:
+                if invariant is not None:
+                    invariant.cancel()
+                    await asyncio.gather(invariant, return_exceptions=True)
 
     return resources

@@ -370,6 +370,17 @@ async def reconcile(
     return figures
 
 
+async def invariant_drift(repo: OrderRepository, store: SaleStore) -> dict[int, int]:
+    """Units by which each item misses the invariant (0 where it holds): `reconcile` without
+    fix, read again where it found a drift, and a drift counted only when the second read
+    shows the same (a busy sale can show a passing one, as for `--fix`)."""
+    first = await reconcile(repo, store)
+    again = ({f.item_id: f.drift for f in await reconcile(repo, store)}
+             if any(f.drift for f in first) else {})
+    return {f.item_id: abs(f.drift) if f.drift and again.get(f.item_id) == f.drift else 0
+            for f in first}
+
+
 async def _figures(repo: OrderRepository, store: SaleStore, item: ItemRow) -> ItemFigures:
     remaining, unacked = await store.snapshot(item.id)
     holders, _ = await repo.holding(item.id)

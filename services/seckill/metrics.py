@@ -29,19 +29,17 @@ class OrderWriterMetrics:
             "seckill_orders_written_total", "Order requests handled, by result.", ["result"],
             registry=registry,
         )
-        self.lag = Gauge(
-            "seckill_order_writer_lag", "Entries not yet delivered to the group.",
-            ["stream"], registry=registry,
-        )
-        self.pending = Gauge(
-            "seckill_order_writer_pending", "Entries delivered but not acknowledged.",
-            ["stream"], registry=registry,
-        )
-        self.oldest_pending_age = Gauge(
-            "seckill_order_writer_oldest_pending_seconds",
-            "Age of the oldest unacknowledged entry.", ["stream"], registry=registry,
-        )
         self.dead = Counter(
             "seckill_order_requests_dead_total",
             "Order requests dead-lettered (ticket failed, unit returned).", registry=registry,
+        )
+
+
+class InvariantMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.drift = Gauge(
+            "seckill_invariant_drift",
+            "Units by which the item misses orders + Redis stock + pending requests = stock "
+            "(0 when the invariant holds), from the periodic read-only reconcile.",
+            ["item"], registry=registry,
         )

@@ -36,4 +36,6 @@ class Settings(ServiceSettings):
     order_writer_max_deliveries: int = Field(default=5, ge=1)
     # The order writer serves /metrics on this port; 0 turns it off.
     order_writer_metrics_port: int = Field(default=8012, ge=0, le=65535)
-
+    # The read-only reconcile pass of the app (the gauge seckill_invariant_drift{item}) runs
+    # this often; 0 turns it off.
+    seckill_invariant_every_s: float = Field(default=60.0, ge=0)

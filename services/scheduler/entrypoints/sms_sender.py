@@ -90,7 +90,7 @@ async def sms_sender(
         )
         broker = make_broker(settings.require_redis_url())
         consumer.subscribe(broker)
-        async with running(broker, [consumer]):
+        async with running(broker, [consumer], health_every_s=settings.stream_health_every_s):
             log.info("sms sender consuming", provider=settings.sms_provider, stream=SMS_STREAM)
             yield sender
 

@@ -7,15 +7,10 @@ entries idle on a dead consumer, dead letters after `max_deliveries`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
-
-from redis.asyncio import Redis
 
 from services.seckill import handlers
 from services.seckill.bootstrap import bootstrap
@@ -27,11 +22,9 @@ from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer, running
 from shared.logging import get_logger
 from shared.metrics import Metrics
-from shared.redis import text
 from shared.worker import run_worker
 
 log = get_logger(__name__)
-GAUGE_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -84,44 +77,9 @@ async def order_writer(
         broker = make_broker(settings.require_redis_url())
         for consumer in consumers:
             consumer.subscribe(broker)
-        gauges = asyncio.create_task(_sample_forever(rt.redis, streams, writer_metrics))
-        try:
-            async with running(broker, consumers):
-                log.info("order writer running", streams=len(consumers))
-                yield
-        finally:
-            gauges.cancel()
-            await asyncio.gather(gauges, return_exceptions=True)
-
-
-async def _sample_forever(
-    redis: Redis, streams: list[str], metrics: OrderWriterMetrics
-) -> None:
-    while True:
-        for stream in streams:
-            try:
-                await _sample(redis, stream, metrics)
-            except Exception as exc:  # a stream not created yet, Redis away: try again later
-                log.debug("sampling failed", stream=stream, error=str(exc))
-        await asyncio.sleep(GAUGE_EVERY_S)
-
-
-async def _sample(redis: Redis, stream: str, metrics: OrderWriterMetrics) -> None:
-    if not await redis.exists(stream):
-        return
-    groups: Any = await redis.xinfo_groups(stream)
-    group = next((g for g in groups if g["name"] in (ORDER_WRITER_GROUP,
-                                                     ORDER_WRITER_GROUP.encode())), None)
-    if group is None:
-        return
-    metrics.lag.labels(stream).set(group.get("lag") or 0)
-    metrics.pending.labels(stream).set(group["pending"])
-    age = 0.0
-    if group["pending"]:
-        oldest: Any = await redis.xpending_range(stream, ORDER_WRITER_GROUP, "-", "+", 1)
-        entry_id = text(oldest[0]["message_id"])
-        age = max(0.0, time.time() - int(entry_id.partition("-")[0]) / 1000)
-    metrics.oldest_pending_age.labels(stream).set(age)
+        async with running(broker, consumers, health_every_s=settings.stream_health_every_s):
+            log.info("order writer running", streams=len(consumers))
+            yield
 
 
 async def main() -> None:
