@@ -19,7 +19,9 @@ from services.gateway.adapters.replicas import Pool, Replica
 from services.gateway.adapters.upstreams import Upstreams
 from services.gateway.entrypoints.compression import negotiate
 from services.gateway.entrypoints.event_streams import is_event_stream, relay_events
+from services.gateway.entrypoints.identity import assertion
 from services.gateway.settings import Settings
+from shared.auth import ASSERTION_HEADER
 from shared.drain import DRAIN_KEY
 from shared.http import (
     CORRELATION_ID_HEADER,
@@ -88,6 +90,8 @@ class Proxy:
     async def forward(self, request: web.Request, pool: Pool) -> web.StreamResponse:
         assert self._session is not None, "the proxy session is given by the app's cleanup_ctx"
         headers = upstream_headers(request)
+        if (asserted := await assertion(request)) is not None:
+            headers[ASSERTION_HEADER] = asserted  # the caller, checked once, here
         # Read whole, within the app's `client_max_size` (GATEWAY_MAX_BODY_BYTES): a larger
         # body is a 413 problem here, whatever the upstream would allow.
         body = await request.read() if request.body_exists else None
