@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from shared.redis import ScriptBatcher
+
 # INCR and the window's expiry in one step, so a counter never lives on without one.
 HIT = """
 local n = redis.call('INCR', KEYS[1])
@@ -90,7 +92,8 @@ class RateLimit:
         self.name, self.quota, self.window_s = name, quota, window_s
         self._prefix = f"gateway:rate:{name}:"
         self._interval_ms = window_s * 1000 / quota
-        self._gcra = redis.register_script(GCRA)
+        # The requests of one loop turn share a round trip (a sale's attempts come together).
+        self._gcra = ScriptBatcher(redis, redis.register_script(GCRA))
 
     async def take(self, subject: str,
                    revocation: tuple[str, list[str]] | None = None) -> RateDecision:
@@ -101,7 +104,7 @@ class RateLimit:
         if revocation is not None:
             keys.append(revocation[0])
             args.extend(revocation[1])
-        allowed, remaining, reset_ms, retry_ms, *state = await self._gcra(keys=keys, args=args)
+        allowed, remaining, reset_ms, retry_ms, *state = await self._gcra(keys, args)
         return RateDecision(
             bool(allowed), int(remaining), ceil_seconds(int(reset_ms)), ceil_seconds(int(retry_ms)),
             (state[0], b"1" if state[1] else None) if revocation is not None and state else None)
