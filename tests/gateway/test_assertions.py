@@ -205,3 +205,14 @@ async def test_a_client_sent_assertion_is_dropped_by_the_gateway_and_ignored_by_
         response = await seckill.post(ITEMS, json=body, headers={
             ASSERTION_HEADER: value, "X-Request-ID": "req-forged"})
         await assert_problem(response, 401, "unauthenticated")
+
+
+@pytest.mark.integration
+async def test_the_gateway_itself_never_takes_an_assertion(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(gateway_assertion_key=KEY)
+    signed = Assertions(KEY.encode(), ttl_s=5).sign(PRINCIPAL, "req-me")
+    response = await gateway.get("/api/v1/auth/me", headers={
+        ASSERTION_HEADER: signed, "X-Request-ID": "req-me"})
+    await assert_problem(response, 401, "unauthenticated")
