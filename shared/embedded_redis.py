@@ -22,6 +22,11 @@ def server_binary() -> Path:
     return binary
 
 
+def cli_binary() -> Path:
+    """`valkey-cli`, shipped beside the server."""
+    return server_binary().with_name("valkey-cli")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,3 +89,73 @@ class EmbeddedRedis:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+@dataclass
+class EmbeddedCluster:
+    """A Redis Cluster of `masters` valkey-servers, each with `replicas` replicas, on loopback.
+
+    Slots are assigned by `valkey-cli --cluster create`; each node's cluster bus gets its own
+    free port (`--cluster-port`), since a free port plus 10,000 may not be a port at all."""
+
+    data_dir: Path
+    masters: int = 3
+    replicas: int = 1
+    node_timeout_ms: int = 2000
+    nodes: list[EmbeddedRedis] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The URL our settings take: `redis+cluster://` and every node as a startup node."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self, timeout: float = 30.0) -> EmbeddedCluster:
+        for index in range(self.masters * (1 + self.replicas)):
+            self.nodes.append(EmbeddedRedis(
+                self.data_dir / f"node-{index}", port=free_port(), aof=False, extra_args=[
+                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                    "--cluster-port", str(free_port()),
+                    "--cluster-node-timeout", str(self.node_timeout_ms),
+                ],
+            ).start())
+        subprocess.run(
+            [str(cli_binary()), "--cluster", "create",
+             *(f"127.0.0.1:{n.port}" for n in self.nodes),
+             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+            check=True, capture_output=True, timeout=timeout,
+        )
+        deadline = time.monotonic() + timeout
+        while not self._ready():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError("the cluster did not reach cluster_state:ok on every node")
+            time.sleep(0.1)
+        return self
+
+    def _cli(self, node: EmbeddedRedis, *command: str) -> str:
+        return subprocess.run(
+            [str(cli_binary()), "-p", str(node.port), *command],
+            check=True, capture_output=True, text=True, timeout=5,
+        ).stdout
+
+    def _ready(self) -> bool:
+        """Every node sees the cluster ok, and every replica has finished its first sync."""
+        for node in self.nodes:
+            if "cluster_state:ok" not in self._cli(node, "cluster", "info"):
+                return False
+            role = self._cli(node, "info", "replication")
+            if "role:slave" in role and "master_link_status:up" not in role:
+                return False
+        return True
+
+    def master_nodes(self) -> list[EmbeddedRedis]:
+        """The nodes that are masters now (a failover changes them)."""
+        return [
+            n for n in self.nodes
+            if n.process is not None and n.process.poll() is None
+            and "role:master" in self._cli(n, "info", "replication")
+        ]
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

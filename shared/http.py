@@ -8,22 +8,25 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import orjson
-from aiohttp import hdrs, web
+from aiohttp import StreamReader, hdrs, web
 from aiohttp.typedefs import Middleware
+from aiohttp.web_protocol import RequestHandler
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.drain import DRAIN_KEY, add_drain
+from shared.drain import DRAIN_KEY, Drain, add_drain
 from shared.errors import DomainError
 from shared.logging import get_logger, request_context
 from shared.metrics import Handler, Metrics, route_template
 from shared.openapi import schema_errors
 from shared.problems import (
+    PROBLEM_CONTENT_TYPE,
     SHARED_PROBLEMS,
     Problem,
     ProblemTable,
@@ -58,7 +61,9 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 log = get_logger(__name__)
 
 
-def request_middleware(metrics: Metrics, problems: ProblemTable = SHARED_PROBLEMS) -> Middleware:
+def request_middleware(
+    metrics: Metrics, problems: ProblemTable = SHARED_PROBLEMS, drain: Drain | None = None
+) -> Middleware:
     """All the per-request plumbing in one middleware: each middleware layer costs a coroutine
     and an aiohttp wrapper per request, and on a small read three of them were a fifth of the
     CPU. Innermost first, it:
@@ -68,8 +73,11 @@ def request_middleware(metrics: Metrics, problems: ProblemTable = SHARED_PROBLEM
     - accepts or makes a request id and binds it, with the correlation id and the trace id
       (a valid W3C `traceparent` kept, else a new one: `shared.tracing`), to every log line
       written while the request is served, the error log included; the traceparent is the
-      current one for envelopes built meanwhile; one `request served` line at the end.
+      current one for envelopes built meanwhile; one `request served` line at the end;
+    - keeps the request in `drain.in_flight` while it is handled (a stop waits for the
+      bodies still arriving: `shared.drain`).
     """
+    in_flight: set[StreamReader] = drain.in_flight if drain is not None else set()
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -83,6 +91,7 @@ def request_middleware(metrics: Metrics, problems: ProblemTable = SHARED_PROBLEM
                                      "trace_id": trace_id(traceparent)})
         traced = current_traceparent.set(traceparent)
         status = 500
+        in_flight.add(request.content)
         try:
             try:
                 response = await handler(request)
@@ -108,6 +117,7 @@ def request_middleware(metrics: Metrics, problems: ProblemTable = SHARED_PROBLEM
                 response.headers[REQUEST_ID_HEADER] = request_id
             return response
         finally:
+            in_flight.discard(request.content)
             elapsed = time.perf_counter() - started
             _log_request(request, status, elapsed)
             current_traceparent.reset(traced)
@@ -181,6 +191,50 @@ async def no_server_header(request: web.Request, response: web.StreamResponse) -
     """(An `on_response_prepare` hook.) aiohttp names itself and Python's version in `Server`
     on every answer: not ours to publish."""
     response.headers.popall(hdrs.SERVER, None)
+
+
+class _BareResponse(web.Response):
+    """An answer made outside the app (no `on_response_prepare` runs for it), without the
+    `Server` header aiohttp adds as it prepares the headers."""
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self.headers.popall(hdrs.SERVER, None)
+
+
+class _ProblemRequestHandler(RequestHandler):
+    """aiohttp answers what never reaches the app itself (`RequestHandler.handle_error`: a
+    request line or header it cannot parse, 400; a handler that timed out, 504) in plain
+    text, with `Server`. The same answers here, as problem+json and without it."""
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises once an answer began
+        if status == 400 and message:
+            detail = f"The request could not be read as HTTP: {message[:200]}"
+        else:
+            detail = HTTPStatus(status).description or HTTPStatus(status).phrase
+        problem = Problem(status, detail=detail)
+        answer = _BareResponse(status=status, body=orjson.dumps(problem.body()),
+                               content_type=PROBLEM_CONTENT_TYPE)
+        answer.force_close()  # as aiohttp's own: the connection's state is unknown
+        return answer
+
+
+class _ProblemServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class AppRunner(web.AppRunner):
+    """`web.AppRunner` whose connections answer aiohttp's own errors as problems
+    (`_ProblemRequestHandler`); `shared.drain.serve` runs every service with it."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _ProblemServer  # the same server, its connections made as above
+        return server
 
 
 def _default(value: Any) -> Any:
@@ -264,14 +318,15 @@ def create_base_app(
     on top of the shared ones. Services add readiness checks with `add_readiness_check`
     (`database_check`, `redis_check`) and their routes after this.
     """
-    metrics = Metrics(service)
+    metrics, drain = Metrics(service), Drain()
     app = web.Application(
-        middlewares=[request_middleware(metrics, {**SHARED_PROBLEMS, **(problems or {})})],
+        middlewares=[request_middleware(metrics, {**SHARED_PROBLEMS, **(problems or {})},
+                                        drain)],
         **kwargs,
     )
     app[METRICS_KEY] = metrics
     app[READINESS_KEY] = {}
-    add_drain(app)
+    add_drain(app, drain)
     app.on_startup.append(_freeze_startup_objects)
     app.on_response_prepare.append(no_server_header)
     app.router.add_get("/healthz", healthz)

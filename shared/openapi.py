@@ -9,11 +9,14 @@ from functools import cache
 from typing import Any
 
 import jsonschema_rs
-from pydantic import BaseModel
+from pydantic import BaseModel, GetJsonSchemaHandler, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
 
 from shared.pagination import MAX_PAGE, MAX_PAGE_SIZE
 
-PROBLEM: dict[str, Any] = {"description": "problem+json", "content": {
+# Every problem answer points at one response of the document's components.
+PROBLEM: dict[str, Any] = {"$ref": "#/components/responses/Problem"}
+PROBLEM_RESPONSE: dict[str, Any] = {"description": "problem+json", "content": {
     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 PAGE = [{"name": "page", "in": "query",
@@ -53,8 +56,26 @@ def path_param(name: str, type_: str = "integer") -> list[dict[str, Any]]:
     return [{"name": name, "in": "path", "required": True, "schema": {"type": type_}}]
 
 
-def ok(description: str, status: str = "200", media: str = "application/json") -> dict[str, Any]:
-    return {status: {"description": description, "content": {media: {}}}}
+def ref(model: type) -> dict[str, str]:
+    """A reference to `model`'s schema (listed in the document's `models` or `answers`)."""
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def ok(description: str, status: str = "200", media: str = "application/json",
+       model: type | None = None, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A success answer: its body is `model` (a TypedDict or pydantic model listed in the
+    document's `answers`), or `schema`."""
+    content = {"schema": ref(model)} if model is not None else {"schema": schema} if schema else {}
+    return {status: {"description": description, "content": {media: content}}}
+
+
+def page_of(model: type) -> dict[str, Any]:
+    """The schema of a `shared.pagination.page_body` page of `model` rows."""
+    link = {"type": ["string", "null"]}
+    return {"type": "object", "required": ["count", "next", "previous", "results"],
+            "properties": {"count": {"type": "integer", "minimum": 0}, "next": link,
+                           "previous": link,
+                           "results": {"type": "array", "items": ref(model)}}}
 
 
 def errors(*statuses: int | str) -> dict[str, Any]:
@@ -66,6 +87,37 @@ def body(model: type[BaseModel]) -> dict[str, Any]:
     """A required JSON body validated by `model` (listed in the document's `models`)."""
     return {"required": True, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+
+
+class SchemaOf:
+    """`Annotated[dict[str, Any], SchemaOf(Model)]`: a field holding `Model` already dumped to
+    a dict (say with `exclude_none`), described by `Model`'s own JSON schema."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: Any, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(TypeAdapter(self.model).core_schema)
+
+
+def inlined(model: Any) -> dict[str, Any]:
+    """The JSON schema of `model` (a type pydantic knows) with its `$defs` written in place:
+    for where a schema cannot point at the document's components."""
+    schema = TypeAdapter(model).json_schema()
+    return _inline(schema, schema.pop("$defs", {}))
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.rsplit("/", 1)[-1]], defs)
+        return {key: _inline(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
 
 
 def money(digits: int) -> tuple[Decimal, Callable[[dict[str, Any]], None]]:
@@ -124,19 +176,33 @@ def complete(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-def document(
-    service: str, paths: dict[str, Any], models: Iterable[type[BaseModel]] = ()
+def component_schemas(
+    models: Iterable[type[BaseModel]] = (), answers: Iterable[type] = ()
 ) -> dict[str, Any]:
-    """The whole document: `paths`, the schemas of `models` and the problem schema."""
+    """The problem schema, the schemas of the request `models` (as they validate) and of the
+    `answers` (TypedDicts or models, as they render), each under its class name."""
     schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
-    for model in models:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
+    for kinds, mode in ((models, "validation"), (answers, "serialization")):
+        for model in kinds:
+            schema = TypeAdapter(model).json_schema(
+                ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+    return schemas
+
+
+def document(
+    service: str, paths: dict[str, Any], models: Iterable[type[BaseModel]] = (),
+    answers: Iterable[type] = (),
+) -> dict[str, Any]:
+    """The whole document: `paths`, the problem schema and those of `models` and `answers`
+    (`component_schemas`)."""
+    schemas = component_schemas(models, answers)
     return {
         "openapi": "3.1.0",
         "info": {"title": f"coursestream {service}", "version": "1"},
         "paths": complete(paths),
-        "components": {"schemas": schemas, "securitySchemes": {
+        "components": {"schemas": schemas, "responses": {"Problem": PROBLEM_RESPONSE},
+                       "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }

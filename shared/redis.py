@@ -6,8 +6,11 @@ import asyncio
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+
+CLUSTER_SCHEME = "redis+cluster://"
 
 
 def make_redis(url: str, max_connections: int = 200) -> Redis:
@@ -17,6 +20,22 @@ def make_redis(url: str, max_connections: int = 200) -> Redis:
         url, max_connections=max_connections, timeout=5, health_check_interval=30
     )
     return Redis(connection_pool=pool)
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def make_cluster_redis(url: str, max_connections: int = 200) -> RedisCluster:
+    """redis-py's cluster client for `redis+cluster://host:port[,host:port...]`: every listed
+    node is a startup node (any one that answers gives the slot map); it follows MOVED and ASK
+    redirections and, after a failover, reloads the slot map by itself."""
+    hosts = url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
+    nodes = [ClusterNode(host, int(port)) for host, _, port in
+             (entry.rpartition(":") for entry in hosts.split(",") if entry)]
+    return RedisCluster(
+        startup_nodes=nodes, max_connections=max_connections, health_check_interval=30
+    )
 
 
 def text(value: Any) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -92,7 +91,7 @@ def _banner_loader(store: SqlCatalogStore, base_url: str) -> Load:
     """The database side of the banner cache: one query, rendered as `GET /banners` answers
     (so the cached copy is the body, absolute image URLs included)."""
 
-    async def load() -> list[dict[str, Any]]:
+    async def load() -> list[serializers.BannerOut]:
         async with store.reading() as repo:
             return serializers.banners(await repo.banners(), base_url)
 

@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
                           client_max_size=settings.gateway_max_body_bytes)
     app.middlewares.append(rate_limit_middleware(tuple(settings.trusted_proxies)))
     app.middlewares.append(compression_middleware)
-    Cors(settings.cors_allowed_origins).setup(app)
+    cors = Cors(settings.cors_allowed_origins)
+    cors.setup(app)
     proxy = Proxy(settings)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
     app.cleanup_ctx.extend([resources, admin_site(settings)])
     auth_http.setup_routes(app)
-    OpenApi(settings.replica_urls(), proxy.get_json).add_routes(app)
+    OpenApi(settings.replica_urls(), proxy.get_json, cors).add_routes(app)
     proxy.add_routes(app)
     add_web_routes(app, settings.web_dist_dir, settings.web_media_dir, settings.public_base_url)
     return app

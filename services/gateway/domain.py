@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, StringConstraints
+from typing_extensions import TypedDict
 
 from shared.errors import AlreadyExists, DomainError, Unavailable
 
@@ -30,6 +31,14 @@ Password = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_length=
 Code = Annotated[str, StringConstraints(pattern=rf"^\d{{{CODE_LENGTH}}}$")]
 
 
+class PublicUser(TypedDict):
+    """What clients see of a user (`User.public`)."""
+
+    id: int
+    phone: str
+    roles: list[str]
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -43,7 +52,7 @@ class User:
     def is_admin(self) -> bool:
         return ADMIN in self.roles
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> PublicUser:
         """What clients see of a user."""
         return {"id": self.id, "phone": self.phone, "roles": list(self.roles)}
 

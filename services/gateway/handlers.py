@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from typing_extensions import TypedDict
 
 from services.gateway.domain import (
     InvalidCredentials,
     InvalidRefreshToken,
     NewUser,
+    PublicUser,
     RefreshTokenReused,
     TooManyFailedLogins,
     TooManyWrongPasswords,
@@ -31,6 +33,17 @@ from services.gateway.ports import (
 )
 
 
+class Tokens(TypedDict):
+    """A token pair and its user, as a login or a refresh answers it."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    user: PublicUser
+
+
 @dataclass(frozen=True, slots=True)
 class Sessions:
     """Login sessions: a short access token and a refresh token that is used up by each
@@ -42,10 +55,10 @@ class Sessions:
     revocations: Revocations
     refresh_ttl_s: int
 
-    async def start(self, user: User) -> dict[str, Any]:
+    async def start(self, user: User) -> Tokens:
         return await self._grant(user, new_session_id())
 
-    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+    async def refresh(self, refresh_token: str) -> Tokens:
         grant = await self.refresh_tokens.use(refresh_token_hash(refresh_token))
         if grant is None:
             raise InvalidRefreshToken
@@ -63,7 +76,7 @@ class Sessions:
         await self.refresh_tokens.revoke_session(session_id)
         await self.revocations.log_out(user_id, session_id, self.tokens.ttl_s)
 
-    async def _grant(self, user: User, session_id: str) -> dict[str, Any]:
+    async def _grant(self, user: User, session_id: str) -> Tokens:
         if not user.is_active:
             raise UserDisabled
         version = await self.revocations.version(user.id)
@@ -95,7 +108,7 @@ class Logins:
     address_failures: WindowLimiter
     phone_failures: WindowLimiter
 
-    async def with_password(self, phone: str, password: str, client_ip: str) -> dict[str, Any]:
+    async def with_password(self, phone: str, password: str, client_ip: str) -> Tokens:
         await self._take_address_slot(client_ip)
         retry_after = await self.phone_failures.hit(phone)
         if retry_after is not None:
@@ -120,7 +133,7 @@ class Logins:
             await self.codes.withdraw(phone)
             raise
 
-    async def with_code(self, phone: str, code: str, client_ip: str) -> dict[str, Any]:
+    async def with_code(self, phone: str, code: str, client_ip: str) -> Tokens:
         """A right code logs in; a phone seen for the first time becomes a user."""
         await self._take_address_slot(client_ip)
         if not await self.codes.check(phone, code):

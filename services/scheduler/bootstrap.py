@@ -62,6 +62,7 @@ async def bootstrap(
             events=RedisEventPublisher(redis), metrics=metrics,
             target_streams=settings.scheduler_target_streams,
             wake_runner=asyncio.Event(), wake_mover=asyncio.Event(),
+            backfill_max_runs=settings.scheduler_backfill_max_runs,
         )
         yield Runtime(
             settings=settings, engine=engine, redis=redis, repo=repo, delays=delays,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from services.scheduler.domain.backfill import BackfilledRun, BackfillRequest, backfill_times
 from services.scheduler.domain.builtins import builtin_schedule, updated_builtin
 from services.scheduler.domain.delays import DelayCancel, DelayRequest, StoredDelay
 from services.scheduler.domain.errors import (
@@ -18,6 +19,7 @@ from services.scheduler.domain.errors import (
 )
 from services.scheduler.domain.schedules import (
     EventSpec,
+    Pause,
     RunRecord,
     Schedule,
     SchedulePatch,
@@ -46,6 +48,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def run_envelope(schedule: Schedule, nominal: datetime) -> Envelope:
+    """The event of one nominal run, as every fire of it (normal or backfill) publishes it."""
+    event_id = run_event_id(schedule.id, nominal)
+    return Envelope(id=event_id, type=schedule.event.type, producer="scheduler",
+                    correlation_id=event_id, data=schedule.event.data)
+
+
 @dataclass
 class SchedulerHandlers:
     repo: ScheduleRepository
@@ -58,6 +67,7 @@ class SchedulerHandlers:
     wake_runner: asyncio.Event
     wake_mover: asyncio.Event
     clock: Clock = utc_now
+    backfill_max_runs: int = 1000
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         schedule = await self.repo.get(schedule_id)
@@ -68,19 +78,23 @@ class SchedulerHandlers:
     def _check(self, trigger: AnyTrigger | None, event: EventSpec, now: datetime) -> None:
         check_rules(trigger, event, now, self.target_streams)
 
-    async def create_schedule(self, spec: ScheduleSpec) -> Schedule:
+    async def create_schedule(self, spec: ScheduleSpec, by: str | None = None) -> Schedule:
+        """`by`: who asks (shown as who paused it, when created paused)."""
         now = self.clock()
         schedule = Schedule(
             id=spec.id or new_schedule_id(), trigger=spec.trigger, event=spec.event,
             misfire_grace_s=spec.misfire_grace_s, jitter_s=spec.jitter_s,
             coalesce=spec.coalesce, enabled=spec.enabled, created_at=now, updated_at=now,
+            runs_left=spec.runs_left, pause=None if spec.enabled else Pause(now, by),
         ).rescheduled(now)
         self._check(schedule.trigger, schedule.event, now)
         await self.repo.add(schedule)
         self.wake_runner.set()
         return schedule
 
-    async def update_schedule(self, schedule_id: str, patch: SchedulePatch) -> Schedule:
+    async def update_schedule(
+        self, schedule_id: str, patch: SchedulePatch, by: str | None = None
+    ) -> Schedule:
         now = self.clock()
         current = await self.get_schedule(schedule_id)
         changes = patch.model_dump(exclude_unset=True)
@@ -89,17 +103,35 @@ class SchedulerHandlers:
         })
         if "trigger" in changes or "event" in changes:
             self._check(updated.trigger if "trigger" in changes else None, updated.event, now)
-        if {"trigger", "enabled"} & changes.keys():
+        if "enabled" in changes and updated.enabled != current.enabled:
+            updated = replace(updated, pause=None if updated.enabled else Pause(now, by))
+        return await self._save(current, updated, now, runs_left="runs_left" in changes)
+
+    async def _save(
+        self, current: Schedule, updated: Schedule, now: datetime, *, runs_left: bool = False
+    ) -> Schedule:
+        """Replan what the change moves, write it and wake the runner."""
+        if (current.trigger, current.enabled) != (updated.trigger, updated.enabled) or (
+                runs_left and current.next_run_at is None):
             updated = updated.rescheduled(now)
-        elif "jitter_s" in changes and updated.next_nominal_at is not None:
+        elif updated.jitter_s != current.jitter_s and updated.next_nominal_at is not None:
             updated = replace(updated, next_fire_at=updated.fire_time(updated.next_nominal_at))
-        saved = await self.repo.save(updated)
+        saved = await self.repo.save(updated, runs_left=runs_left)
         self.wake_runner.set()
         return saved
 
-    async def set_enabled(self, schedule_id: str, enabled: bool) -> Schedule:
-        """Pause or resume. Runs due while paused are not caught up on resume."""
-        return await self.update_schedule(schedule_id, SchedulePatch(enabled=enabled))
+    async def pause(self, schedule_id: str, note: str | None = None,
+                    by: str | None = None) -> Schedule:
+        """Stop firing until resumed; `note` (why) and `by` (who) are shown on the schedule.
+        Pausing a paused schedule replaces its note."""
+        now = self.clock()
+        current = await self.get_schedule(schedule_id)
+        return await self._save(current, replace(
+            current, enabled=False, updated_at=now, pause=Pause(now, by, note)), now)
+
+    async def resume(self, schedule_id: str) -> Schedule:
+        """Runs due while paused are not caught up (backfill them if they are wanted)."""
+        return await self.update_schedule(schedule_id, SchedulePatch(enabled=True))
 
     async def delete_schedule(self, schedule_id: str) -> None:
         schedule = await self.get_schedule(schedule_id)
@@ -120,6 +152,33 @@ class SchedulerHandlers:
         await self.repo.record_runs(schedule.id, [run])
         self.metrics.fires.labels(schedule.id, "triggered").inc()
         return run
+
+    async def backfill(
+        self, schedule_id: str, request: BackfillRequest
+    ) -> list[BackfilledRun]:
+        """Fire now, oldest first, each run of the window not published yet, with the event
+        id its normal fire has: a run fired already (recorded, or published by a leader
+        that has not recorded it yet) is not published again. Any replica; paused or
+        exhausted schedules too; not counted in `runs_left` (an explicit extra, as trigger)."""
+        schedule = await self.get_schedule(schedule_id)
+        times = backfill_times(schedule, request, self.clock(), self.backfill_max_runs)
+        if not times:
+            return []
+        fired = await self.repo.fired_runs(schedule.id, times[0], times[-1])
+        done: list[BackfilledRun] = []
+        records: list[RunRecord] = []
+        for nominal in times:
+            if nominal in fired:
+                done.append(BackfilledRun(nominal, fired[nominal], False))
+                continue
+            envelope = run_envelope(schedule, nominal)
+            result = await self.runs.publish(None, schedule.event.stream, envelope)
+            done.append(BackfilledRun(nominal, envelope.id, result == "published"))
+            if result == "published":  # a duplicate is recorded by whoever published it
+                records.append(RunRecord(nominal, self.clock(), envelope.id, None, "backfilled"))
+                self.metrics.fires.labels(schedule.id, "backfilled").inc()
+        await self.repo.record_backfill(schedule.id, records)
+        return done
 
     async def sync_builtins(self, specs: Sequence[ScheduleSpec]) -> None:
         """Insert the missing ones; rewrite one only when the file's definition changed since
@@ -157,11 +216,8 @@ class SchedulerHandlers:
                 self.metrics.missed.labels(schedule.id, run.outcome).inc()
                 records.append(RunRecord(run.nominal_at, None, None, None, run.outcome))
                 continue
-            event_id = run_event_id(schedule.id, run.nominal_at)
-            envelope = Envelope(
-                id=event_id, type=schedule.event.type, producer="scheduler",
-                correlation_id=event_id, data=schedule.event.data,
-            )
+            envelope = run_envelope(schedule, run.nominal_at)
+            event_id = envelope.id
             result = await self.runs.publish(lease, schedule.event.stream, envelope)
             if result == "fenced":
                 raise LostLease(lease)

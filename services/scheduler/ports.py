@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from typing_extensions import TypedDict
+
 from services.scheduler.domain.delays import Moved, StoredDelay
 from services.scheduler.domain.schedules import RunRecord, Schedule
 from services.scheduler.domain.sms import SmsMessage
@@ -15,6 +17,17 @@ from shared.events import Envelope
 Clock = Callable[[], datetime]  # an aware datetime, now
 PublishResult = Literal["published", "duplicate", "fenced"]
 
+
+
+class PendingDelay(TypedDict):
+    """A pending delay as the API shows it (`GET /delays/{id}`)."""
+
+    id: str
+    due_at: datetime
+    stream: str
+    type: str
+    data: dict[str, Any]
+    key: str | None
 
 class ScheduleRepository(Protocol):
     async def add(self, schedule: Schedule) -> None:
@@ -25,8 +38,9 @@ class ScheduleRepository(Protocol):
     async def page(self, offset: int, limit: int) -> tuple[int, list[Schedule]]:
         """The count of all schedules, and one page of them by id."""
 
-    async def save(self, schedule: Schedule) -> Schedule:
-        """Write an API change; the saved schedule has the next revision."""
+    async def save(self, schedule: Schedule, *, runs_left: bool = False) -> Schedule:
+        """Write an API change; the saved schedule has the next revision. `runs_left` is
+        written only when asked (a change that sets it): it is the leader's to decrement."""
 
     async def delete(self, schedule_id: str) -> bool: ...
 
@@ -40,9 +54,20 @@ class ScheduleRepository(Protocol):
         next_nominal_at: datetime | None, next_fire_at: datetime | None,
     ) -> bool:
         """Record the runs; move the schedule on only if its revision and next nominal time
-        are still those of `schedule`. Runs already recorded are kept as they are."""
+        are still those of `schedule`. Runs already recorded are kept as they are. A limited
+        schedule's `runs_left` goes down by the `fired` runs recorded for the first time,
+        whether or not it moved on, in the same transaction."""
 
     async def record_runs(self, schedule_id: str, runs: Sequence[RunRecord]) -> None: ...
+
+    async def fired_runs(
+        self, schedule_id: str, start: datetime, end: datetime
+    ) -> dict[datetime, str]:
+        """The event ids of runs in [start, end] that were published, by nominal time."""
+
+    async def record_backfill(self, schedule_id: str, runs: Sequence[RunRecord]) -> None:
+        """Record backfilled runs, over runs recorded without an event (missed, coalesced),
+        never over a published one."""
 
     async def runs(self, schedule_id: str, offset: int, limit: int) -> tuple[int, list[RunRecord]]:
         """The count of a schedule's runs, and one page of them, newest first."""
@@ -56,7 +81,7 @@ class DelayStore(Protocol):
     async def cancel(self, delay_id: str = "", key: str = "") -> bool:
         """By id or by key; True if one was pending."""
 
-    async def get(self, delay_id: str) -> dict[str, Any] | None:
+    async def get(self, delay_id: str) -> PendingDelay | None:
         """A pending delay as the API shows it."""
 
     async def move_due(self, batch: int) -> Moved:
@@ -67,8 +92,11 @@ class DelayStore(Protocol):
 
 
 class RunPublisher(Protocol):
-    async def publish(self, lease_value: str, stream: str, envelope: Envelope) -> PublishResult:
-        """Publish a scheduled run once (by envelope id), only while `lease_value` holds."""
+    async def publish(
+        self, lease_value: str | None, stream: str, envelope: Envelope
+    ) -> PublishResult:
+        """Publish a scheduled run once (by envelope id), only while `lease_value` holds;
+        with None (a backfill, on any replica) once by envelope id, without the lease."""
 
 
 class EventPublisher(Protocol):

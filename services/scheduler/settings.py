@@ -35,6 +35,8 @@ class Settings(ServiceSettings):
     # How long an idempotency `key` of a fired delay keeps answering with the same delay.
     scheduler_delay_key_ttl_s: int = 24 * 3600
     scheduler_claim_idle_ms: int = 30_000
+    # The most runs one backfill fires (a longer window: 422, backfill it in parts).
+    scheduler_backfill_max_runs: int = Field(default=1000, ge=1, le=100_000)
 
     sms_provider: Literal["console", "http"] = "console"
     sms_http_url: str = ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -29,6 +29,7 @@ from services.seckill.ports import (
     ItemRow,
     LoadedItem,
     NewOrder,
+    OrderData,
     OrderRepository,
     OrderRow,
     Publisher,
@@ -231,7 +232,7 @@ async def retry_dead_request(store: SaleStore, publisher: Publisher, dead_stream
 # Orders
 
 
-def order_data(order: OrderRow) -> dict[str, object]:
+def order_data(order: OrderRow) -> OrderData:
     return {
         "id": order.id, "item_id": order.item_id, "user_id": order.user_id,
         "ticket": order.ticket, "price": money(order.price), "status": order.status,
@@ -240,17 +241,20 @@ def order_data(order: OrderRow) -> dict[str, object]:
     }
 
 
-def _event(event_type: str, data: dict[str, object], cause: Delivery | None = None) -> Envelope:
+def _event(
+    event_type: str, data: Mapping[str, object], cause: Delivery | None = None
+) -> Envelope:
     """An event of this service. One caused by a delivered entry carries that entry's
     correlation id and traceparent, and an id derived from it: a redelivery publishes the
     same id again."""
     if cause is None:
-        return Envelope(type=event_type, producer=PRODUCER, data=data)
+        return Envelope(type=event_type, producer=PRODUCER, data=dict(data))
     entry_ms = int(cause.entry_id.partition("-")[0])
     return Envelope(id=stable_event_id(entry_ms, f"{cause.envelope.id}|{event_type}"),
                     type=event_type, producer=PRODUCER,
                     correlation_id=cause.envelope.correlation_id,
-                    traceparent=cause.envelope.traceparent or current_or_new(), data=data)
+                    traceparent=cause.envelope.traceparent or current_or_new(),
+                    data=dict(data))
 
 
 def _expiry_request(order: OrderRow, cause: Delivery | None = None) -> tuple[str, Envelope]:

@@ -13,7 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from services.seckill.domain import Admission, Failure, TicketStatus
 from shared.events import Envelope
@@ -34,6 +37,16 @@ class LoadedItem:
     ends_at: datetime
 
 
+class TicketData(TypedDict):
+    """A ticket as the API shows it (`GET /tickets/{ticket}`, its events): `order_id` once
+    the order writer has written the order."""
+
+    ticket: str
+    status: Annotated[str, Field(json_schema_extra={"enum": [s.value for s in TicketStatus]})]
+    order_id: int | None
+    reason: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Ticket:
     ticket: str
@@ -47,7 +60,7 @@ class Ticket:
     def final(self) -> bool:
         return self.status != TicketStatus.PENDING
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> TicketData:
         return {"ticket": self.ticket, "status": self.status, "order_id": self.order_id,
                 "reason": self.reason}
 
@@ -97,6 +110,20 @@ class ItemRow:
     stock: int
     starts_at: datetime
     ends_at: datetime
+
+
+class OrderData(TypedDict):
+    """An order as the API shows it (`handlers.order_data`)."""
+
+    id: int
+    item_id: int
+    user_id: int
+    ticket: str
+    price: str
+    status: Annotated[str, Field(json_schema_extra={"enum": ["unpaid", "paid", "expired"]})]
+    created_at: str
+    pay_by: str
+    paid_at: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,5 +122,7 @@ def test_schemathesis_finds_no_failure(platform: Platform, tmp_path: Path, role:
         capture_output=True, text=True, timeout=WALL_CLOCK_S, check=False)
     output = result.stdout + result.stderr
     summary = output[output.rfind("=== SUMMARY"):]
+    # How far the stateful phase got (shown with `pytest -s`; docs/gateway.md has the figures).
+    print(role, *(line.strip() for line in output.splitlines() if "API Links:" in line))
     assert result.returncode == 0, output[-20000:]
     assert " failures" not in summary and "⚠️" not in summary, output[-20000:]

@@ -4,6 +4,7 @@ headers of an answer to a listed origin, and none without a list."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from tests.gateway.conftest import GatewayFactory, assert_problem
@@ -79,3 +80,35 @@ async def test_without_a_list_there_is_no_cors_at_all(
     assert response.status == 200 and upstreams["seckill"].echoed == 1  # the service's answer
     assert not any(name.startswith("Access-Control-") for name in response.headers)
     assert "Origin" not in response.headers.get("Vary", "")
+    document = await (await gateway.get("/api/v1/openapi.json")).json()
+    assert not any("options" in item for item in document["paths"].values())
+
+
+def _cors_headers(response: ClientResponse) -> set[str]:
+    return {name.lower() for name in response.headers
+            if name.lower().startswith("access-control-") or name.lower() == "vary"}
+
+
+async def test_the_document_names_the_cors_headers_and_the_preflights(cors: TestClient) -> None:
+    document = await (await cors.get("/api/v1/openapi.json")).json()
+    named = {name.lower() for name in document["components"]["headers"]}
+    problem = document["components"]["responses"]["Problem"]
+    assert {name.lower() for name in problem["headers"]} == named
+    login = document["paths"]["/api/v1/auth/tokens"]["post"]["responses"]
+    assert {name.lower() for name in login["200"]["headers"]} == named
+    assert login["422"] == {"$ref": "#/components/responses/Problem"}
+    refused = await cors.post("/api/v1/auth/tokens", json={}, headers={"Origin": APP})
+    assert refused.status == 422 and _cors_headers(refused) <= named
+    assert "access-control-allow-origin" in _cors_headers(refused)
+
+    preflights = document["paths"]["/api/v1/seckill/items"]["options"]
+    origin = next(p for p in preflights["parameters"] if p["name"] == "Origin")
+    assert origin["schema"]["enum"] == sorted([APP, "http://localhost:5173"])
+    allowed = await cors.options("/api/v1/seckill/items", headers=preflight(APP))
+    assert allowed.status == 204
+    assert _cors_headers(allowed) <= {name.lower()
+                                      for name in preflights["responses"]["204"]["headers"]}
+    await assert_problem(await cors.options("/api/v1/seckill/items",
+                                            headers=preflight("https://x.example")), 403,
+                         "cors-refused")
+    assert "403" in preflights["responses"]

@@ -125,6 +125,43 @@ async def test_the_route_deadline_is_a_504_problem(
     await assert_problem(await gateway.get("/api/v1/seckill/items"), 504, "upstream-timeout")
 
 
+async def test_the_route_deadline_cuts_a_streamed_answer_but_not_an_event_stream(
+    make_gateway: GatewayFactory, replicas: list[Upstream]
+) -> None:
+    gateway = await replicated(make_gateway, replicas, upstream_deadlines_s={"seckill": 0.5})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    response = await gateway.get("/api/v1/seckill/dribble")
+    assert response.status == 200  # begun before the deadline: only closing it is left
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()
+    assert loop.time() - started < 2.0  # the upstream would have gone on for 5 s
+
+    events = await gateway.get("/api/v1/seckill/tickets/t1/events")
+    assert events.headers["Content-Type"].startswith("text/event-stream")
+    await asyncio.sleep(0.8)  # past the route's deadline
+    for replica in replicas:
+        replica.release.set()
+    assert (await events.read()).endswith(b"data: success\n\n")
+
+
+async def test_the_route_deadline_bounds_a_slow_upload_with_a_504_problem(
+    make_gateway: GatewayFactory, replicas: list[Upstream]
+) -> None:
+    gateway = await replicated(make_gateway, replicas, upstream_deadlines_s={"seckill": 0.5})
+
+    async def dribbled() -> AsyncIterator[bytes]:
+        for _ in range(30):  # 6 s of upload
+            yield b"x" * 10
+            await asyncio.sleep(0.2)
+
+    started = asyncio.get_running_loop().time()
+    response = await gateway.post("/api/v1/seckill/items", data=dribbled())
+    await assert_problem(response, 504, "request-timeout")
+    assert asyncio.get_running_loop().time() - started < 2.0
+    assert sum(replica.echoed for replica in replicas) == 0  # nothing was forwarded
+
+
 async def test_past_the_in_flight_cap_a_503_with_retry_after_event_streams_counted(
     make_gateway: GatewayFactory, replicas: list[Upstream]
 ) -> None:

@@ -35,6 +35,7 @@ class Upstream:
         app.router.add_get("/api/v1/catalog/broken", self.broken)
         app.router.add_get("/api/v1/catalog/fixed", self.fixed)
         app.router.add_get("/api/v1/catalog/sized", self.sized)
+        app.router.add_get("/api/v1/seckill/dribble", self.dribble)
         app.router.add_get(f"/api/v1/{self.name}/openapi.json", self.openapi)
         app.router.add_route("*", "/{tail:.*}", self.echo)
         self.runner = web.AppRunner(app, access_log=None)
@@ -93,6 +94,18 @@ class Upstream:
         await response.write(b"event: status\ndata: success\n\n")
         await response.write_eof()
         self.finished.set()
+        return response
+
+    async def dribble(self, request: web.Request) -> web.StreamResponse:
+        """A chunked JSON answer of one chunk every 0.1 s, for WAIT_S seconds."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b"[0")
+        for n in range(1, int(WAIT_S * 10)):
+            await asyncio.sleep(0.1)
+            await response.write(b",%d" % n)
+        await response.write(b"]")
+        await response.write_eof()
         return response
 
     async def slow(self, request: web.Request) -> web.Response:

@@ -55,9 +55,11 @@ class FakeScheduleRepository:
         ordered = sorted(self.schedules.values(), key=lambda s: s.id)
         return len(ordered), ordered[offset:offset + limit]
 
-    async def save(self, schedule: Schedule) -> Schedule:
+    async def save(self, schedule: Schedule, *, runs_left: bool = False) -> Schedule:
         saved = replace(schedule, revision=schedule.revision + 1)
         if schedule.id in self.schedules:
+            if not runs_left:  # the leader's to decrement
+                saved = replace(saved, runs_left=self.schedules[schedule.id].runs_left)
             self.schedules[schedule.id] = saved
         return saved
 
@@ -66,7 +68,8 @@ class FakeScheduleRepository:
         return self.schedules.pop(schedule_id, None) is not None
 
     def _timed(self) -> list[Schedule]:
-        timed = [s for s in self.schedules.values() if s.enabled and s.next_fire_at is not None]
+        timed = [s for s in self.schedules.values()
+                 if s.enabled and s.runs_left != 0 and s.next_fire_at is not None]
         return sorted(timed, key=lambda s: (s.next_fire_at, s.id))
 
     async def due(self, now: datetime) -> list[Schedule]:
@@ -80,8 +83,11 @@ class FakeScheduleRepository:
         self, schedule: Schedule, runs: Sequence[RunRecord],
         next_nominal_at: datetime | None, next_fire_at: datetime | None,
     ) -> bool:
-        await self.record_runs(schedule.id, runs)
+        fired = await self._insert_runs(schedule.id, runs)
         current = self.schedules.get(schedule.id)
+        if current is not None and current.runs_left is not None and fired:
+            current = replace(current, runs_left=max(0, current.runs_left - fired))
+            self.schedules[schedule.id] = current
         if current is None or (current.revision, current.next_nominal_at) != (
                 schedule.revision, schedule.next_nominal_at):
             return False
@@ -90,8 +96,27 @@ class FakeScheduleRepository:
         return True
 
     async def record_runs(self, schedule_id: str, runs: Sequence[RunRecord]) -> None:
+        await self._insert_runs(schedule_id, runs)
+
+    async def _insert_runs(self, schedule_id: str, runs: Sequence[RunRecord]) -> int:
+        """The runs not recorded yet; how many of them fired."""
+        history = self.history[schedule_id]
+        new = [run for run in runs if run.nominal_at not in history]
+        for run in new:
+            history[run.nominal_at] = run
+        return sum(run.outcome == "fired" for run in new)
+
+    async def fired_runs(
+        self, schedule_id: str, start: datetime, end: datetime
+    ) -> dict[datetime, str]:
+        return {at: run.event_id for at, run in self.history[schedule_id].items()
+                if start <= at <= end and run.event_id is not None}
+
+    async def record_backfill(self, schedule_id: str, runs: Sequence[RunRecord]) -> None:
+        history = self.history[schedule_id]
         for run in runs:
-            self.history[schedule_id].setdefault(run.nominal_at, run)
+            if run.nominal_at not in history or history[run.nominal_at].event_id is None:
+                history[run.nominal_at] = run
 
     async def runs(self, schedule_id: str, offset: int, limit: int) -> tuple[int, list[RunRecord]]:
         ordered = sorted(self.history[schedule_id].values(), key=lambda r: r.nominal_at,
@@ -235,8 +260,10 @@ class FakeRunPublisher:
         self.streams = streams
         self.published: set[str] = set()
 
-    async def publish(self, lease_value: str, stream: str, envelope: Envelope) -> PublishResult:
-        if self.keeper.current() != lease_value:
+    async def publish(
+        self, lease_value: str | None, stream: str, envelope: Envelope
+    ) -> PublishResult:
+        if lease_value is not None and self.keeper.current() != lease_value:
             return "fenced"
         if envelope.id in self.published:
             return "duplicate"

@@ -151,11 +151,11 @@ async def test_a_paused_schedule_does_not_fire_and_resumes_without_catching_up(
     fakes: Fakes,
 ) -> None:
     await fakes.handlers.create_schedule(spec(every(60)))
-    paused = await fakes.handlers.set_enabled("s", False)
+    paused = await fakes.handlers.pause("s")
     assert paused.next_nominal_at is None and paused.revision == 1
     fakes.clock.advance(150)
     await fakes.handlers.fire_due(await lead(fakes), 0.5)
-    resumed = await fakes.handlers.set_enabled("s", True)
+    resumed = await fakes.handlers.resume("s")
     await fakes.handlers.fire_due(await lead(fakes), 0.5)
     assert fakes.streams.entries["test.out"] == []
     assert resumed.next_nominal_at == T0 + timedelta(seconds=180)
@@ -219,7 +219,7 @@ async def test_builtins_are_rewritten_only_when_the_file_changed_and_keep_a_paus
     fakes: Fakes,
 ) -> None:
     await fakes.handlers.sync_builtins([spec(every(60), id="b")])
-    await fakes.handlers.set_enabled("b", False)
+    await fakes.handlers.pause("b")
     await fakes.handlers.sync_builtins([spec(every(60), id="b")])  # unchanged: left alone
     unchanged = await fakes.repo.get("b")
     assert unchanged is not None and unchanged.revision == 1 and not unchanged.enabled

@@ -6,6 +6,7 @@ now; the fake reads the same wall clock."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import pytest
 from services.scheduler.adapters.delay_store import RedisDelayStore
 from services.scheduler.adapters.repository import SqlScheduleRepository
 from services.scheduler.domain.errors import ScheduleExists
-from services.scheduler.domain.schedules import EventSpec, RunRecord, Schedule
+from services.scheduler.domain.schedules import EventSpec, Pause, RunRecord, Schedule
 from services.scheduler.domain.triggers import IntervalTrigger
 from services.scheduler.handlers import utc_now
 from services.scheduler.ports import DelayStore, ScheduleRepository
@@ -115,12 +116,15 @@ class TestDelayStore:
         assert (await delays.store.add("test.out", envelope(3), later, "k")).created
 
 
-@pytest.fixture(params=["fake", pytest.param("sqlite", marks=REAL)])
+SQL = ["sqlite", *(["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])]
+
+
+@pytest.fixture(params=["fake", *(pytest.param(backend, marks=REAL) for backend in SQL)])
 async def repo(request: pytest.FixtureRequest) -> AsyncIterator[ScheduleRepository]:
     if request.param == "fake":
         yield FakeScheduleRepository()
         return
-    url = await request.getfixturevalue("database_factory").new("scheduler", "sqlite")
+    url = await request.getfixturevalue("database_factory").new("scheduler", request.param)
     engine = make_engine(url)
     yield SqlScheduleRepository(engine)
     await engine.dispose()
@@ -189,3 +193,47 @@ class TestScheduleRepository:
         assert runs[1] == first
         assert await repo.delete("s") and not await repo.delete("s")
         assert await repo.runs("s", 0, 10) == (0, [])
+
+    async def test_runs_left_goes_down_once_per_fire_recorded(
+        self, repo: ScheduleRepository
+    ) -> None:
+        planned = schedule(runs_left=3)
+        await repo.add(planned)
+        n1, n2 = T0 + timedelta(seconds=60), T0 + timedelta(seconds=120)
+        fired, missed = RunRecord(n1, n1, "e1", 0, "fired"), RunRecord(n2, None, None, None,
+                                                                         "missed")
+        assert await repo.advance(planned, [fired, missed], n2, n2)
+        left = await repo.get("s")
+        assert left is not None and left.runs_left == 2
+        # The same run recorded again (a deposed leader, or a takeover after a crash between
+        # fire and bookkeeping), a trigger, and a copy saved from before the fire.
+        assert not await repo.advance(planned, [fired], n2, n2)
+        await repo.record_runs("s", [RunRecord(T0, T0, "t1", 0, "triggered")])
+        await repo.save(planned)
+        again = await repo.get("s")
+        assert again is not None and again.runs_left == 2
+        await repo.save(replace(planned, runs_left=0), runs_left=True)  # an API change of it
+        exhausted = await repo.get("s")
+        assert exhausted is not None and exhausted.runs_left == 0
+        assert await repo.due(T0 + timedelta(days=1)) == []
+        assert await repo.earliest_fire_at() is None
+
+    async def test_pause_and_runs_left_are_kept(self, repo: ScheduleRepository) -> None:
+        paused = schedule(enabled=False, runs_left=7, pause=Pause(T0, "user:1", "maintenance"))
+        await repo.add(paused)
+        assert await repo.get("s") == paused
+
+    async def test_a_backfill_records_over_unfired_runs_only(
+        self, repo: ScheduleRepository
+    ) -> None:
+        await repo.add(schedule())
+        n1, n2, n3 = (T0 + timedelta(seconds=60 * i) for i in (1, 2, 3))
+        await repo.record_runs("s", [RunRecord(n1, n1, "e1", 0, "fired"),
+                                     RunRecord(n2, None, None, None, "coalesced")])
+        assert await repo.fired_runs("s", T0, n3) == {n1: "e1"}
+        await repo.record_backfill("s", [RunRecord(n, T0, f"b{i}", None, "backfilled")
+                                         for i, n in enumerate((n1, n2, n3))])
+        assert await repo.fired_runs("s", T0, n3) == {n1: "e1", n2: "b1", n3: "b2"}
+        assert await repo.fired_runs("s", n2, n2) == {n2: "b1"}
+        _, runs = await repo.runs("s", 0, 10)
+        assert [r.outcome for r in runs] == ["backfilled", "backfilled", "fired"]

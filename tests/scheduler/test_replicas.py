@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,4 +118,73 @@ async def test_a_killed_leader_is_replaced_within_5_s_without_loss_or_duplicate(
         assert {r["outcome"] for r in history} == {"fired"}
         print(f"takeover after {takeover_s:.2f} s; "
               f"max lateness {max(r['lateness_ms'] for r in history)} ms")
+    await redis.aclose()
+
+
+async def _call(session: aiohttp.ClientSession, method: str, url: str, tokens: Tokens,
+                body: dict[str, Any] | None = None) -> dict[str, Any]:
+    async with session.request(method, url, json=body,
+                               headers=tokens.headers(1, "admin")) as response:
+        assert response.status in (200, 201), await response.text()
+        answer: dict[str, Any] = await response.json()
+        return answer
+
+
+async def test_two_replicas_backfill_once_and_count_runs_left_once_across_a_kill(
+    one_redis_url: str, one_database_url: str, tokens: Tokens, tmp_path: Path
+) -> None:
+    """Backfills of one window sent to both replicas at once publish each run once (also the
+    runs the schedule fired itself); a limited schedule fires exactly its runs, though its
+    leader is killed mid-way (maybe between a fire and its bookkeeping)."""
+    redis = make_redis(one_redis_url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with replicas(one_redis_url, one_database_url, tokens.public_pem, tmp_path) as group:
+        group.start("a")
+        group.start("b")
+        async with aiohttp.ClientSession() as session:
+            schedules = f"{group.started[0].base}{BASE}/schedules"
+            await _call(session, "POST", schedules, tokens, {
+                "id": "past", "trigger": {"type": "interval", "every_s": 1,
+                                          "start_at": (now - timedelta(seconds=30)).isoformat()},
+                "event": {"stream": "test.out", "type": "tick", "data": {"s": "past"}}})
+            await asyncio.sleep(2)  # it fires some runs itself
+            window = {"start": (now - timedelta(seconds=30)).isoformat(),
+                      "end": datetime.now(UTC).isoformat()}
+            answers = await asyncio.gather(*(
+                _call(session, "POST", f"{replica.base}{BASE}/schedules/past/backfill",
+                      tokens, window) for replica in group.started * 3))
+            await _call(session, "POST", f"{schedules}/past/pause", tokens)
+            assert len({a["count"] for a in answers}) == 1
+            published = [e for _, e in await events(redis, "test.out") if e.data["s"] == "past"]
+            ids = Counter(e.id for e in published)
+            assert max(ids.values()) == 1, "a run was published twice"
+            window_ids = {r["event_id"] for r in answers[0]["runs"]}
+            assert window_ids <= ids.keys()
+            # Each run was published by one backfill at most (or by the schedule itself).
+            marked = [r["event_id"] for a in answers for r in a["runs"] if r["published"]]
+            assert len(marked) == len(set(marked)) == sum(a["published"] for a in answers)
+            assert answers[0]["count"] - 6 <= len(marked) < answers[0]["count"]
+
+            await _call(session, "POST", schedules, tokens, {
+                "id": "limited", "trigger": {"type": "interval", "every_s": 0.25},
+                "runs_left": 12, "coalesce": False, "misfire_grace_s": 30,
+                "event": {"stream": "test.out", "type": "tick", "data": {"s": "limited"}}})
+            await asyncio.sleep(1.1)
+            leader = group.by_pid(lease_pid(await redis.get(LEASE_KEY)) or -1)
+            follower = next(r for r in group.started if r is not leader)
+            leader.kill()
+            limited = f"{follower.base}{BASE}/schedules/limited"
+            deadline = time.monotonic() + 15
+            while (await _call(session, "GET", limited, tokens))["state"] != "exhausted":
+                assert time.monotonic() < deadline, "the limited schedule never ran out"
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)  # nothing fires after it ran out
+            shown = await _call(session, "GET", limited, tokens)
+            history = await runs_in_db(follower, tokens, "limited")
+    fired = [e for _, e in await events(redis, "test.out") if e.data["s"] == "limited"]
+    assert len(fired) == len({e.id for e in fired}) == 12
+    nominal_ms = sorted(ULID.from_str(e.id).timestamp * 1000 for e in fired)
+    assert {round(b - a) for a, b in itertools.pairwise(nominal_ms)} == {250}
+    assert (shown["runs_left"], shown["next_runs"]) == (0, [])
+    assert [r["outcome"] for r in history] == ["fired"] * 12
     await redis.aclose()

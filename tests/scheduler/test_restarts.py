@@ -125,12 +125,18 @@ async def test_runs_missed_while_the_scheduler_was_down(
     await asyncio.sleep(3.5)  # down: about 7 runs come due, most past the 1 s grace
     redis = make_redis(one_redis_url)
     async with TestClient(TestServer(create_app(settings))) as client:
+        async def recorded() -> list[dict[str, Any]]:
+            results: list[dict[str, Any]] = (await (await client.get(
+                f"{BASE}/schedules/often/runs?page_size=100", headers=admin)).json())["results"]
+            return results
+
         async def caught_up() -> bool:
-            return await redis.exists("test.out") == 1
+            # Published first, recorded right after: wait for both.
+            return await redis.exists("test.out") == 1 and any(
+                r["outcome"] == "fired" for r in await recorded())
 
         await eventually(caught_up)
-        runs = (await (await client.get(f"{BASE}/schedules/often/runs?page_size=100",
-                                        headers=admin)).json())["results"]
+        runs = await recorded()
     await redis.aclose()
     runs.sort(key=lambda r: r["nominal_at"])
     sequence = " ".join(r["outcome"] for r in runs)

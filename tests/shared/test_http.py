@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import BaseModel, Field
 
+from shared.embedded_redis import free_port
 from shared.http import (
+    AppRunner,
     add_readiness_check,
     conditional,
     create_base_app,
@@ -213,3 +218,43 @@ async def test_no_answer_names_the_server_software(client: TestClient) -> None:
     for response in (await client.get("/healthz"), await client.get("/nothing"),
                      await client.get("/things/8")):
         assert "Server" not in response.headers, response.headers
+
+
+async def _raw(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send `request` as bytes on a new connection; the status line, headers and body of the
+    answer (read to the end: these answers close the connection)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    fields = (line.partition(":") for line in lines)
+    return status, {name.lower(): value.strip() for name, _, value in fields}, body
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /healthz HTTP/1.1\r\nHost: test\r\nA header without a colon\r\n\r\n",
+    b"\x16\x03\x01\x02\x00 not HTTP at all\r\n\r\n",  # a TLS hello on the plain port
+    b"GET /healthz HTTP/9.x\r\nHost: test\r\n\r\n",
+], ids=["header", "request-line", "version"])
+async def test_what_aiohttp_refuses_before_the_app_is_a_problem_without_server(
+    request_bytes: bytes,
+) -> None:
+    runner = AppRunner(create_base_app("test"), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        status, headers, body = await _raw(port, request_bytes)
+        assert status.split(" ")[1] == "400", status  # HTTP/1.0: aiohttp read no version
+        assert "server" not in headers, headers
+        assert headers["content-type"].startswith("application/problem+json")
+        problem = orjson.loads(body)
+        assert problem["status"] == 400 and problem["detail"]
+        status, headers, _ = await _raw(
+            port, b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        assert status.startswith("HTTP/1.1 200 ") and "server" not in headers
+    finally:
+        await runner.cleanup()

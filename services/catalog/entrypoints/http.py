@@ -43,7 +43,7 @@ def _path_id(request: web.Request) -> int:
 
 
 def _page(
-    request: web.Request, count: int, results: list[dict[str, Any]], page: PageParams
+    request: web.Request, count: int, results: list[Any], page: PageParams
 ) -> web.Response:
     base = _runtime(request).base_url
     return json_response(page_body(base, request.rel_url, page, count, results))
@@ -99,7 +99,7 @@ async def course(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     course_id = _path_id(request)
 
-    async def load() -> dict[str, Any]:
+    async def load() -> serializers.CourseDetailOut:
         detail = await runtime.handlers.course(course_id)  # an unknown id: 404, never cached
         return serializers.course_detail(detail, runtime.base_url)
 

@@ -8,8 +8,20 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.catalog.entrypoints import schemas
-from shared.openapi import BEARER, PAGE, PROBLEM, body, errors, ok, path_param, revalidated
+from services.catalog.entrypoints import schemas, serializers
+from shared.openapi import (
+    BEARER,
+    PAGE,
+    PROBLEM,
+    body,
+    errors,
+    inlined,
+    ok,
+    page_of,
+    path_param,
+    ref,
+    revalidated,
+)
 from shared.openapi import document as openapi_document
 
 PREFIX = "/api/v1/catalog"
@@ -18,33 +30,28 @@ ID = path_param("id")
 
 
 def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema()
-    defs = schema.get("$defs", {})
     # A parameter's schema has no home for `$defs`: enums (CourseKind) are inlined, or the
     # document would point at "#/$defs/..." that it does not hold.
-    return [{"name": name, "in": "query", "required": False, "schema": _inline(prop, defs)}
-            for name, prop in schema["properties"].items()]
+    return [{"name": name, "in": "query", "required": False, "schema": prop}
+            for name, prop in inlined(model)["properties"].items()]
 
 
-def _inline(node: Any, defs: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline(defs[ref.rsplit("/", 1)[-1]], defs)
-        return {key: _inline(value, defs) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_inline(item, defs) for item in node]
-    return node
-
-
-WRITABLE: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
-    "banners": (schemas.BannerIn, schemas.BannerPatch),
-    "categories": (schemas.CategoryIn, schemas.CategoryPatch),
-    "courses": (schemas.CourseIn, schemas.CoursePatch),
-    "teachers": (schemas.TeacherIn, schemas.TeacherPatch),
-    "chapters": (schemas.ChapterIn, schemas.ChapterPatch),
-    "sections": (schemas.SectionIn, schemas.SectionPatch),
+# collection -> its create body, its change body, what a create or a change answers
+WRITABLE: dict[str, tuple[type[BaseModel], type[BaseModel], type]] = {
+    "banners": (schemas.BannerIn, schemas.BannerPatch, serializers.BannerWritten),
+    "categories": (schemas.CategoryIn, schemas.CategoryPatch, serializers.CategoryWritten),
+    "courses": (schemas.CourseIn, schemas.CoursePatch, serializers.CourseWritten),
+    "teachers": (schemas.TeacherIn, schemas.TeacherPatch, serializers.TeacherWritten),
+    "chapters": (schemas.ChapterIn, schemas.ChapterPatch, serializers.ChapterWritten),
+    "sections": (schemas.SectionIn, schemas.SectionPatch, serializers.SectionWritten),
 }
+ANSWERS = [serializers.BannerOut, serializers.CategoryOut, serializers.CourseOut,
+           serializers.CourseDetailOut, serializers.TeacherOut,
+           *(written for _, _, written in WRITABLE.values())]
+
+
+def _list_of(model: type) -> dict[str, Any]:
+    return {"type": "array", "items": ref(model)}
 
 
 def _op_id(verb: str, collection: str) -> str:
@@ -57,7 +64,7 @@ def _links(*operations: str) -> dict[str, Any]:
 
 
 def _member(collection: str, patch: type[BaseModel]) -> dict[str, Any]:
-    changed = ok("the row")
+    changed = ok("the row", model=WRITABLE[collection][2])
     changed["200"]["links"] = _links(_op_id("Delete", collection))
     return {
         "patch": {"operationId": _op_id("Patch", collection), "security": BEARER,
@@ -75,7 +82,7 @@ FOLLOW = {"courses": ("catalogGetCourse", "catalogCreateChapter"),
 
 
 def _create(collection: str, model: type[BaseModel]) -> dict[str, Any]:
-    created = ok("the new row", "201")
+    created = ok("the new row", "201", model=WRITABLE[collection][2])
     created["201"]["links"] = _links(_op_id("Patch", collection), *FOLLOW.get(collection, ()))
     return {"operationId": _op_id("Create", collection), "security": BEARER,
             "requestBody": body(model), "responses": {**created, **ADMIN_ERRORS, "409": PROBLEM}}
@@ -85,27 +92,32 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         f"{PREFIX}/banners": {"get": revalidated({
             "summary": "Shown banners by orders (cached)",
-            "responses": ok("[{id,title,image,link,info,orders}]")})},
-        f"{PREFIX}/categories": {"get": revalidated({"responses": ok("[{id,name}]")})},
+            "responses": ok("[{id,title,image,link,info,orders}]",
+                            schema=_list_of(serializers.BannerOut))})},
+        f"{PREFIX}/categories": {"get": revalidated({"responses": ok(
+            "[{id,name}]", schema=_list_of(serializers.CategoryOut))})},
         f"{PREFIX}/courses": {"get": revalidated({
             "parameters": [*_query(schemas.CourseQuery), *PAGE],
-            "responses": {**ok("{count,next,previous,results}"), "400": PROBLEM}})},
+            "responses": {**ok("{count,next,previous,results}",
+                               schema=page_of(serializers.CourseOut)), "400": PROBLEM}})},
         f"{PREFIX}/courses/{{id}}": {"parameters": ID, "get": revalidated({
-            "operationId": "catalogGetCourse", "responses": ok("course with chapters")})},
-        f"{PREFIX}/teachers": {"get": {"parameters": PAGE,
-                                       "responses": {**ok("page of teachers"), "400": PROBLEM}}},
+            "operationId": "catalogGetCourse",
+            "responses": ok("course with chapters", model=serializers.CourseDetailOut)})},
+        f"{PREFIX}/teachers": {"get": {"parameters": PAGE, "responses": {
+            **ok("page of teachers", schema=page_of(serializers.TeacherOut)), "400": PROBLEM}}},
         f"{PREFIX}/teachers/{{id}}": {"parameters": ID, "get": {
-            "operationId": "catalogGetTeacher", "responses": ok("teacher")}},
+            "operationId": "catalogGetTeacher",
+            "responses": ok("teacher", model=serializers.TeacherOut)}},
         f"{PREFIX}/courses/{{id}}/chapters": {"parameters": ID,
                                               "post": _create("chapters", schemas.ChapterIn)},
         f"{PREFIX}/chapters/{{id}}/sections": {"parameters": ID,
                                                "post": _create("sections", schemas.SectionIn)},
     }
     models: list[type[BaseModel]] = []
-    for collection, (create, patch) in WRITABLE.items():
+    for collection, (create, patch, _) in WRITABLE.items():
         if collection not in ("chapters", "sections"):
             paths[f"{PREFIX}/{collection}"].setdefault("post", _create(collection, create))
         paths.setdefault(f"{PREFIX}/{collection}/{{id}}", {"parameters": ID}).update(
             _member(collection, patch))
         models += [create, patch]
-    return openapi_document("catalog", paths, models)
+    return openapi_document("catalog", paths, models, ANSWERS)

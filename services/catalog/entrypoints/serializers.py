@@ -1,4 +1,5 @@
-"""The contract's JSON shapes of catalog rows, one function per shape.
+"""The contract's JSON shapes of catalog rows, one function per shape, each returning its
+TypedDict (`...Out`, `...Written`): the OpenAPI document's response schemas are made from them.
 
 Every image path becomes absolute here, through `shared.urls.absolute_url`, for the request
 path and the banner cache rebuild alike (`bootstrap.py` renders the cached copy with `banners`).
@@ -7,7 +8,9 @@ path and the banner cache rebuild alike (`bootstrap.py` renders the cached copy 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from typing_extensions import TypedDict
 
 from services.catalog.adapters.orm import Banner, Chapter, Course, CourseCategory, Section, Teacher
 from services.catalog.domain import SECTION_PREVIEW
@@ -21,7 +24,133 @@ def money(value: Any) -> str:
     return f"{value:.2f}"
 
 
-def banner(row: Banner, base_url: str) -> dict[str, Any]:
+class BannerOut(TypedDict):
+    id: int
+    title: str
+    image: str | None
+    link: str
+    info: str
+    orders: int
+
+
+class CategoryOut(TypedDict):
+    id: int
+    name: str
+
+
+class TeacherBriefOut(TypedDict):
+    id: int
+    name: str
+    role: int
+    title: str
+    image: str | None
+
+
+class TeacherOut(TeacherBriefOut):
+    signature: str | None
+    brief: str
+
+
+class SectionPreviewOut(TypedDict):
+    chapter: int
+    orders: int
+    name: str
+    section_type: int
+    duration: str | None
+    free_trail: bool
+
+
+class SectionOut(SectionPreviewOut):
+    id: int
+    section_link: str | None
+    pub_date: str
+
+
+class CourseFields(TypedDict):
+    id: int
+    name: str
+    kind: str
+    course_type: int
+    level: int
+    status: int
+    brief: str | None
+    course_img: str | None
+    students: int
+    sections: int
+    pub_sections: int
+    price: str
+    period: int
+
+
+class CourseOut(CourseFields):
+    """A course in a list (and a written course): its first sections in `section_list`."""
+
+    teacher: TeacherBriefOut | None
+    category: CategoryOut | None
+    section_list: list[SectionPreviewOut]
+
+
+class ChapterOut(TypedDict):
+    id: int
+    chapter: int
+    name: str
+    summary: str | None
+    sections: list[SectionOut]
+
+
+class CourseDetailOut(CourseFields):
+    teacher: TeacherOut | None
+    category: CategoryOut | None
+    section_list: list[SectionPreviewOut]
+    pub_date: str
+    attachment_path: str | None
+    chapters: list[ChapterOut]
+
+
+class AdminFields(TypedDict):
+    orders: int
+    is_show: bool
+    created_at: str
+    updated_at: str
+
+
+class BannerWritten(BannerOut, AdminFields):
+    pass
+
+
+class CategoryWritten(CategoryOut, AdminFields):
+    pass
+
+
+class TeacherWritten(TeacherOut, AdminFields):
+    pass
+
+
+class CourseWritten(CourseOut, AdminFields):
+    pass
+
+
+class ChapterWritten(AdminFields):
+    id: int
+    course_id: int
+    chapter: int
+    name: str
+    summary: str | None
+    pub_date: str
+
+
+class SectionWritten(AdminFields):
+    id: int
+    chapter_id: int
+    name: str
+    section_type: int
+    section_link: str | None
+    duration: str | None
+    free_trail: bool
+    pub_date: str
+
+
+def banner(row: Banner, base_url: str) -> BannerOut:
     return {
         "id": row.id,
         "title": row.title,
@@ -32,15 +161,15 @@ def banner(row: Banner, base_url: str) -> dict[str, Any]:
     }
 
 
-def banners(rows: Iterable[Banner], base_url: str) -> list[dict[str, Any]]:
+def banners(rows: Iterable[Banner], base_url: str) -> list[BannerOut]:
     return [banner(row, base_url) for row in rows]
 
 
-def category(row: CourseCategory) -> dict[str, Any]:
+def category(row: CourseCategory) -> CategoryOut:
     return {"id": row.id, "name": row.name}
 
 
-def teacher_brief(row: Teacher, base_url: str) -> dict[str, Any]:
+def teacher_brief(row: Teacher, base_url: str) -> TeacherBriefOut:
     return {
         "id": row.id,
         "name": row.name,
@@ -50,7 +179,7 @@ def teacher_brief(row: Teacher, base_url: str) -> dict[str, Any]:
     }
 
 
-def teacher(row: Teacher, base_url: str) -> dict[str, Any]:
+def teacher(row: Teacher, base_url: str) -> TeacherOut:
     return {**teacher_brief(row, base_url), "signature": row.signature, "brief": row.brief}
 
 
@@ -64,7 +193,7 @@ class SectionFields(Protocol):
     free_trail: bool
 
 
-def section_preview(row: SectionFields, chapter_number: int) -> dict[str, Any]:
+def section_preview(row: SectionFields, chapter_number: int) -> SectionPreviewOut:
     return {
         "chapter": chapter_number,
         "orders": row.orders,
@@ -75,7 +204,7 @@ def section_preview(row: SectionFields, chapter_number: int) -> dict[str, Any]:
     }
 
 
-def section(row: Section, chapter_number: int) -> dict[str, Any]:
+def section(row: Section, chapter_number: int) -> SectionOut:
     return {
         "id": row.id,
         **section_preview(row, chapter_number),
@@ -89,7 +218,7 @@ def _live(row: Any) -> Any:
     return row if row is not None and not row.is_delete else None
 
 
-def _course_fields(row: Course | CourseListRow, base_url: str) -> dict[str, Any]:
+def _course_fields(row: Course | CourseListRow, base_url: str) -> CourseFields:
     return {
         "id": row.id,
         "name": row.name,
@@ -107,7 +236,7 @@ def _course_fields(row: Course | CourseListRow, base_url: str) -> dict[str, Any]
     }
 
 
-def course(row: Course, base_url: str, preview: list[dict[str, Any]]) -> dict[str, Any]:
+def course(row: Course, base_url: str, preview: list[SectionPreviewOut]) -> CourseOut:
     """A course with its ORM teacher and category: `preview` holds its first sections
     (`section_preview`)."""
     linked_teacher, linked_category = _live(row.teacher), _live(row.course_category)
@@ -119,25 +248,28 @@ def course(row: Course, base_url: str, preview: list[dict[str, Any]]) -> dict[st
     }
 
 
-def course_item(row: CourseListRow, base_url: str, preview: list[dict[str, Any]]) -> dict[str, Any]:
+def course_item(
+    row: CourseListRow, base_url: str, preview: list[SectionPreviewOut]
+) -> CourseOut:
     """A course in a list, from a plain row (`ports.CourseListRow`): the body `course`
     renders for the same course."""
+    # A joined row's columns are all set whenever its id is (ports.CourseListRow).
     return {
         **_course_fields(row, base_url),
-        "teacher": None if row.teacher_id is None else {
+        "teacher": None if row.teacher_id is None else cast(TeacherBriefOut, {
             "id": row.teacher_id,
             "name": row.teacher_name,
             "role": row.teacher_role,
             "title": row.teacher_title,
             "image": absolute_url(base_url, row.teacher_image),
-        },
-        "category": None if row.category_id is None else {
-            "id": row.category_id, "name": row.category_name},
+        }),
+        "category": None if row.category_id is None else cast(CategoryOut, {
+            "id": row.category_id, "name": row.category_name}),
         "section_list": preview,
     }
 
 
-def chapter(row: Chapter, sections: list[Section]) -> dict[str, Any]:
+def chapter(row: Chapter, sections: list[Section]) -> ChapterOut:
     return {
         "id": row.id,
         "chapter": row.chapter,
@@ -147,7 +279,7 @@ def chapter(row: Chapter, sections: list[Section]) -> dict[str, Any]:
     }
 
 
-def courses(page: CoursePage, base_url: str) -> list[dict[str, Any]]:
+def courses(page: CoursePage, base_url: str) -> list[CourseOut]:
     return [
         course_item(row, base_url, [section_preview(s, s.chapter_number)
                                      for s in page.previews.get(row.id, [])])
@@ -155,21 +287,23 @@ def courses(page: CoursePage, base_url: str) -> list[dict[str, Any]]:
     ]
 
 
-def course_detail(detail: CourseDetail, base_url: str) -> dict[str, Any]:
+def course_detail(detail: CourseDetail, base_url: str) -> CourseDetailOut:
     row, chapters = detail.course, detail.chapters
     preview = [section_preview(s, c.chapter) for c, sections in chapters for s in sections]
-    body = course(row, base_url, preview[:SECTION_PREVIEW])
+    listed = course(row, base_url, preview[:SECTION_PREVIEW])
     linked_teacher = _live(row.teacher)
-    body.update(
-        teacher=teacher(linked_teacher, base_url) if linked_teacher else None,
-        pub_date=row.pub_date.isoformat(),
-        attachment_path=row.attachment_path,
-        chapters=[chapter(c, sections) for c, sections in chapters],
-    )
-    return body
+    return {
+        **_course_fields(row, base_url),
+        "teacher": teacher(linked_teacher, base_url) if linked_teacher else None,
+        "category": listed["category"],
+        "section_list": listed["section_list"],
+        "pub_date": row.pub_date.isoformat(),
+        "attachment_path": row.attachment_path,
+        "chapters": [chapter(c, sections) for c, sections in chapters],
+    }
 
 
-def admin_fields(row: Any) -> dict[str, Any]:
+def admin_fields(row: Any) -> AdminFields:
     """What an admin write answers with besides the public shape."""
     return {
         "orders": row.orders,
@@ -179,7 +313,7 @@ def admin_fields(row: Any) -> dict[str, Any]:
     }
 
 
-def chapter_written(row: Chapter) -> dict[str, Any]:
+def chapter_written(row: Chapter) -> ChapterWritten:
     return {
         "id": row.id,
         "course_id": row.course_id,
@@ -191,7 +325,7 @@ def chapter_written(row: Chapter) -> dict[str, Any]:
     }
 
 
-def section_written(row: Section) -> dict[str, Any]:
+def section_written(row: Section) -> SectionWritten:
     return {
         "id": row.id,
         "chapter_id": row.chapter_id,
@@ -205,7 +339,7 @@ def section_written(row: Section) -> dict[str, Any]:
     }
 
 
-WRITTEN: dict[type[Any], Callable[[Any, str], dict[str, Any]]] = {
+WRITTEN: dict[type[Any], Callable[[Any, str], Any]] = {
     Banner: lambda row, base: {**banner(row, base), **admin_fields(row)},
     CourseCategory: lambda row, _base: {**category(row), **admin_fields(row)},
     Teacher: lambda row, base: {**teacher(row, base), **admin_fields(row)},
@@ -215,6 +349,6 @@ WRITTEN: dict[type[Any], Callable[[Any, str], dict[str, Any]]] = {
 }
 
 
-def written(row: Any, base_url: str) -> dict[str, Any]:
+def written(row: Any, base_url: str) -> Any:
     """The answer to an admin create or update: the public shape and the admin fields."""
     return WRITTEN[type(row)](row, base_url)

@@ -10,7 +10,13 @@ from redis.exceptions import RedisError
 
 from services.gateway.bootstrap import RUNTIME_KEY
 from services.gateway.domain import LoginUnavailable, client_address
-from services.gateway.entrypoints.schemas import CodeRequest, RefreshRequest, TokenRequest
+from services.gateway.entrypoints.schemas import (
+    CodeRequest,
+    CodeSent,
+    Me,
+    RefreshRequest,
+    TokenRequest,
+)
 from shared.auth import require_user
 from shared.http import CORRELATION_ID_KEY, json_response, parse_body
 from shared.metrics import Handler
@@ -44,8 +50,9 @@ async def request_code(request: web.Request) -> web.StreamResponse:
     await runtime.logins.request_code(body.phone, _client(request),
                                       request.get(CORRELATION_ID_KEY))
     settings = runtime.settings
-    return json_response({"expires_in": settings.sms_code_ttl_s,
-                          "resend_after": settings.sms_code_cooldown_s}, status=202)
+    sent: CodeSent = {"expires_in": settings.sms_code_ttl_s,
+                      "resend_after": settings.sms_code_cooldown_s}
+    return json_response(sent, status=202)
 
 
 @_redis_unavailable
@@ -82,7 +89,8 @@ async def me(request: web.Request) -> web.Response:
     if user is None or not user.is_active:
         raise Problem(401, "invalid-token", "The token's user no longer exists or is disabled.",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    return json_response({**user.public(), "created_at": user.created_at.isoformat()})
+    found: Me = {**user.public(), "created_at": user.created_at.isoformat()}
+    return json_response(found)
 
 
 async def _no_store(request: web.Request, response: web.StreamResponse) -> None:

@@ -11,61 +11,53 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
-from services.gateway.entrypoints.schemas import CodeRequest, RefreshRequest, TokenRequest
+from services.gateway.entrypoints.cors import HEADER_REFS, HEADERS, Cors, described
+from services.gateway.entrypoints.schemas import (
+    CodeRequest,
+    CodeSent,
+    Me,
+    RefreshRequest,
+    TokenRequest,
+)
+from services.gateway.handlers import Tokens
 from shared.http import json_response
 from shared.logging import get_logger
-from shared.openapi import complete
+from shared.openapi import PROBLEM, PROBLEM_RESPONSE, body, complete, component_schemas, ok
 
 log = get_logger(__name__)
 
 FetchJson = Callable[[str], Awaitable[Any]]
-PROBLEM = {"description": "problem+json", "content": {"application/problem+json": {
-    "schema": {"$ref": "#/components/schemas/Problem"}}}}
 CACHE_S = 30.0  # services change their documents only when they are redeployed
 DOCS_PAGE = Path(__file__).with_name("api_docs.html")
 TOKENS = ("{access_token, token_type, expires_in, refresh_token, refresh_expires_in, "
           "user}")
 
 
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
-
-
-def _json(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {}}}
-
-
 def gateway_document() -> dict[str, Any]:
-    schemas: dict[str, Any] = {"Problem": {"type": "object", "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}},
-    }}}
-    for model in (CodeRequest, TokenRequest, RefreshRequest):
-        schemas[model.__name__] = model.model_json_schema(
-            ref_template="#/components/schemas/{model}")
+    schemas = component_schemas([CodeRequest, TokenRequest, RefreshRequest],
+                                [CodeSent, Tokens, Me])
     return {
         "openapi": "3.1.0",
         "info": {"title": "coursestream", "version": "1"},
         "paths": complete({
             "/api/v1/auth/sms-codes": {"post": {
                 "summary": "Send a login code by SMS (one per phone per 60 s)",
-                "requestBody": _body(CodeRequest),
-                "responses": {"202": _json("{expires_in, resend_after}"), "422": PROBLEM,
+                "requestBody": body(CodeRequest),
+                "responses": {**ok("{expires_in, resend_after}", "202", model=CodeSent),
+                              "422": PROBLEM,
                               "429": PROBLEM, "503": PROBLEM},
             }},
             "/api/v1/auth/tokens": {"post": {
                 "summary": "Log in with phone and password, or phone and SMS code",
-                "requestBody": _body(TokenRequest),
-                "responses": {"200": _json(TOKENS), "401": PROBLEM, "403": PROBLEM,
+                "requestBody": body(TokenRequest),
+                "responses": {**ok(TOKENS, model=Tokens), "401": PROBLEM, "403": PROBLEM,
                               "422": PROBLEM, "429": PROBLEM, "503": PROBLEM},
             }},
             "/api/v1/auth/tokens/refresh": {"post": {
                 "summary": "A new token pair for a refresh token, which is used up",
-                "requestBody": _body(RefreshRequest),
-                "responses": {"200": _json(TOKENS), "401": PROBLEM, "403": PROBLEM,
+                "requestBody": body(RefreshRequest),
+                "responses": {**ok(TOKENS, model=Tokens), "401": PROBLEM, "403": PROBLEM,
                               "422": PROBLEM, "429": PROBLEM, "503": PROBLEM},
             }},
             "/api/v1/auth/logout": {"post": {
@@ -75,11 +67,16 @@ def gateway_document() -> dict[str, Any]:
             }},
             "/api/v1/auth/me": {"get": {
                 "summary": "The bearer token's user", "security": [{"bearer": []}],
-                "responses": {"200": _json("{id, phone, roles, created_at}"), "401": PROBLEM},
+                "responses": {**ok("{id, phone, roles, created_at}", model=Me),
+                              "401": PROBLEM},
             }},
         }),
-        "components": {"schemas": schemas, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "components": {
+            "schemas": schemas, "headers": HEADERS,
+            # The gateway's problem answers carry the CORS headers too.
+            "responses": {"Problem": {**PROBLEM_RESPONSE, "headers": HEADER_REFS}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }
 
 
@@ -96,8 +93,10 @@ def _with_gateway_answers(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], others: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One document: every service's paths; a component whose name another document already
-    uses for a different schema is renamed `<service>.<name>`, with its references."""
+    """One document: every service's paths, with the CORS headers on every answer; a schema
+    whose name another document already uses for a different schema is renamed
+    `<service>.<name>`, with its references; other components (the problem answer) are the
+    gateway's where it has them."""
     merged = {**base, "paths": dict(base["paths"]),
               "components": {key: dict(value) for key, value in base["components"].items()}}
     schemas = merged["components"].setdefault("schemas", {})
@@ -113,7 +112,9 @@ def merge(base: dict[str, Any], others: dict[str, dict[str, Any]]) -> dict[str, 
         merged["paths"].update(_with_gateway_answers(document.get("paths", {})))
         for key, value in document.get("components", {}).items():
             if key != "schemas":
-                merged["components"].setdefault(key, {}).update(value)
+                kept = merged["components"].setdefault(key, {})
+                kept.update({name: part for name, part in value.items() if name not in kept})
+    merged["paths"] = described(merged["paths"])
     return merged
 
 
@@ -136,12 +137,14 @@ class OpenApi:
     document is asked of its replicas in turn until one answers; a service none of whose
     replicas answers is left out (and named in `x-missing`) until the next rebuild."""
 
-    def __init__(self, replicas: dict[str, list[str]], fetch_json: FetchJson) -> None:
+    def __init__(self, replicas: dict[str, list[str]], fetch_json: FetchJson,
+                 cors: Cors | None = None) -> None:
         # "/api/v1/catalog" -> ["http://catalog:8001/api/v1/catalog/openapi.json", ...]
         self._sources = {prefix.rsplit("/", 1)[-1]:
                          [f"{url.rstrip('/')}{prefix}/openapi.json" for url in urls]
                          for prefix, urls in replicas.items()}
         self._fetch_json = fetch_json
+        self._cors = cors or Cors(())
         self._base = gateway_document()
         self._cached: tuple[float, dict[str, Any]] | None = None
 
@@ -152,6 +155,7 @@ class OpenApi:
         results = await asyncio.gather(*(self._first(name) for name in names))
         found = {name: result for name, result in zip(names, results, strict=True) if result}
         document = merge(self._base, found)
+        document["paths"] = self._cors.preflights(document["paths"])
         missing = sorted(set(names) - set(found))
         if missing:
             document["info"] = {**document["info"], "x-missing": missing}

@@ -92,15 +92,14 @@ class Proxy:
         headers = upstream_headers(request)
         if (asserted := await assertion(request)) is not None:
             headers[ASSERTION_HEADER] = asserted  # the caller, checked once, here
-        # Read whole, within the app's `client_max_size` (GATEWAY_MAX_BODY_BYTES): a larger
-        # body is a 413 problem here, whatever the upstream would allow.
-        body = await request.read() if request.body_exists else None
+        # The route's deadline runs from here: the client's upload, the tries, the answer.
+        until = asyncio.get_running_loop().time() + self._settings.upstream_deadlines_s.get(
+            pool.name, self._settings.upstream_deadline_s)
+        body = await _read_body(request, until)
         if pool.full:
             raise Problem(503, "upstream-busy", f"Too many requests are open to the {pool.name} "
                           "service; try again shortly.", headers={"Retry-After": "1"})
         pool.requested()
-        until = asyncio.get_running_loop().time() + self._settings.upstream_deadlines_s.get(
-            pool.name, self._settings.upstream_deadline_s)
         tried: list[Replica] = []
         replica = pool.pick()
         while replica is not None:
@@ -109,7 +108,7 @@ class Proxy:
             with pool.lease(replica):
                 try:
                     # One timer per try: the try's timeout until the headers, then the route's
-                    # deadline for a small answer, and none for a streamed one.
+                    # deadline (a streamed answer keeps it in `_streamed`).
                     async with self._try_timeout(until) as scope:
                         upstream = await self._send(request, replica.url, headers, body)
                         pool.record(replica, ok=upstream.status < 500)
@@ -118,10 +117,11 @@ class Proxy:
                                 and request.method != "HEAD"):
                             scope.reschedule(until)
                             return await _buffered(request, upstream, replica.url)
-                        # Event streams (and large answers) are bounded by the silence
-                        # between chunks, not by the route's deadline.
                         scope.reschedule(None)
-                        return await _streamed(request, upstream)
+                        # Event streams are bounded by the silence between chunks, not by
+                        # the route's deadline.
+                        return await _streamed(request, upstream,
+                                               None if is_event_stream(upstream) else until)
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     if upstream is not None:  # the deadline passed while reading the body
                         raise _failure(request, replica.url, exc) from exc
@@ -195,19 +195,36 @@ async def _buffered(
                         headers=_response_headers(request, upstream, NOT_RETURNED_BUFFERED))
 
 
-async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+async def _read_body(request: web.Request, until: float) -> bytes | None:
+    """The client's body, read whole within the app's `client_max_size`
+    (GATEWAY_MAX_BODY_BYTES: a larger one is a 413 problem, whatever the upstream would allow)
+    and within the route's deadline (a 504 problem: the gateway cannot answer in time)."""
+    if not request.body_exists:
+        return None
+    try:
+        async with asyncio.timeout_at(until):
+            return await request.read()
+    except TimeoutError:
+        log.warning("request body not received by the deadline", path=request.path)
+        raise Problem(504, "request-timeout", "The request body did not arrive within the "
+                      "route's deadline.", headers={"Connection": "close"}) from None
+
+
+async def _streamed(request: web.Request, upstream: aiohttp.ClientResponse,
+                    until: float | None) -> web.StreamResponse:
     """Anything else (server-sent events, chunked, large) is relayed chunk by chunk as it
-    arrives."""
+    arrives, until the route's deadline `until` (None: no deadline)."""
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
                                   headers=_response_headers(request, upstream, HOP_BY_HOP))
     negotiate(request, response)  # JSON is gzipped as it streams; events never
     try:
-        await response.prepare(request)
-        if is_event_stream(upstream):
-            await relay_events(upstream, response, request.app[DRAIN_KEY].stopping)
-        else:
-            async for chunk in upstream.content.iter_any():
-                await response.write(chunk)
+        async with asyncio.timeout_at(until):
+            await response.prepare(request)
+            if is_event_stream(upstream):
+                await relay_events(upstream, response, request.app[DRAIN_KEY].stopping)
+            else:
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
     except ConnectionResetError:
         return response  # the client went away; the upstream connection is dropped
     except (aiohttp.ClientError, TimeoutError) as exc:

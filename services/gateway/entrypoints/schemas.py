@@ -1,4 +1,5 @@
-"""The bodies of the `/api/v1/auth/...` requests (also the gateway's OpenAPI schemas)."""
+"""The bodies of the `/api/v1/auth/...` requests and the shapes of their answers (also the
+gateway's OpenAPI schemas; `handlers.Tokens` is the login's)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
+from typing_extensions import TypedDict
 
-from services.gateway.domain import Code, Password, Phone
+from services.gateway.domain import Code, Password, Phone, PublicUser
 
 
 class RefreshRequest(BaseModel):
@@ -37,3 +39,15 @@ class TokenRequest(BaseModel):
         if (self.password is None) == (self.code is None):
             raise ValueError("give either a password or a code")
         return self
+
+
+class CodeSent(TypedDict):
+    """A code is on its way: it expires in `expires_in` s, another may be asked for after
+    `resend_after` s."""
+
+    expires_in: int
+    resend_after: int
+
+
+class Me(PublicUser):
+    created_at: str

@@ -4,13 +4,13 @@ tag so each script below works on one slot; due entries move to their streams at
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
 from services.scheduler.adapters.lua_scripts import load
 from services.scheduler.domain.delays import Moved, StoredDelay
+from services.scheduler.ports import PendingDelay
 from shared.events import DATA_FIELD, Envelope, encode_entry
 from shared.redis import text
 
@@ -50,7 +50,7 @@ class RedisDelayStore:
     async def cancel(self, delay_id: str = "", key: str = "") -> bool:
         return bool(await self._cancel(keys=STORE_KEYS[:4], args=[delay_id, key]))
 
-    async def get(self, delay_id: str) -> dict[str, Any] | None:
+    async def get(self, delay_id: str) -> PendingDelay | None:
         """A pending delay as the API shows it; None once fired or cancelled."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zscore(DUE, delay_id)

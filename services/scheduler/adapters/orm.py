@@ -38,6 +38,12 @@ schedules = Table(
     Column("next_fire_at", UTCDateTime, nullable=True),
     # Bumped by every API change; the leader's writes are compare-and-set on it.
     Column("revision", Integer, nullable=False, default=0),
+    # Scheduled fires still to come (null: unlimited), decremented with the runs recorded.
+    Column("runs_left", Integer, nullable=True),
+    # Who paused it, when and why, while it is paused.
+    Column("paused_at", UTCDateTime, nullable=True),
+    Column("paused_by", String(200), nullable=True),
+    Column("pause_note", String(500), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_schedules_due", "enabled", "next_fire_at"),

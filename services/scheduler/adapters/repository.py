@@ -8,17 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scheduler.adapters.orm import schedule_runs, schedules
 from services.scheduler.domain.errors import ScheduleExists
-from services.scheduler.domain.schedules import EventSpec, RunRecord, Schedule
+from services.scheduler.domain.schedules import EventSpec, Pause, RunRecord, Schedule
 from services.scheduler.domain.triggers import Trigger
 
 TRIGGER = TypeAdapter(Trigger)
+# Schedules the leader fires: enabled, with runs left.
+_FIRING = (schedules.c.enabled.is_(True),
+           or_(schedules.c.runs_left.is_(None), schedules.c.runs_left > 0))
 
 
 def _row(schedule: Schedule) -> dict[str, Any]:
@@ -39,6 +42,10 @@ def _row(schedule: Schedule) -> dict[str, Any]:
         "revision": schedule.revision,
         "created_at": schedule.created_at,
         "updated_at": schedule.updated_at,
+        "runs_left": schedule.runs_left,
+        "paused_at": schedule.pause.at if schedule.pause else None,
+        "paused_by": schedule.pause.by if schedule.pause else None,
+        "pause_note": schedule.pause.note if schedule.pause else None,
     }
 
 
@@ -58,6 +65,8 @@ def _schedule(row: Any) -> Schedule:
         builtin=row.builtin,
         builtin_hash=row.builtin_hash,
         revision=row.revision,
+        runs_left=row.runs_left,
+        pause=Pause(row.paused_at, row.paused_by, row.pause_note) if row.paused_at else None,
     )
 
 
@@ -87,12 +96,17 @@ class SqlScheduleRepository:
             )
             return count, [_schedule(r) for r in rows]
 
-    async def save(self, schedule: Schedule) -> Schedule:
-        """Write an API change: every column, and a new revision that fences the leader."""
+    async def save(self, schedule: Schedule, *, runs_left: bool = False) -> Schedule:
+        """Write an API change: every column, and a new revision that fences the leader.
+        `runs_left` only when the change sets it: otherwise it is the leader's to decrement,
+        and a copy read before a fire must not put the fired run back."""
         saved = replace(schedule, revision=schedule.revision + 1)
+        values = _row(saved)
+        if not runs_left:
+            del values["runs_left"]
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(schedules).where(schedules.c.id == schedule.id).values(_row(saved))
+                update(schedules).where(schedules.c.id == schedule.id).values(values)
             )
         return saved
 
@@ -108,7 +122,7 @@ class SqlScheduleRepository:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(schedules)
-                .where(schedules.c.enabled.is_(True), schedules.c.next_fire_at <= now)
+                .where(*_FIRING, schedules.c.next_fire_at <= now)
                 .order_by(schedules.c.next_fire_at)
             )
             return [_schedule(r) for r in rows]
@@ -117,7 +131,7 @@ class SqlScheduleRepository:
         async with self.engine.connect() as conn:
             value: datetime | None = (await conn.execute(
                 select(schedules.c.next_fire_at)
-                .where(schedules.c.enabled.is_(True), schedules.c.next_fire_at.is_not(None))
+                .where(*_FIRING, schedules.c.next_fire_at.is_not(None))
                 .order_by(schedules.c.next_fire_at).limit(1)
             )).scalar()
         return value
@@ -127,9 +141,19 @@ class SqlScheduleRepository:
         next_nominal_at: datetime | None, next_fire_at: datetime | None,
     ) -> bool:
         """Record runs and move the schedule on, unless it changed meanwhile (an API edit,
-        or another leader already moved it): then only the runs are kept."""
+        or another leader already moved it): then only the runs are kept. `runs_left` goes
+        down by the fired runs recorded here for the first time, in the same transaction: a
+        run recorded again (by a leader that took over from one that crashed after firing)
+        is not counted twice."""
         async with self.engine.begin() as conn:
-            await self._insert_runs(conn, schedule.id, runs)
+            fired = await self._insert_runs(conn, schedule.id, runs)
+            if fired:
+                left = schedules.c.runs_left
+                await conn.execute(
+                    update(schedules)
+                    .where(schedules.c.id == schedule.id, left.is_not(None))
+                    .values(runs_left=case((left > fired, left - fired), else_=0))
+                )
             result = await conn.execute(
                 update(schedules)
                 .where(
@@ -145,19 +169,44 @@ class SqlScheduleRepository:
         async with self.engine.begin() as conn:
             await self._insert_runs(conn, schedule_id, runs)
 
-    async def _insert_runs(self, conn: Any, schedule_id: str, runs: Sequence[RunRecord]) -> None:
+    async def _insert_runs(self, conn: Any, schedule_id: str, runs: Sequence[RunRecord]) -> int:
+        """Insert the runs not recorded yet; how many of those inserted were `fired`."""
+        if not runs:
+            return 0
+        # A run already recorded (by a leader that lost the lease mid-way) is kept as it is.
+        inserted = await conn.execute(
+            _insert(conn).values(_run_rows(schedule_id, runs)).on_conflict_do_nothing()
+            .returning(schedule_runs.c.outcome)
+        )
+        return sum(outcome == "fired" for outcome in inserted.scalars())
+
+    async def fired_runs(
+        self, schedule_id: str, start: datetime, end: datetime
+    ) -> dict[datetime, str]:
+        """Event ids of the runs in [start, end] that were published, by nominal time."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(schedule_runs.c.nominal_at, schedule_runs.c.event_id).where(
+                    schedule_runs.c.schedule_id == schedule_id,
+                    schedule_runs.c.nominal_at >= start, schedule_runs.c.nominal_at <= end,
+                    schedule_runs.c.event_id.is_not(None),
+                )
+            )
+            return {row.nominal_at: row.event_id for row in rows}
+
+    async def record_backfill(self, schedule_id: str, runs: Sequence[RunRecord]) -> None:
+        """Record backfilled runs: over a run recorded as missed or coalesced (no event),
+        never over one that was published."""
         if not runs:
             return
-        values = [
-            {"schedule_id": schedule_id, "nominal_at": r.nominal_at, "fired_at": r.fired_at,
-             "event_id": r.event_id, "lateness_ms": r.lateness_ms, "outcome": r.outcome}
-            for r in runs
-        ]
-        # A run already recorded (by a leader that lost the lease mid-way) is kept as it is.
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        await conn.execute(
-            dialect.insert(schedule_runs).values(values).on_conflict_do_nothing()
-        )
+        async with self.engine.begin() as conn:
+            statement = _insert(conn).values(_run_rows(schedule_id, runs))
+            await conn.execute(statement.on_conflict_do_update(
+                index_elements=[schedule_runs.c.schedule_id, schedule_runs.c.nominal_at],
+                set_={name: statement.excluded[name]
+                      for name in ("fired_at", "event_id", "lateness_ms", "outcome")},
+                where=schedule_runs.c.event_id.is_(None),
+            ))
 
     async def runs(self, schedule_id: str, offset: int, limit: int) -> tuple[int, list[RunRecord]]:
         where = schedule_runs.c.schedule_id == schedule_id
@@ -174,3 +223,15 @@ class SqlScheduleRepository:
                 for r in rows
             ]
 
+
+
+def _insert(conn: Any) -> Any:
+    """INSERT with ON CONFLICT, in the connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(schedule_runs)
+
+
+def _run_rows(schedule_id: str, runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    return [{"schedule_id": schedule_id, "nominal_at": r.nominal_at, "fired_at": r.fired_at,
+             "event_id": r.event_id, "lateness_ms": r.lateness_ms, "outcome": r.outcome}
+            for r in runs]

@@ -24,11 +24,13 @@ class RedisRunPublisher:
         self._script = load(redis, "fire")
         self._ttl = dedupe_ttl_s
 
-    async def publish(self, lease_value: str, stream: str, envelope: Envelope) -> PublishResult:
+    async def publish(
+        self, lease_value: str | None, stream: str, envelope: Envelope
+    ) -> PublishResult:
         entry = encode_entry(envelope)[DATA_FIELD]
         reply = await self._script(
             keys=[LEASE_KEY, dedupe_key(envelope.id), stream],
-            args=[lease_value, self._ttl, entry],
+            args=[lease_value or "", self._ttl, entry],
         )
         status = text(reply[0])
         assert status in ("published", "duplicate", "fenced"), status

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import orjson
 
-from services.scheduler.domain.schedules import Schedule, ScheduleSpec
+from services.scheduler.domain.schedules import Pause, Schedule, ScheduleSpec
 
 
 def definition_hash(spec: ScheduleSpec) -> str:
@@ -24,13 +24,15 @@ def builtin_schedule(spec: ScheduleSpec, now: datetime) -> Schedule:
         id=spec.id, trigger=spec.trigger, event=spec.event,
         misfire_grace_s=spec.misfire_grace_s, jitter_s=spec.jitter_s,
         coalesce=spec.coalesce, enabled=spec.enabled, created_at=now, updated_at=now,
-        builtin=True, builtin_hash=definition_hash(spec),
+        builtin=True, builtin_hash=definition_hash(spec), runs_left=spec.runs_left,
+        pause=None if spec.enabled else Pause(now),  # by None: paused by the file
     )
 
 
 def updated_builtin(from_file: Schedule, current: Schedule, now: datetime) -> Schedule:
-    """The file's new definition over the stored one: its pause, creation and revision kept."""
+    """The file's new definition over the stored one: its pause (and note), runs left,
+    creation and revision kept."""
     return replace(
-        from_file, enabled=current.enabled, created_at=current.created_at,
-        revision=current.revision,
+        from_file, enabled=current.enabled, pause=current.pause, runs_left=current.runs_left,
+        created_at=current.created_at, revision=current.revision,
     ).rescheduled(now)

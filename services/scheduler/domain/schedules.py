@@ -12,14 +12,18 @@ from pydantic.json_schema import SkipJsonSchema
 from ulid import ULID
 
 from services.scheduler.domain.errors import InvalidSchedule
-from services.scheduler.domain.triggers import AnyTrigger, DateTrigger, Trigger
+from services.scheduler.domain.triggers import AnyTrigger, DateTrigger, Trigger, zone
 from shared.events import stable_event_id
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,99}$"
 MAX_CATCH_UP = 1000  # nominal runs looked at per schedule in one catch-up
+MAX_RUNS_LEFT = 1_000_000_000
+NEXT_RUNS = 5  # the next fire times a schedule shows
+NOTE_MAX = 500
 
-Outcome = Literal["fired", "missed", "coalesced", "triggered"]
+Outcome = Literal["fired", "missed", "coalesced", "triggered", "backfilled"]
+State = Literal["active", "paused", "exhausted", "done"]
 
 
 class EventSpec(BaseModel):
@@ -42,6 +46,7 @@ class ScheduleSpec(BaseModel):
     jitter_s: int = Field(0, ge=0, le=3600)
     coalesce: bool = True
     enabled: bool = True
+    runs_left: int | None = Field(default=None, ge=0, le=MAX_RUNS_LEFT)
 
 
 class SchedulePatch(BaseModel):
@@ -56,8 +61,10 @@ class SchedulePatch(BaseModel):
     jitter_s: Annotated[int, Field(ge=0, le=3600)] | SkipJsonSchema[None] = None
     coalesce: bool | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = None
+    # null here lifts the limit (left out: unchanged).
+    runs_left: Annotated[int, Field(ge=0, le=MAX_RUNS_LEFT)] | None = None
 
-    @field_validator("*")
+    @field_validator("trigger", "event", "misfire_grace_s", "jitter_s", "coalesce", "enabled")
     @classmethod
     def _no_nulls(cls, value: Any) -> Any:
         if value is None:
@@ -77,6 +84,23 @@ def check_rules(
         raise InvalidSchedule("trigger.at", "the date is in the past")
 
 
+class PauseRequest(BaseModel):
+    """The optional body of `POST /schedules/{id}/pause`: why, shown on the schedule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, Field(min_length=1, max_length=NOTE_MAX)] | SkipJsonSchema[None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Who paused a schedule, when, and why (`by` None: paused by the config file)."""
+
+    at: datetime
+    by: str | None = None
+    note: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     id: str
@@ -93,6 +117,37 @@ class Schedule:
     builtin: bool = False
     builtin_hash: str | None = None
     revision: int = 0
+    # None: unlimited; else the scheduled fires still to come (triggers and backfills are
+    # extra runs and do not count). At 0 the schedule stops firing.
+    runs_left: int | None = None
+    pause: Pause | None = None
+
+    @property
+    def state(self) -> State:
+        if self.runs_left == 0:
+            return "exhausted"
+        if not self.enabled:
+            return "paused"
+        return "active" if self.next_nominal_at is not None else "done"
+
+    @property
+    def next_run_at(self) -> datetime | None:
+        return self.next_nominal_at if self.state == "active" else None
+
+    def upcoming(self, count: int = NEXT_RUNS) -> list[datetime]:
+        """The next `count` nominal times (fewer when runs are limited or end), in the
+        trigger's zone (UTC for an interval)."""
+        local = zone(getattr(self.trigger, "timezone", "UTC"))
+        times: list[datetime] = []
+        nominal = self.next_run_at
+        limit = count if self.runs_left is None else min(count, self.runs_left)
+        while nominal is not None and len(times) < limit:
+            times.append(nominal.astimezone(local))
+            try:
+                nominal = self.next_after(nominal)
+            except OverflowError:  # past the year 9999: no more times to show
+                break
+        return times
 
     def fire_time(self, nominal: datetime) -> datetime:
         return nominal + timedelta(milliseconds=jitter_ms(self.id, nominal, self.jitter_s))
@@ -102,7 +157,7 @@ class Schedule:
 
     def rescheduled(self, now: datetime) -> Schedule:
         """Next run from `now` on: runs while paused or before an edit are not caught up."""
-        nominal = self.next_after(now) if self.enabled else None
+        nominal = self.next_after(now) if self.enabled and self.runs_left != 0 else None
         return replace(self, next_nominal_at=nominal,
                        next_fire_at=self.fire_time(nominal) if nominal else None)
 
@@ -160,7 +215,8 @@ def plan_due(schedule: Schedule, now: datetime) -> Plan:
     A run later than `misfire_grace_s` (the scheduler was down) is missed; with `coalesce`,
     the due runs fold into one fire of the latest, even past the grace, so a periodic job
     catches up once after an outage. Lateness is measured from the planned fire time
-    (nominal + jitter), since the jitter is intended.
+    (nominal + jitter), since the jitter is intended. With `runs_left`, at most that many
+    fire; once they did, the schedule has no next run.
     """
     due: list[datetime] = []
     nominal = schedule.next_nominal_at
@@ -171,13 +227,21 @@ def plan_due(schedule: Schedule, now: datetime) -> Plan:
             break
         nominal = schedule.next_after(nominal)
     runs = []
+    allowed = schedule.runs_left
     for index, at in enumerate(due):
+        if allowed == 0:  # the last run allowed fired: what was due after it never fires
+            nominal = None
+            break
         late = max(0, round((now - schedule.fire_time(at)).total_seconds() * 1000))
         if schedule.coalesce:
             outcome: Outcome = "fired" if index == len(due) - 1 else "coalesced"
         else:
             outcome = "fired" if late <= schedule.misfire_grace_s * 1000 else "missed"
         runs.append(PlannedRun(at, outcome, late))
+        if allowed is not None and outcome == "fired":
+            allowed -= 1
+    if allowed == 0:
+        nominal = None
     return Plan(runs, nominal, schedule.fire_time(nominal) if nominal else None)
 
 

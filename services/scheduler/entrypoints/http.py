@@ -11,13 +11,19 @@ from services.scheduler.domain.errors import DelayNotFound
 from services.scheduler.domain.schedules import RunRecord, Schedule
 from services.scheduler.entrypoints.openapi import document
 from services.scheduler.entrypoints.schemas import (
+    BackfillOut,
+    BackfillRequest,
     DelayCancel,
+    DelayCreated,
     DelayRequest,
+    PauseRequest,
+    RunOut,
+    ScheduleOut,
     SchedulePatch,
     ScheduleSpec,
 )
 from services.scheduler.handlers import SchedulerHandlers
-from shared.auth import require_admin
+from shared.auth import Principal, require_admin
 from shared.http import json_response, parse_body, parse_query
 from shared.pagination import PageParams, page_body
 
@@ -25,32 +31,24 @@ PREFIX = "/api/v1/scheduler"
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 
 
+# Python mode: the JSON encoder of `json_response` writes the times (as every service does).
 def schedule_body(schedule: Schedule) -> dict[str, Any]:
-    return {
-        "id": schedule.id,
-        "trigger": schedule.trigger.model_dump(mode="json", exclude_none=True),
-        "event": schedule.event.model_dump(mode="json"),
-        "misfire_grace_s": schedule.misfire_grace_s,
-        "jitter_s": schedule.jitter_s,
-        "coalesce": schedule.coalesce,
-        "enabled": schedule.enabled,
-        "builtin": schedule.builtin,
-        "next_run_at": schedule.next_nominal_at,
-        "created_at": schedule.created_at,
-        "updated_at": schedule.updated_at,
-    }
+    return ScheduleOut.of(schedule).model_dump()
 
 
 def run_body(run: RunRecord) -> dict[str, Any]:
-    return {
-        "nominal_at": run.nominal_at, "fired_at": run.fired_at, "event_id": run.event_id,
-        "lateness_ms": run.lateness_ms, "outcome": run.outcome,
-    }
+    return RunOut.of(run).model_dump()
 
 
 async def _handlers(request: web.Request) -> SchedulerHandlers:
     await require_admin(request)
     return request.app[RUNTIME_KEY].handlers
+
+
+async def _admin(request: web.Request) -> tuple[SchedulerHandlers, str]:
+    """The handlers, and who asks as a schedule shows it (`user:<id>`)."""
+    principal: Principal = await require_admin(request)
+    return request.app[RUNTIME_KEY].handlers, f"user:{principal.user_id}"
 
 
 def _base_url(request: web.Request) -> str:
@@ -67,8 +65,8 @@ async def list_schedules(request: web.Request) -> web.Response:
 
 
 async def create_schedule(request: web.Request) -> web.Response:
-    handlers = await _handlers(request)
-    schedule = await handlers.create_schedule(await parse_body(request, ScheduleSpec))
+    handlers, by = await _admin(request)
+    schedule = await handlers.create_schedule(await parse_body(request, ScheduleSpec), by)
     return json_response(schedule_body(schedule), status=201,
                          headers={"Location": f"{PREFIX}/schedules/{schedule.id}"})
 
@@ -80,10 +78,10 @@ async def read_schedule(request: web.Request) -> web.Response:
 
 
 async def update_schedule(request: web.Request) -> web.Response:
-    handlers = await _handlers(request)
+    handlers, by = await _admin(request)
     patch = await parse_body(request, SchedulePatch)
     return json_response(schedule_body(
-        await handlers.update_schedule(request.match_info["id"], patch)
+        await handlers.update_schedule(request.match_info["id"], patch, by)
     ))
 
 
@@ -94,23 +92,30 @@ async def delete_schedule(request: web.Request) -> web.Response:
 
 
 async def pause_schedule(request: web.Request) -> web.Response:
-    handlers = await _handlers(request)
+    handlers, by = await _admin(request)
+    # The body is optional: `{"note": "why"}`.
+    body = await parse_body(request, PauseRequest) if request.body_exists else PauseRequest()
     return json_response(schedule_body(
-        await handlers.set_enabled(request.match_info["id"], False)
+        await handlers.pause(request.match_info["id"], body.note, by)
     ))
 
 
 async def resume_schedule(request: web.Request) -> web.Response:
     handlers = await _handlers(request)
-    return json_response(schedule_body(
-        await handlers.set_enabled(request.match_info["id"], True)
-    ))
+    return json_response(schedule_body(await handlers.resume(request.match_info["id"])))
 
 
 async def trigger_schedule(request: web.Request) -> web.Response:
     handlers = await _handlers(request)
     run = await handlers.trigger_now(request.match_info["id"])
     return json_response(run_body(run), status=202)
+
+
+async def backfill_schedule(request: web.Request) -> web.Response:
+    handlers = await _handlers(request)
+    body = await parse_body(request, BackfillRequest)
+    runs = await handlers.backfill(request.match_info["id"], body)
+    return json_response(BackfillOut.of(request.match_info["id"], body, runs).model_dump())
 
 
 async def list_runs(request: web.Request) -> web.Response:
@@ -126,8 +131,8 @@ async def list_runs(request: web.Request) -> web.Response:
 async def create_delay(request: web.Request) -> web.Response:
     handlers = await _handlers(request)
     delay = await handlers.request_delay(await parse_body(request, DelayRequest))
-    return json_response({"id": delay.id, "due_at": delay.due_at},
-                         status=201,
+    created: DelayCreated = {"id": delay.id, "due_at": delay.due_at}
+    return json_response(created, status=201,
                          headers={"Location": f"{PREFIX}/delays/{delay.id}"})
 
 
@@ -168,6 +173,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/schedules/{{id}}/pause", pause_schedule)
     r.add_post(f"{PREFIX}/schedules/{{id}}/resume", resume_schedule)
     r.add_post(f"{PREFIX}/schedules/{{id}}/trigger", trigger_schedule)
+    r.add_post(f"{PREFIX}/schedules/{{id}}/backfill", backfill_schedule)
     r.add_get(f"{PREFIX}/schedules/{{id}}/runs", list_runs)
     r.add_post(f"{PREFIX}/delays", create_delay)
     r.add_get(f"{PREFIX}/delays/{{id}}", read_delay)

@@ -8,22 +8,37 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.scheduler.entrypoints.schemas import DelayRequest, SchedulePatch, ScheduleSpec
+from services.scheduler.entrypoints.schemas import (
+    BackfillOut,
+    BackfillRequest,
+    DelayCreated,
+    DelayRequest,
+    PauseRequest,
+    RunOut,
+    ScheduleOut,
+    SchedulePatch,
+    ScheduleSpec,
+)
+from services.scheduler.ports import PendingDelay
 from services.scheduler.streams import TARGET_STREAMS
-from shared.openapi import BEARER, PAGE, PROBLEM, errors, path_param
+from shared.openapi import BEARER, PAGE, PROBLEM, errors, page_of, path_param, ref
 from shared.openapi import body as request_body
 from shared.openapi import document as openapi_document
 
 PREFIX = "/api/v1/scheduler"
 ERRORS = errors(401, 403)
 ID = path_param("id", "string")
-SCHEDULE_ACTIONS = ("get", "patch", "delete", "pause", "resume", "trigger", "runs")
+SCHEDULE_ACTIONS = ("get", "patch", "delete", "pause", "resume", "trigger", "backfill", "runs")
+
 
 
 def _op(summary: str, ok: str, status: str = "200", body: type[BaseModel] | None = None,
         errors: tuple[str, ...] = (), operation_id: str | None = None,
-        links: dict[str, Any] | None = None) -> dict[str, Any]:
+        links: dict[str, Any] | None = None, answer_schema: dict[str, Any] | None = None,
+        body_required: bool = True) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": ok}
+    if answer_schema:
+        answer["content"] = {"application/json": {"schema": answer_schema}}
     if links:
         answer["links"] = links
     operation: dict[str, Any] = {
@@ -33,7 +48,7 @@ def _op(summary: str, ok: str, status: str = "200", body: type[BaseModel] | None
     if operation_id:
         operation["operationId"] = operation_id
     if body is not None:
-        operation["requestBody"] = request_body(body)
+        operation["requestBody"] = {**request_body(body), "required": body_required}
     return operation
 
 
@@ -52,42 +67,59 @@ def _to_delay() -> dict[str, Any]:
 
 def document(target_streams: tuple[str, ...] = TARGET_STREAMS) -> dict[str, Any]:
     member = {"parameters": ID}
+    schedule = ref(ScheduleOut)
     paths: dict[str, Any] = {
         f"{PREFIX}/schedules": {
             "get": {**_op("Schedules", "{count,next,previous,results}", errors=("400",),
                           operation_id="schedulerListSchedules",
-                          links=_to_schedule("/results/0/id")), "parameters": PAGE},
+                          links=_to_schedule("/results/0/id"),
+                          answer_schema=page_of(ScheduleOut)), "parameters": PAGE},
             "post": _op("Create a schedule", "the schedule", "201", ScheduleSpec,
-                        ("400", "409", "422"), "schedulerCreateSchedule", _to_schedule("/id")),
+                        ("400", "409", "422"), "schedulerCreateSchedule", _to_schedule("/id"),
+                        schedule),
         },
         f"{PREFIX}/schedules/{{id}}": {
             **member,
             "get": _op("A schedule", "the schedule", errors=("404",),
-                       operation_id="schedulerGetSchedule"),
+                       operation_id="schedulerGetSchedule", answer_schema=schedule),
             "patch": _op("Change a schedule", "the schedule", body=SchedulePatch,
-                         errors=("400", "404", "422"), operation_id="schedulerPatchSchedule"),
+                         errors=("400", "404", "422"), operation_id="schedulerPatchSchedule",
+                         answer_schema=schedule),
             "delete": _op("Delete a schedule (built-ins: 409)", "deleted", "204",
                           errors=("404", "409"), operation_id="schedulerDeleteSchedule"),
         },
-        **{f"{PREFIX}/schedules/{{id}}/{action}": {**member, "post": _op(
-            f"{action.capitalize()} a schedule", "the schedule (trigger: the run)",
-            "202" if action == "trigger" else "200", errors=("404",),
-            operation_id=f"scheduler{action.capitalize()}Schedule")}
-           for action in ("pause", "resume", "trigger")},
+        f"{PREFIX}/schedules/{{id}}/pause": {**member, "post": _op(
+            "Pause a schedule, optionally with a note (why)", "the schedule",
+            body=PauseRequest, body_required=False, errors=("404",),
+            operation_id="schedulerPauseSchedule", answer_schema=schedule)},
+        f"{PREFIX}/schedules/{{id}}/resume": {**member, "post": _op(
+            "Resume a schedule", "the schedule", errors=("404",),
+            operation_id="schedulerResumeSchedule", answer_schema=schedule)},
+        f"{PREFIX}/schedules/{{id}}/trigger": {**member, "post": _op(
+            "Trigger a schedule", "the run", "202", errors=("404",),
+            operation_id="schedulerTriggerSchedule", answer_schema=ref(RunOut))},
+        f"{PREFIX}/schedules/{{id}}/backfill": {**member, "post": _op(
+            "Fire the runs of a past window, once each", "what each run of the window became",
+            body=BackfillRequest, errors=("404", "422"),
+            operation_id="schedulerBackfillSchedule", answer_schema=ref(BackfillOut))},
         f"{PREFIX}/schedules/{{id}}/runs": {**member, "get": {**_op(
             "Run history, newest first", "{count,next,previous,results}", errors=("404",),
-            operation_id="schedulerRunsSchedule"), "parameters": PAGE}},
+            operation_id="schedulerRunsSchedule", answer_schema=page_of(RunOut)),
+            "parameters": PAGE}},
         f"{PREFIX}/delays": {"post": _op("Delay an event", "{id,due_at}", "201", DelayRequest,
-                                         ("400", "422"), "schedulerCreateDelay", _to_delay())},
+                                         ("400", "422"), "schedulerCreateDelay", _to_delay(),
+                                         ref(DelayCreated))},
         f"{PREFIX}/delays/{{id}}": {
             **member,
             "get": _op("A pending delay", "the delay", errors=("404",),
-                       operation_id="schedulerGetDelay"),
+                       operation_id="schedulerGetDelay", answer_schema=ref(PendingDelay)),
             "delete": _op("Cancel a pending delay", "cancelled", "204", errors=("404",),
                           operation_id="schedulerCancelDelay"),
         },
     }
-    built = openapi_document("scheduler", paths, [ScheduleSpec, SchedulePatch, DelayRequest])
+    built = openapi_document("scheduler", paths, [
+        ScheduleSpec, SchedulePatch, DelayRequest, PauseRequest, BackfillRequest,
+    ], [ScheduleOut, RunOut, BackfillOut, DelayCreated, PendingDelay])
     # Events may go only to these streams (settings); the document lists them.
     for name in ("EventSpec", "DelayRequest"):
         built["components"]["schemas"][name]["properties"]["stream"]["enum"] = list(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
 import orjson
 from aiohttp import web
@@ -13,7 +13,13 @@ from services.seckill import handlers
 from services.seckill.bootstrap import Runtime
 from services.seckill.domain import Refused, idempotency_key, item_state, money
 from services.seckill.entrypoints.openapi import document
-from services.seckill.entrypoints.schemas import ItemIn, OrdersQuery
+from services.seckill.entrypoints.schemas import (
+    AttemptLinks,
+    AttemptOut,
+    ItemIn,
+    ItemOut,
+    OrdersQuery,
+)
 from services.seckill.ports import ItemRow, Ticket
 from shared.auth import Principal, require_admin, require_user
 from shared.drain import DRAIN_KEY
@@ -35,7 +41,7 @@ def _runtime(request: web.Request) -> Runtime:
     return request.app[RUNTIME_KEY]
 
 
-def _item_body(item: ItemRow, remaining: int | None) -> dict[str, Any]:
+def _item_body(item: ItemRow, remaining: int | None) -> ItemOut:
     return {
         "id": item.id, "course_id": item.course_id, "title": item.title,
         "price": money(item.price), "stock": item.stock, "remaining": remaining,
@@ -89,10 +95,10 @@ async def attempt(request: web.Request) -> web.Response:
     metrics.attempts.labels("admitted").inc()
     base = rt.settings.public_base_url
     path = f"{BASE}/tickets/{ticket}"
-    return json_response({
-        "ticket": ticket, "status": "pending",
-        "links": {"self": absolute_url(base, path), "events": absolute_url(base, f"{path}/events")},
-    }, status=202, headers={"Location": path})
+    links = {"self": absolute_url(base, path), "events": absolute_url(base, f"{path}/events")}
+    admitted: AttemptOut = {"ticket": ticket, "status": "pending",
+                            "links": cast(AttemptLinks, links)}  # absolute: the paths are set
+    return json_response(admitted, status=202, headers={"Location": path})
 
 
 async def _own_ticket(request: web.Request, principal: Principal) -> Ticket:

@@ -1,11 +1,15 @@
-"""Request bodies and query parameters of the seckill API (validated with pydantic)."""
+"""Request bodies and query parameters of the seckill API (validated with pydantic), and the
+shapes of the answers http.py renders (TypedDicts: the document's response schemas)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypedDict
 
+from services.seckill.domain import ItemState
 from shared.openapi import money
 from shared.pagination import PageParams
 
@@ -32,3 +36,30 @@ class ItemIn(BaseModel):
 
 class OrdersQuery(PageParams):
     user: int | None = Field(default=None, ge=1, le=2**63 - 1)  # a bigint
+
+
+class ItemOut(TypedDict):
+    """An item: `remaining` from Redis (null when its sale is not loaded there)."""
+
+    id: int
+    course_id: int
+    title: str
+    price: str
+    stock: int
+    remaining: int | None
+    starts_at: str
+    ends_at: str
+    state: Annotated[str, Field(json_schema_extra={"enum": [s.value for s in ItemState]})]
+
+
+class AttemptLinks(TypedDict):
+    self: str
+    events: str
+
+
+class AttemptOut(TypedDict):
+    """An admitted attempt: its ticket, pending until the order writer decides."""
+
+    ticket: str
+    status: Annotated[str, Field(json_schema_extra={"const": "pending"})]
+    links: AttemptLinks
