@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
 
 import jwt
+import orjson
 from aiohttp import web
 from cachetools import TLRUCache, TTLCache
 from cryptography.hazmat.primitives import serialization
@@ -16,12 +22,18 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generat
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.http import REQUEST_ID_KEY
 from shared.problems import Problem
 from shared.settings import JWT_ALGORITHM, Settings
 
 PRIVATE_KEY_NAME = "jwt-private.pem"
 PUBLIC_KEY_NAME = "jwt-public.pem"
+ASSERTION_KEY_NAME = "gateway-assertion.key"
 KEY_BITS = 2048
+# The gateway's signed word for the principal of a request (`Assertions`); the gateway drops
+# any `X-User-*` header a client sends, this one included, and sets its own.
+ASSERTION_HEADER = "X-User-Assertion"
+ASSERTION_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +72,8 @@ class TokenVerifier:
     """Verifies bearer tokens (algorithm allow-list, issuer, audience, exp) and caches the result.
 
     A token seen before is answered from a bounded cache until its own `exp`, so a hot client
-    costs one verify, not one per request.
+    costs one verify, not one per request. In a service, it also holds the check of the
+    gateway's assertions (`current_principal` asks it first).
     """
 
     def __init__(
@@ -70,8 +83,12 @@ class TokenVerifier:
         issuer: str = "coursestream",
         audience: str = "coursestream",
         cache_size: int = 50_000,
+        assertions: Assertions | None = None,
     ) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem.encode())
+        # A service's check of the gateway's assertions; None in the gateway itself (it makes
+        # them and never takes one) and where no assertion key is configured.
+        self.assertions = assertions
         self._algorithms = list(algorithms)
         self._issuer = issuer
         self._audience = audience
@@ -109,10 +126,75 @@ class TokenVerifier:
         return principal
 
 
+class Assertions:
+    """The gateway's signed, short-lived word for a principal it has just verified and found
+    unrevoked, so the service it forwards to need not verify the token and ask Redis again.
+
+    `X-User-Assertion: <base64url JSON>.<base64url HMAC-SHA256>` over [version, user id, phone,
+    roles, token expiry, session id, token version, request id, issued at]. A service takes it
+    only when the MAC is right (the key is shared by the gateway and the services alone), the
+    request id is its own request's (the gateway forwards its X-Request-ID), the token has not
+    expired and the assertion was issued within `ttl_s` of now (the service's
+    `revocation_cache_s`: the gateway's revocation answer is no older than the answer a
+    service's own cache may give). Anything else is ignored: the caller is then checked by
+    the bearer token as without a gateway."""
+
+    def __init__(self, key: bytes, ttl_s: float) -> None:
+        if len(key) < 32:
+            raise ValueError("the gateway assertion key must be at least 32 bytes")
+        self._key = key
+        self.ttl_s = ttl_s
+
+    def _mac(self, body: bytes) -> bytes:
+        return hmac.new(self._key, body, hashlib.sha256).digest()
+
+    def sign(self, principal: Principal, request_id: str, now: float | None = None) -> str:
+        issued = time.time() if now is None else now
+        body = _b64(orjson.dumps([
+            ASSERTION_VERSION, principal.user_id, principal.phone, sorted(principal.roles),
+            principal.expires_at, principal.session_id, principal.token_version, request_id,
+            round(issued, 3),
+        ]))
+        return (body + b"." + _b64(self._mac(body))).decode()
+
+    def verify(self, value: str, request_id: str, now: float | None = None) -> Principal | None:
+        """The asserted principal, or None for anything not signed, not fresh or not this
+        request's."""
+        body, _, mac = value.encode().partition(b".")
+        try:
+            if not hmac.compare_digest(self._mac(body), _unb64(mac)):
+                return None
+            (version, user_id, phone, roles, expires_at, session_id, token_version,
+             asserted_for, issued) = orjson.loads(_unb64(body))
+        except (ValueError, TypeError, binascii.Error):  # orjson's JSONDecodeError is a ValueError
+            return None
+        now = time.time() if now is None else now
+        if (version != ASSERTION_VERSION or asserted_for != request_id
+                or abs(now - issued) > self.ttl_s or now >= expires_at):
+            return None
+        return Principal(user_id=user_id, phone=phone, roles=frozenset(roles),
+                         expires_at=expires_at, session_id=session_id,
+                         token_version=token_version)
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64(data: bytes) -> bytes:
+    return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+
+
 # Revocation state of one user, one hash in one cluster slot: `v` the token version (tokens
 # of another version are refused), `s:<session id>` the end of a logged-out session's life.
 def revocation_key(user_id: int) -> str:
-    return f"auth:{{u{user_id}}}"
+    return f"auth:{{{user_slot(user_id)}}}"
+
+
+def user_slot(user_id: int) -> str:
+    """The hash tag of a user's keys: other per-user keys (the gateway's rate limits) carry it
+    too, to be read with the revocation state in one script on Redis Cluster."""
+    return f"u{user_id}"
 
 
 # Logging out: mark the session, and drop marks that outlived every token they could refuse.
@@ -136,7 +218,7 @@ class Revocations:
 
     def __init__(self, redis: Redis, cache_s: float = 5.0, cache_size: int = 50_000) -> None:
         self._redis = redis
-        self._cache: TTLCache[tuple[int, str], tuple[int, bool]] = TTLCache(
+        self._cache: TTLCache[tuple[int, str], list[bytes | None]] = TTLCache(
             maxsize=cache_size, ttl=cache_s, timer=time.monotonic)
         self._log_out = redis.register_script(LOG_OUT)
 
@@ -146,12 +228,23 @@ class Revocations:
         cache_key = (principal.user_id, principal.session_id)
         state = None if fresh else self._cache.get(cache_key)
         if state is None:
-            version, logged_out = await self._redis.hmget(
-                revocation_key(principal.user_id), ["v", f"s:{principal.session_id}"])
-            state = (int(version or 0), logged_out is not None)
+            key, fields = self.state_fields(principal)
+            state = await self._redis.hmget(key, fields)
             self._cache[cache_key] = state
-        current_version, logged_out = state
-        return logged_out or principal.token_version != current_version
+        return self.revoked(principal, *state)
+
+    @staticmethod
+    def state_fields(principal: Principal) -> tuple[str, list[str]]:
+        """The hash and fields holding the token's revocation state, for a caller that reads
+        them in a round trip of its own (the gateway's rate limit): give what it read to
+        `revoked`."""
+        return revocation_key(principal.user_id), ["v", f"s:{principal.session_id}"]
+
+    @staticmethod
+    def revoked(principal: Principal, version: bytes | str | None,
+                logged_out: bytes | str | None) -> bool:
+        """`is_revoked` on the two fields of `state_fields` as Redis answered them."""
+        return logged_out is not None or principal.token_version != int(version or 0)
 
     async def version(self, user_id: int) -> int:
         """The version new tokens of this user carry."""
@@ -188,9 +281,23 @@ def verified_principal(request: web.Request) -> Principal | None:
     return request.app[VERIFIER_KEY].verify(token)
 
 
+def asserted_principal(request: web.Request) -> Principal | None:
+    """The principal the gateway asserts for this request (`Assertions`), when the service
+    checks assertions and this one holds; None otherwise."""
+    assertions = request.app[VERIFIER_KEY].assertions
+    value = request.headers.get(ASSERTION_HEADER)
+    if assertions is None or value is None:
+        return None
+    return assertions.verify(value, request.get(REQUEST_ID_KEY, ""))
+
+
 async def current_principal(request: web.Request) -> Principal | None:
-    """The caller's principal when a valid, unrevoked bearer token is present; None when
-    absent; a 401 problem for a bad or revoked one."""
+    """The caller's principal: the gateway's assertion when one holds (the gateway verified
+    the token and its revocation for this very request), else a valid, unrevoked bearer token;
+    None when there is neither; a 401 problem for a bad or revoked token."""
+    principal = asserted_principal(request)
+    if principal is not None:
+        return principal
     principal = verified_principal(request)
     if principal is None:
         return None
@@ -277,6 +384,36 @@ def public_key_pem(settings: Settings) -> str:
     raise FileNotFoundError(public_path)
 
 
+def assertion_key(settings: Settings) -> bytes | None:
+    """The gateway assertion key: inline, from a file, in development (and tests) one made once
+    under var/; None in production when none is configured (no assertions then)."""
+    if settings.gateway_assertion_key:
+        return settings.gateway_assertion_key.encode()
+    if settings.gateway_assertion_key_file:
+        return settings.gateway_assertion_key_file.read_bytes().strip()
+    if settings.is_production:
+        return None
+    path = settings.var_dir / ASSERTION_KEY_NAME
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process is writing it
+            if key := path.read_bytes().strip():
+                return key
+            time.sleep(0.05)
+        raise
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_bytes().strip()
+
+
+def make_assertions(settings: Settings) -> Assertions | None:
+    key = assertion_key(settings)
+    return None if key is None else Assertions(key, settings.revocation_cache_s)
+
+
 def make_verifier(settings: Settings) -> TokenVerifier:
+    """A service's verifier: bearer tokens, and the gateway's assertions where configured."""
     return TokenVerifier(public_key_pem(settings), settings.jwt_algorithms, settings.jwt_issuer,
-                         settings.jwt_audience)
+                         settings.jwt_audience, assertions=make_assertions(settings))

@@ -38,7 +38,15 @@ class Settings(BaseSettings):
     jwt_algorithms: tuple[str, ...] = (JWT_ALGORITHM,)
     jwt_issuer: str = "coursestream"
     jwt_audience: str = "coursestream"
-    # How long a service keeps a token's revocation state before asking Redis again.
+    # The secret the gateway signs its principal assertions with and every service checks them
+    # with (shared.auth.Assertions, docs/gateway.md "One token check per request"): a long
+    # random string, never given to a client. Inline wins over the file; in development one is
+    # generated under var/; in production, unset means no assertions (every service checks
+    # the bearer token itself, as without a gateway).
+    gateway_assertion_key: str | None = Field(default=None, min_length=32)
+    gateway_assertion_key_file: Path | None = None
+    # How long a service keeps a token's revocation state before asking Redis again, and so
+    # also the oldest gateway assertion it accepts (the gateway's revocation answer in it).
     revocation_cache_s: float = Field(default=5.0, ge=0)
     consumer_name: str | None = None
     # Where a stream worker serves /metrics (its port is the worker's own setting): every

@@ -22,7 +22,7 @@ from services.gateway.adapters.tokens import DeferredIssuer, TokenIssuer
 from services.gateway.adapters.upstreams import Upstreams
 from services.gateway.handlers import Accounts, Logins, Sessions
 from services.gateway.settings import Settings
-from shared.auth import Revocations
+from shared.auth import Assertions, Revocations, make_assertions
 from shared.db import make_engine
 from shared.redis import make_redis
 
@@ -35,6 +35,8 @@ class Runtime:
     users: UsersRepository
     refresh_tokens: RefreshTokensRepository
     revocations: Revocations
+    # Signs the principal of each proxied request for its service (None: no key configured).
+    assertions: Assertions | None
     passwords: BoundedVerifier
     sms_codes: SmsCodes
     issuer: DeferredIssuer
@@ -98,7 +100,8 @@ def _runtime(
     )
     return Runtime(
         settings=settings, engine=engine, redis=redis, users=users,
-        refresh_tokens=refresh_tokens, revocations=revocations, passwords=passwords,
+        refresh_tokens=refresh_tokens, revocations=revocations,
+        assertions=make_assertions(settings), passwords=passwords,
         sms_codes=sms_codes, issuer=issuer,
         rate_limits={name: RateLimit(redis, name, policy.quota, policy.window_s)
                      for name, policy in settings.rate_policies().items()},

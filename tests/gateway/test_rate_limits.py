@@ -4,6 +4,7 @@ IETF RateLimit headers; what happens when Redis is away."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from services.gateway.adapters.rate_limits import RateLimit
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.domain import User
 from services.gateway.entrypoints.limits import route_class
+from shared.auth import Principal, Revocations, user_slot
 from tests.gateway.conftest import GatewayFactory, assert_problem
 from tests.gateway.upstreams import Upstream
 from tests.support import redis_servers
@@ -145,5 +147,28 @@ async def test_a_quota_far_above_any_load_never_fails(redis: Redis) -> None:
     """An emission interval below the precision of the stored time (a benchmark's quota)
     still sets a valid expiry (it made Redis refuse the script: every attempt a 503)."""
     limit = RateLimit(redis, "attempts", 1_000_000_000, 1)
-    decisions = [await limit.take("u:1") for _ in range(3)]
+    decisions = [await limit.take("u1") for _ in range(3)]
     assert all(d.allowed for d in decisions)
+
+
+async def test_the_limit_reads_a_tokens_revocation_in_its_round_trip(redis: Redis) -> None:
+    """The user's limit key and revocation hash share a hash tag; what the script read decides
+    the revocation as `Revocations.is_revoked` would."""
+    principal = Principal(7, "13900000007", frozenset({"user"}), time.time() + 60, "s7")
+    revocations = Revocations(redis, cache_s=0)
+    limit = RateLimit(redis, "attempts", 10, 1)
+    fields = Revocations.state_fields(principal)
+    assert fields[0].endswith("{" + user_slot(7) + "}")
+
+    async def revoked() -> bool:
+        decision = await limit.take(user_slot(7), fields)
+        assert decision.allowed and decision.revocation is not None
+        return Revocations.revoked(principal, *decision.revocation)
+
+    assert not await revoked() and not await revocations.is_revoked(principal)
+    await revocations.log_out(7, "s7", 60)
+    assert await revoked() and await revocations.is_revoked(principal)
+    await redis.delete(fields[0])
+    await revocations.revoke_user(7)
+    assert await revoked() and await revocations.is_revoked(principal)
+    assert (await limit.take("a:127.0.0.1")).revocation is None

@@ -79,9 +79,8 @@ async def test_a_lost_redis_fails_every_attempt_of_the_batch() -> None:
     """A pipeline that cannot be sent fails each of its callers, none is left waiting."""
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from services.seckill.adapters.sale_store import ScriptBatcher
     from shared.embedded_redis import free_port
-    from shared.redis import make_redis
+    from shared.redis import ScriptBatcher, make_redis
 
     redis = make_redis(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     batcher = ScriptBatcher(redis, redis.register_script("return 1"))

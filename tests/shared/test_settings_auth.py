@@ -18,7 +18,9 @@ from pydantic import ValidationError
 
 from shared.auth import (
     TokenVerifier,
+    assertion_key,
     ensure_dev_keypair,
+    make_verifier,
     new_signing_key,
     public_key_pem,
     token_claims,
@@ -131,3 +133,25 @@ def test_only_rsa_signature_algorithms_may_be_allowed(algorithms: tuple[str, ...
     with pytest.raises(ValidationError, match="JWT_ALGORITHMS"):
         Settings(jwt_algorithms=algorithms)
     assert Settings(jwt_algorithms=("RS256", "PS256")).jwt_algorithms == ("RS256", "PS256")
+
+
+def test_the_assertion_key_is_configured_or_made_once_in_development(tmp_path: Path) -> None:
+    made = assertion_key(Settings(var_dir=tmp_path))
+    assert made is not None and len(made) >= 32
+    assert assertion_key(Settings(var_dir=tmp_path)) == made
+    assert (tmp_path / "gateway-assertion.key").stat().st_mode & 0o077 == 0
+    inline = "s" * 32
+    assert assertion_key(Settings(var_dir=tmp_path, gateway_assertion_key=inline)) == \
+        inline.encode()
+    with pytest.raises(ValidationError):
+        Settings(var_dir=tmp_path, gateway_assertion_key="short")
+
+
+def test_production_without_an_assertion_key_has_no_assertions(tmp_path: Path) -> None:
+    """A missing secret costs speed (every service checks tokens itself), never safety."""
+    _, public = keypair()
+    settings = Settings(env="production", var_dir=tmp_path, jwt_public_key=public)
+    assert make_verifier(settings).assertions is None
+    assert not (tmp_path / "gateway-assertion.key").exists()
+    keyed = settings.model_copy(update={"gateway_assertion_key": "p" * 40})
+    assert make_verifier(keyed).assertions is not None

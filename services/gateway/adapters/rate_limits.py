@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from shared.redis import ScriptBatcher
+
 # INCR and the window's expiry in one step, so a counter never lives on without one.
 HIT = """
 local n = redis.call('INCR', KEYS[1])
@@ -46,7 +48,15 @@ class WindowLimit:
 # than one window ahead of now: `quota` at once, then one per `window / quota`.
 # ARGV: 1 emission interval ms (window / quota), 2 window ms.
 # Returns {allowed (0/1), remaining, ms until the whole quota is back, ms to wait (refused)}.
+# With KEYS[2] (a token's revocation hash, in the subject's slot) and ARGV[3..4] (its fields),
+# an allowed request's answer also carries those fields (shared.auth.Revocations.revoked), so
+# the gateway checks a token's revocation in the round trip of its rate limit.
 GCRA = """
+local revocation = {}
+if KEYS[2] then
+  local state = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])
+  revocation = {state[1] or '0', state[2] and 1 or 0}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local interval, window = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -58,7 +68,8 @@ end
 -- At least 1 ms: an interval below the float precision of `now` leaves next_tat == now.
 redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX',
            math.max(1, math.ceil(next_tat - now)))
-return {1, math.floor((window - (next_tat - now)) / interval), math.ceil(next_tat - now), 0}
+return {1, math.floor((window - (next_tat - now)) / interval), math.ceil(next_tat - now), 0,
+        revocation[1], revocation[2]}
 """
 
 
@@ -68,6 +79,9 @@ class RateDecision:
     remaining: int
     reset_s: int  # until the whole quota is back
     retry_after_s: int  # when refused
+    # The revocation fields asked for with the limit (`take(revocation=...)`), when allowed:
+    # the token version and whether the session was logged out.
+    revocation: tuple[bytes | None, bytes | None] | None = None
 
 
 class RateLimit:
@@ -78,14 +92,22 @@ class RateLimit:
         self.name, self.quota, self.window_s = name, quota, window_s
         self._prefix = f"gateway:rate:{name}:"
         self._interval_ms = window_s * 1000 / quota
-        self._gcra = redis.register_script(GCRA)
+        # The requests of one loop turn share a round trip (a sale's attempts come together).
+        self._gcra = ScriptBatcher(redis, redis.register_script(GCRA))
 
-    async def take(self, subject: str) -> RateDecision:
-        allowed, remaining, reset_ms, retry_ms = await self._gcra(
-            keys=[f"{self._prefix}{{{subject}}}"],
-            args=[repr(self._interval_ms), self.window_s * 1000])
-        return RateDecision(bool(allowed), int(remaining), ceil_seconds(int(reset_ms)),
-                            ceil_seconds(int(retry_ms)))
+    async def take(self, subject: str,
+                   revocation: tuple[str, list[str]] | None = None) -> RateDecision:
+        """One request of `subject` (its key's hash tag); with `revocation` (a hash and its two
+        fields, `shared.auth.Revocations.state_fields`, in the same slot) read those too."""
+        keys, args = [f"{self._prefix}{{{subject}}}"], [repr(self._interval_ms),
+                                                       self.window_s * 1000]
+        if revocation is not None:
+            keys.append(revocation[0])
+            args.extend(revocation[1])
+        allowed, remaining, reset_ms, retry_ms, *state = await self._gcra(keys, args)
+        return RateDecision(
+            bool(allowed), int(remaining), ceil_seconds(int(reset_ms)), ceil_seconds(int(retry_ms)),
+            (state[0], b"1" if state[1] else None) if revocation is not None and state else None)
 
     @property
     def policy_header(self) -> str:

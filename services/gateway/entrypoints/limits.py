@@ -21,7 +21,8 @@ from redis.exceptions import RedisError
 
 from services.gateway.bootstrap import RUNTIME_KEY
 from services.gateway.domain import Network, client_address
-from shared.auth import verified_principal
+from services.gateway.entrypoints.identity import caller
+from shared.auth import Revocations, user_slot
 from shared.logging import get_logger
 from shared.metrics import Handler
 from shared.problems import Problem
@@ -49,14 +50,11 @@ def route_class(method: str, path: str) -> str | None:
 
 
 def subject(request: web.Request, trusted: tuple[Network, ...]) -> str:
-    """`u:<user id>` for a token that verifies (revoked or not: the service refuses it), else
-    `a:<client address>`."""
-    try:
-        principal = verified_principal(request)
-    except Problem:
-        principal = None
+    """`u<user id>` (the hash tag of the user's revocation state) for a token that verifies,
+    revoked or not, else `a:<client address>`."""
+    principal = caller(request).principal
     if principal is not None:
-        return f"u:{principal.user_id}"
+        return user_slot(principal.user_id)
     return "a:" + client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
 
 
@@ -67,14 +65,20 @@ def rate_limit_middleware(trusted: tuple[Network, ...]) -> Middleware:
         limit = request.app[RUNTIME_KEY].rate_limits.get(name) if name is not None else None
         if limit is None:
             return await handler(request)
+        # A token's revocation is read in the same round trip (identity.py forwards it).
+        found = caller(request)
+        revocation = None if found.principal is None else Revocations.state_fields(
+            found.principal)
         try:
-            decision = await limit.take(subject(request, trusted))
+            decision = await limit.take(subject(request, trusted), revocation)
         except RedisError as exc:
             if name in FAIL_OPEN:
                 log.warning("rate limit unchecked (Redis unreachable)", route_class=name)
                 return await handler(request)
             raise Problem(503, "unavailable", "This is unavailable for a moment; retry shortly.",
                           headers={"Retry-After": "5"}) from exc
+        if found.principal is not None and decision.revocation is not None:
+            found.revoked = Revocations.revoked(found.principal, *decision.revocation)
         headers = {"RateLimit-Policy": limit.policy_header, "RateLimit": limit.header(decision)}
         if not decision.allowed:
             raise Problem(429, "rate-limited",

@@ -19,7 +19,9 @@ from services.gateway.adapters.replicas import Pool, Replica
 from services.gateway.adapters.upstreams import Upstreams
 from services.gateway.entrypoints.compression import negotiate
 from services.gateway.entrypoints.event_streams import is_event_stream, relay_events
+from services.gateway.entrypoints.identity import assertion
 from services.gateway.settings import Settings
+from shared.auth import ASSERTION_HEADER
 from shared.drain import DRAIN_KEY
 from shared.http import (
     CORRELATION_ID_HEADER,
@@ -88,6 +90,8 @@ class Proxy:
     async def forward(self, request: web.Request, pool: Pool) -> web.StreamResponse:
         assert self._session is not None, "the proxy session is given by the app's cleanup_ctx"
         headers = upstream_headers(request)
+        if (asserted := await assertion(request)) is not None:
+            headers[ASSERTION_HEADER] = asserted  # the caller, checked once, here
         # The route's deadline runs from here: the client's upload, the tries, the answer.
         until = asyncio.get_running_loop().time() + self._settings.upstream_deadlines_s.get(
             pool.name, self._settings.upstream_deadline_s)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from importlib.resources import files
-from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from services.seckill.adapters.keys import Keys
 from services.seckill.domain import Admission, Failure, money
 from services.seckill.ports import LoadedItem, Ticket, TicketMark
 from services.seckill.streams import ORDER_WRITER_GROUP
 from shared.events import LUA_ENCODE_ENTRY
-from shared.redis import text
+from shared.redis import ScriptBatcher, text
 from shared.tracing import current_or_new
 
 PRODUCER = "seckill"
@@ -29,70 +25,6 @@ def _lua(name: str) -> str:
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-Call = tuple[list[Any], list[Any], "asyncio.Future[Any]"]
-
-
-class ScriptBatcher:
-    """Runs one script for many callers, the calls of one event-loop turn in one pipeline.
-
-    Each call is still its own EVALSHA, decided alone by the script; only the round trip is
-    shared. A sale's attempts arrive together, and one redis-py call per attempt (connection
-    from the pool, retry wrapper, one socket write and read each) was about a fifth of the
-    service's CPU per attempt. The first call of a turn schedules the send; every call made
-    before it runs joins the same pipeline, so no call waits longer than one loop turn.
-    """
-
-    def __init__(self, redis: Redis, script: AsyncScript) -> None:
-        self._redis = redis
-        self._script = script
-        self._calls: list[Call] = []
-        self._sending: set[asyncio.Task[None]] = set()  # strong references until done
-
-    async def __call__(self, keys: list[Any], args: list[Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._calls.append((keys, args, future))
-        if len(self._calls) == 1:
-            task = asyncio.create_task(self._send())
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        return await future
-
-    async def _send(self) -> None:
-        calls, self._calls = self._calls, []
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for keys, args, _ in calls:
-                    pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-                replies = await pipe.execute(raise_on_error=False)
-        except Exception as exc:  # connection lost, pool timeout: every caller sees it
-            replies = [exc] * len(calls)
-        except asyncio.CancelledError:  # shutting down
-            for *_, future in calls:
-                future.cancel()
-            raise
-        lost_script = []
-        for (keys, args, future), reply in zip(calls, replies, strict=True):
-            if future.done():  # its caller was cancelled
-                continue
-            if isinstance(reply, NoScriptError):
-                lost_script.append((keys, args, future))
-            elif isinstance(reply, Exception):
-                future.set_exception(reply)
-            else:
-                future.set_result(reply)
-        # Redis lost its script cache (restart, SCRIPT FLUSH): nothing ran for these calls;
-        # the script object loads the script again and runs each.
-        for keys, args, future in lost_script:
-            try:
-                reply = await self._script(keys=keys, args=args)
-            except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
-            else:
-                if not future.done():
-                    future.set_result(reply)
 
 
 class SaleStore:
