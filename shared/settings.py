@@ -92,8 +92,8 @@ class Settings(BaseSettings):
     def require_redis_url(self) -> str:
         if not self.redis_url:
             raise SettingsError(
-                "REDIS_URL is not set; set it, or run `coursestream up`, "
-                "which starts an embedded Redis"
+                "REDIS_URL is not set; set it, or run `coursestream up` (it starts an "
+                "embedded Redis), and run commands in the folder it runs in: they use its Redis"
             )
         return self.redis_url
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from coursestream.cli import main
 from coursestream.web_client import MIN_NODE
 from services.scheduler.settings import Settings as SchedulerSettings
 from services.seckill.settings import Settings as SeckillSettings
+from shared.settings import Settings as WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -80,17 +82,36 @@ def test_compose_runs_every_service_worker_and_dependency() -> None:
     assert sms_sender["SMS_PROVIDER"] == "http" and "SMS_HTTP_URL" in sms_sender
 
 
-def test_prometheus_scrapes_every_service_worker_and_the_gateway_admin_port() -> None:
+def metrics_address(name: str, process: dict[str, Any]) -> str:
+    """Where a compose process serves /metrics: a service on its port (the gateway on its
+    admin port), a worker on its metrics port setting (compose's value, else the default)."""
+    if name == "gateway":
+        return f"{name}:{process.get('environment', {}).get('GATEWAY_ADMIN_PORT', 8009)}"
+    if name in registry.SERVICES:
+        return f"{name}:{registry.SERVICES[name].port}"
+    command = process["command"]
+    assert command[:2] == ["coursestream", "worker"], name
+    setting, offset = registry.WORKER_METRICS_PORTS[command[2]]
+    env = {**COMPOSE["x-common-env"], **process.get("environment", {})}
+    return f"{name}:{env.get(setting, registry.GATEWAY.port + offset)}"
+
+
+def test_prometheus_scrapes_every_process_of_compose_where_it_listens() -> None:
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"]
                for t in sc["targets"]}
-    expected = {f"{s.name}:{s.port}" for s in registry.SERVICES.values() if s.name != "gateway"}
-    base = registry.GATEWAY.port
-    workers = {f"{w}:{base + offset}" for w, (_, offset) in registry.WORKER_METRICS_PORTS.items()}
-    assert expected | workers | {f"gateway:{registry.GATEWAY_ADMIN_PORT}"} == targets
-    # ... and the workers listen where Prometheus can reach them, on those default ports.
-    assert COMPOSE["x-common-env"]["WORKER_METRICS_HOST"] == "0.0.0.0"
-    ports = {w: base + offset for w, (_, offset) in registry.WORKER_METRICS_PORTS.items()}
+    processes = {name: p for name, p in COMPOSE["services"].items()
+                 if "build" in p and name != "migrate"}  # a job, done before the rest
+    assert set(processes) == {*registry.SERVICES, *registry.WORKERS}
+    assert targets == {metrics_address(name, p) for name, p in processes.items()}
+    # ... and they listen where Prometheus can reach them: the workers on every interface
+    # by default (only `coursestream up` binds them to loopback), the gateway admin too.
+    assert WorkerSettings.model_fields["worker_metrics_host"].default == "0.0.0.0"
+    env = COMPOSE["x-common-env"]
+    assert env.get("WORKER_METRICS_HOST", "0.0.0.0") == "0.0.0.0"
+    assert "GATEWAY_ADMIN_HOST=0.0.0.0" in (ROOT / "services/gateway/Dockerfile").read_text()
+    ports = {w: registry.GATEWAY.port + offset
+             for w, (_, offset) in registry.WORKER_METRICS_PORTS.items()}
     assert SeckillSettings().order_writer_metrics_port == ports["order-writer"]
     assert SchedulerSettings().sms_metrics_port == ports["sms-sender"]
 

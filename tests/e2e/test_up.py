@@ -39,11 +39,16 @@ def test_up_prints_the_address_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) ->
                 assert r.status == 200, worker
         first = demo_sales(platform.url)
         assert set(first) == {"live", "upcoming", "ended"}  # services/seckill/demo.py
+        # Other commands in this folder find this Redis through var/up.json.
+        found = json.loads((platform.var_dir / "up.json").read_text())["env"]
+        assert found["REDIS_URL"] == f"redis://127.0.0.1:{redis_port}/0"
     log = platform.log()
     assert platform.process.returncode == 0, log[-3000:]
     assert f"coursestream is up: {platform.url}/" in log
     assert "13800000000" in log  # the demo logins are printed
     assert "embedded Redis stopped" in log
+    assert f"Redis: redis://127.0.0.1:{redis_port}" in log
+    assert not (platform.var_dir / "up.json").exists()  # removed on exit
     assert not any(listening(p) for p in [*ports, redis_port])
     assert list((platform.var_dir / "redis").glob("appendonly*"))  # the AOF is under var/
     assert all((platform.var_dir / f"{s}.db").exists()

@@ -66,3 +66,16 @@ def test_retry_dead_puts_entries_back(cli) -> None:  # type: ignore[no-untyped-d
     assert client.xlen("s.dead") == 0
     last = client.xrevrange("s", count=1)[0][1]
     assert set(last) == {b"__data__"}
+
+
+def test_ls_prints_each_groups_health(cli) -> None:  # type: ignore[no-untyped-def]
+    run, client, _ = cli
+    client.xgroup_create("s", "prod", id="0")
+    client.xreadgroup("prod", "worker", {"s": ">"}, count=2)  # read, never acknowledged
+    client.xadd("s.dead", {"group": "prod", "error": "boom"})
+    lines = run("ls").splitlines()
+    group, lag, pending, oldest, consumers, dead = lines[lines.index("s\tlength=5") + 1].split("\t")
+    assert (group, lag, pending, consumers, dead) == (
+        "  prod", "lag=3", "pending=2", "consumers=1", "dead=1")
+    assert oldest.startswith("oldest_pending_s=")
+    assert "s.dead\tlength=1\tno groups" in lines
