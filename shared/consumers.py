@@ -30,6 +30,7 @@ from redis.exceptions import ResponseError
 
 from shared.events import DEFAULT_MAXLEN, Envelope, decode_entry
 from shared.logging import LogIds, get_logger, request_context
+from shared.periodic import every
 from shared.redis import text
 from shared.stream_health import StreamHealthCollector, watch_health
 from shared.streams import dead_letter, trim_stream
@@ -272,20 +273,22 @@ class StreamConsumer:
 
     async def housekeeping_forever(self, recovered: bool = True) -> None:
         """Every few seconds: recover own pending entries until that succeeds, revive
-        stopped subscribers; trim now and then."""
+        stopped subscribers; trim now and then (`shared.periodic.every`: a failed pass is
+        logged and tried again, and a cancel always ends it)."""
         loop = asyncio.get_running_loop()
         next_trim = loop.time() + self.trim_every_s
-        while True:
-            await asyncio.sleep(self.revive_every_s)
-            try:
-                if not recovered:
-                    recovered = await self.recover()
-                await self.revive()
-                if loop.time() >= next_trim:
-                    next_trim = loop.time() + self.trim_every_s
-                    await trim_stream(self.redis, self.stream, self.maxlen)
-            except Exception:
-                log.exception("stream housekeeping failed", stream=self.stream)
+
+        async def housekeeping() -> None:
+            nonlocal recovered, next_trim
+            if not recovered:
+                recovered = await self.recover()
+            await self.revive()
+            if loop.time() >= next_trim:
+                next_trim = loop.time() + self.trim_every_s
+                await trim_stream(self.redis, self.stream, self.maxlen)
+
+        await asyncio.sleep(self.revive_every_s)
+        await every(self.revive_every_s, housekeeping, f"stream housekeeping of {self.stream}")
 
 
 @contextlib.contextmanager

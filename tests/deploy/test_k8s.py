@@ -261,8 +261,10 @@ def test_secrets_are_referenced_and_never_committed(overlay: str) -> None:
             if "secret" in volume:
                 referenced.add(volume["secret"]["secretName"])
                 keys = {i["key"] for i in volume["secret"].get("items", [])}
-                # only the gateway may read the signing key
-                assert name == "gateway" or keys == {"jwt-public.pem"}, name
+                # only the gateway may read the signing key; the services check its
+                # assertions (the shared HMAC key), the workers and the Job take no request
+                assert name == "gateway" or keys == {"jwt-public.pem"} | (
+                    {"gateway-assertion.key"} if name in registry.SERVICES else set()), name
         for each in spec["containers"]:
             referenced |= {v["valueFrom"]["secretKeyRef"]["name"] for v in each.get("env", [])
                            if "secretKeyRef" in v.get("valueFrom", {})}

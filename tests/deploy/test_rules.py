@@ -42,6 +42,12 @@ def test_promtool_accepts_the_rules() -> None:
     assert f"SUCCESS: {len(alerts())} rules found" in result.stdout
 
 
+def test_prometheus_loads_the_rules_with_its_scrape_config() -> None:
+    checked = run("check", "config", "deploy/prometheus/prometheus.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "rules.yml" in checked.stdout  # the rule file is loaded, not only present
+
+
 def test_each_alert_fires_and_stays_quiet_as_its_unit_tests_say() -> None:
     result = run("test", "rules", str(RULE_TESTS))
     assert result.returncode == 0, result.stdout + result.stderr
