@@ -4,8 +4,12 @@ event type the code writes is one of its types."""
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -72,8 +76,20 @@ def _value(module: str, node: ast.expr) -> str | None:
     raise AssertionError(f"{module}: an event type the test cannot read: {ast.unparse(node)}")
 
 
+@functools.cache
 def published_types() -> dict[str, str]:
-    """Every event type the code writes (Python, Lua, the built-in schedules), with where."""
+    """Every event type the code writes (Python, Lua, the built-in schedules), with where.
+    Read in a fresh interpreter: Python 3.11's `ast.parse` can fail with "AST constructor
+    recursion depth mismatch" once greenlet has switched stacks in this one (as in
+    tests/test_layers.py)."""
+    script = ("import json; from tests.shared.test_event_types import scan; "
+              "print(json.dumps(scan()))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    return dict(json.loads(out))
+
+
+def scan() -> dict[str, str]:
     found: dict[str, str] = {}
     for path in (p for source in SOURCES for p in source.rglob("*.py")):
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
