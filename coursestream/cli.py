@@ -141,6 +141,16 @@ def openapi() -> None:
     click.echo(openapi_text(), nl=False)
 
 
+@main.command()
+def asyncapi() -> None:
+    """Print the AsyncAPI 3.0 document of every stream (served at /api/v1/asyncapi.json)."""
+    import orjson
+
+    from shared.asyncapi import asyncapi_document
+
+    click.echo(orjson.dumps(asyncapi_document(), option=orjson.OPT_INDENT_2).decode())
+
+
 @main.command("build-web")
 def build_web() -> None:
     """Build the browser client into web/dist when it is missing or stale."""

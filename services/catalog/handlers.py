@@ -35,6 +35,7 @@ from services.catalog.ports import (
 )
 from services.catalog.streams import BANNER_CHANGED, COURSE_CHANGED
 from shared.errors import FieldError, NotFound
+from shared.event_data import EntityChanged
 from shared.events import Envelope
 from shared.pagination import PageParams
 
@@ -187,11 +188,11 @@ class Handlers:
         # Again: a reader between the first replacement and the commit may have cached the
         # rows from before it.
         await self._cache_of(entity).invalidate()
-        data: dict[str, Any] = {"entity": entity.name, "id": row_id, "action": action}
-        if course_id is not None:
-            data["course_id"] = course_id
+        data = EntityChanged.model_validate(
+            {"entity": entity.name, "id": row_id, "action": action, "course_id": course_id})
         await self.events.publish(Envelope(
-            type=entity.event, producer="catalog", correlation_id=correlation_id, data=data))
+            type=entity.event, producer="catalog", correlation_id=correlation_id,
+            data=data.model_dump(exclude_none=True)))
 
 
 async def _live(repo: CatalogRepository, model: type[RowT], row_id: int) -> RowT | None:

@@ -1,4 +1,5 @@
-"""Every stream (and group) the catalog writes or reads, and the entry types on them.
+"""Every stream (and group) the catalog writes or reads, and the entry types on them, named
+from the registry (`shared.event_types`).
 
 - `catalog.events`: written on every committed write; read by every replica without a group
   (each drops its in-process banner copy on `banner.changed`).
@@ -8,10 +9,12 @@
 
 from __future__ import annotations
 
-EVENTS_STREAM = "catalog.events"
-BANNER_CHANGED = "banner.changed"
-COURSE_CHANGED = "course.changed"
+from shared import event_types as registry
 
-COMMANDS_STREAM = "catalog.commands"
-COMMANDS_GROUP = "catalog"
-REBUILD_BANNERS = "banners.rebuild-cache"
+EVENTS_STREAM = registry.CATALOG_EVENTS.key
+BANNER_CHANGED = registry.BANNER_CHANGED.name
+COURSE_CHANGED = registry.COURSE_CHANGED.name
+
+COMMANDS_STREAM = registry.CATALOG_COMMANDS.key
+(COMMANDS_GROUP,) = registry.CATALOG_COMMANDS.groups
+REBUILD_BANNERS = registry.REBUILD_BANNERS.name

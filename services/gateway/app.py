@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from services.gateway.bootstrap import RUNTIME_KEY, bootstrap
-from services.gateway.entrypoints import auth_http
+from services.gateway.entrypoints import asyncapi, auth_http
 from services.gateway.entrypoints.admin import admin_site
 from services.gateway.entrypoints.compression import compression_middleware
 from services.gateway.entrypoints.cors import Cors
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.extend([resources, admin_site(settings)])
     auth_http.setup_routes(app)
     OpenApi(settings.replica_urls(), proxy.get_json, cors).add_routes(app)
+    asyncapi.add_routes(app)
     proxy.add_routes(app)
     add_web_routes(app, settings.web_dist_dir, settings.web_media_dir, settings.public_base_url)
     return app

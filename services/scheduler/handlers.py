@@ -24,6 +24,7 @@ from services.scheduler.domain.schedules import (
     Schedule,
     SchedulePatch,
     ScheduleSpec,
+    check_event,
     check_rules,
     new_schedule_id,
     plan_due,
@@ -243,6 +244,7 @@ class SchedulerHandlers:
             raise InvalidSchedule(
                 "stream", f"unknown stream {request.stream!r}; "
                           f"one of {', '.join(self.target_streams)}")
+        check_event(request.stream, request.type, request.data)
         due_at = request.due_at(now, allow_past=from_event)
         envelope = Envelope(
             type=request.type, producer=producer, occurred_at=due_at,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import ValidationError, model_validator
 
 from services.seckill.domain import (
     ALREADY_PURCHASED,
@@ -36,9 +35,22 @@ from services.seckill.ports import (
     SaleStore,
     TicketMark,
 )
-from services.seckill.streams import SCHEDULER_REQUESTS, SECKILL_COMMANDS, SECKILL_EVENTS
+from services.seckill.streams import (
+    DELAY_REQUESTED,
+    ORDER_CREATED,
+    ORDER_EXPIRE,
+    ORDER_EXPIRED,
+    ORDER_PAID,
+    ORDER_REJECTED,
+    SCHEDULER_REQUESTS,
+    SECKILL_COMMANDS,
+    SECKILL_EVENTS,
+    SWEEP_EXPIRED,
+)
+from shared import event_data
 from shared.consumers import Delivery
 from shared.errors import NotFound
+from shared.event_data import OrderRef
 from shared.events import DATA_FIELD, Envelope, decode_entry, new_event_id, stable_event_id
 from shared.logging import get_logger
 from shared.tracing import current_or_new
@@ -48,11 +60,8 @@ PRODUCER = "seckill"
 SWEEP_BATCH = 500
 
 
-class OrderRequested(BaseModel):
-    ticket: str
-    item_id: int
-    user_id: int
-    price: Decimal
+class OrderRequested(event_data.OrderRequested):
+    """The registry's `order.requested` data, whose ticket must name its item."""
 
     @model_validator(mode="after")
     def _ticket_names_its_item(self) -> OrderRequested:
@@ -157,7 +166,7 @@ async def write_orders(
             metrics.orders.labels("rejected").inc()
             continue
         marks.append(TicketMark(request.ticket, TicketStatus.SUCCESS, order_id=order.id))
-        out.append((SECKILL_EVENTS, _event("order.created", order_data(order), cause=delivery)))
+        out.append((SECKILL_EVENTS, _event(ORDER_CREATED, order_data(order), cause=delivery)))
         if order.status == OrderStatus.UNPAID:
             out.append(_expiry_request(order, cause=delivery))
         metrics.orders.labels("created").inc()
@@ -182,7 +191,7 @@ async def _reject(
 def _rejected(
     request: OrderRequested, reason: str, cause: Delivery | None
 ) -> tuple[str, Envelope]:
-    return SECKILL_EVENTS, _event("order.rejected", {
+    return SECKILL_EVENTS, _event(ORDER_REJECTED, {
         "ticket": request.ticket, "item_id": request.item_id, "user_id": request.user_id,
         "reason": reason}, cause=cause)
 
@@ -259,8 +268,9 @@ def _event(
 
 def _expiry_request(order: OrderRow, cause: Delivery | None = None) -> tuple[str, Envelope]:
     """Ask the scheduler for `order.expire` at pay_by (keyed: asking twice is one delay)."""
-    return SCHEDULER_REQUESTS, _event("delay.requested", {
-        "stream": SECKILL_COMMANDS, "type": "order.expire", "data": {"order_id": order.id},
+    return SCHEDULER_REQUESTS, _event(DELAY_REQUESTED, {
+        "stream": SECKILL_COMMANDS, "type": ORDER_EXPIRE,
+        "data": OrderRef(order_id=order.id).model_dump(),
         "at": order.pay_by.isoformat(), "key": f"order-expire:{order.id}",
     }, cause)
 
@@ -296,7 +306,7 @@ async def pay(
     pay_by is expired on the spot, which returns its unit without waiting for the command."""
     order, changed = await repo.pay(order_id)
     if changed and order is not None:
-        await publisher.publish_many([(SECKILL_EVENTS, _event("order.paid", order_data(order)))])
+        await publisher.publish_many([(SECKILL_EVENTS, _event(ORDER_PAID, order_data(order)))])
     elif order is not None and order.status == OrderStatus.UNPAID:
         order = await expire(repo, store, publisher, order_id) or order
     return order, changed
@@ -315,7 +325,7 @@ async def expire(
         released = await store.release(order.item_id, order.ticket, order.user_id)
         if changed or released:
             await publisher.publish_many(
-                [(SECKILL_EVENTS, _event("order.expired", order_data(order)))])
+                [(SECKILL_EVENTS, _event(ORDER_EXPIRED, order_data(order)))])
     elif order.status == OrderStatus.UNPAID:
         await publisher.publish_many([_expiry_request(order)])
     return order
@@ -341,9 +351,10 @@ async def handle_commands(
 ) -> None:
     """`seckill.commands`. A database out of reach raises DatabaseUnavailable (transient)."""
     for delivery in batch:
-        if delivery.envelope.type == "order.expire":
-            await expire(repo, store, publisher, int(delivery.envelope.data["order_id"]))
-        elif delivery.envelope.type == "orders.sweep-expired":
+        if delivery.envelope.type == ORDER_EXPIRE:
+            command = OrderRef.model_validate(delivery.envelope.data)
+            await expire(repo, store, publisher, command.order_id)
+        elif delivery.envelope.type == SWEEP_EXPIRED:
             await sweep_expired(repo, store, publisher)
         else:
             log.warning("ignored command", type=delivery.envelope.type)

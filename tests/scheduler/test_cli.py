@@ -37,7 +37,7 @@ async def _add_minutely(redis_url: str, database_url: str) -> None:
     async with bootstrap(settings) as runtime:
         await runtime.handlers.create_schedule(ScheduleSpec.model_validate({
             "id": "minutely", "trigger": {"type": "cron", "expr": "* * * * *"},
-            "event": {"stream": "catalog.commands", "type": "tick"}}))
+            "event": {"stream": "catalog.commands", "type": "banners.rebuild-cache"}}))
 
 
 def test_ls_and_trigger(one_redis_url: str, one_database_url: str) -> None:

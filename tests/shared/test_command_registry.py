@@ -41,7 +41,7 @@ def test_help_lists_every_command_and_imports_no_service_nor_heavy_library() -> 
     output, modules = run_probe("--help")
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
     listed = dict(line.split(maxsplit=1) for line in output.split("Commands:\n")[1].splitlines())
-    assert set(listed) == {"up", "serve", "worker", "migrate", "demo-data", "openapi",
+    assert set(listed) == {"up", "serve", "worker", "migrate", "demo-data", "openapi", "asyncapi",
                            "build-web", "streams", "users", "catalog", "seckill", "schedules"}
     assert listed["users"] == "Manage the gateway's users."
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from services.gateway.streams import NOTIFY_SMS
+from services.gateway.streams import NOTIFY_SMS, SMS_SEND
+from shared.event_data import SmsSend
 from shared.events import Envelope, publish
 
 
@@ -18,7 +19,8 @@ class SmsOutbox:
         self, phone: str, template: str, params: dict[str, Any], correlation_id: str | None
     ) -> None:
         envelope = Envelope(
-            type="sms.send", producer="gateway", correlation_id=correlation_id,
-            data={"phone": phone, "template": template, "params": params},
+            type=SMS_SEND, producer="gateway", correlation_id=correlation_id,
+            data=SmsSend(phone=phone, template=template, params=params).model_dump(
+                exclude_none=True),
         )
         await publish(self._redis, NOTIFY_SMS, envelope)

@@ -15,6 +15,13 @@ class InvalidSchedule(InvalidInput):
         self.reason = reason
 
 
+class EventMismatch(InvalidInput):
+    """An event its stream does not carry, or data not of its type (`shared.event_types`)."""
+
+    def __init__(self, prefix: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(*(FieldError(prefix + field, reason) for field, reason in problems))
+
+
 class ScheduleNotFound(NotFound):
     def __init__(self, schedule_id: str) -> None:
         super().__init__(f"No schedule {schedule_id!r}.")

@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from ulid import ULID
 
-from services.scheduler.domain.errors import InvalidSchedule
+from services.scheduler.domain.errors import EventMismatch, InvalidSchedule
 from services.scheduler.domain.triggers import AnyTrigger, DateTrigger, Trigger, zone
+from shared import event_types
+from shared.event_data import TYPE_PATTERN
 from shared.events import stable_event_id
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,99}$"
 MAX_CATCH_UP = 1000  # nominal runs looked at per schedule in one catch-up
 MAX_RUNS_LEFT = 1_000_000_000
 NEXT_RUNS = 5  # the next fire times a schedule shows
@@ -80,8 +81,18 @@ def check_rules(
         raise InvalidSchedule(
             "event.stream", f"unknown stream {event.stream!r}; one of {', '.join(target_streams)}"
         )
+    check_event(event.stream, event.type, event.data, prefix="event.")
     if isinstance(trigger, DateTrigger) and trigger.at_utc <= now:
         raise InvalidSchedule("trigger.at", "the date is in the past")
+
+
+def check_event(stream: str, event_type: str, data: dict[str, Any], prefix: str = "") -> None:
+    """The registry's rules for an event written later: its stream carries its type, its data
+    is of that type (fields named `<prefix>data.<field>`). Checked when it is asked for, so a
+    bad one is refused to its caller instead of failing in its consumer."""
+    problems = event_types.check_event(stream, event_type, data)
+    if problems:
+        raise EventMismatch(prefix, problems)
 
 
 class PauseRequest(BaseModel):

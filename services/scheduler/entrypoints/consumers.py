@@ -9,7 +9,12 @@ from redis.asyncio import Redis
 
 from services.scheduler.entrypoints.schemas import DelayCancel, DelayRequest
 from services.scheduler.handlers import SchedulerHandlers
-from services.scheduler.streams import REQUESTS_GROUP, REQUESTS_STREAM
+from services.scheduler.streams import (
+    DELAY_CANCELLED,
+    DELAY_REQUESTED,
+    REQUESTS_GROUP,
+    REQUESTS_STREAM,
+)
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer
 from shared.errors import DomainError
 from shared.logging import get_logger
@@ -21,14 +26,14 @@ log = get_logger(__name__)
 
 async def handle_request(handlers: SchedulerHandlers, delivery: Delivery) -> None:
     envelope = delivery.envelope
-    if envelope.type == "delay.requested":
+    if envelope.type == DELAY_REQUESTED:
         # Without a key of its own, the request's event id makes a redelivery idempotent.
         await handlers.request_delay(
             DelayRequest.model_validate(envelope.data), producer=envelope.producer,
             correlation_id=envelope.correlation_id or envelope.id, from_event=True,
             key=f"event:{envelope.id}",
         )
-    elif envelope.type == "delay.cancelled":
+    elif envelope.type == DELAY_CANCELLED:
         await handlers.cancel_delay(DelayCancel.model_validate(envelope.data))
     else:
         log.warning("ignored event type", stream=REQUESTS_STREAM, type=envelope.type)

@@ -16,7 +16,7 @@ from services.scheduler.domain.sms import SmsMessage
 from services.scheduler.metrics import SmsMetrics
 from services.scheduler.ports import SmsProvider
 from services.scheduler.settings import Settings
-from services.scheduler.streams import SMS_GROUP, SMS_STREAM
+from services.scheduler.streams import SMS_GROUP, SMS_SEND, SMS_STREAM
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer, running
 from shared.logging import get_logger
@@ -48,7 +48,7 @@ class SmsSender:
         failures: list[str] = []
         for delivery in batch:
             envelope = delivery.envelope
-            if envelope.type != "sms.send":
+            if envelope.type != SMS_SEND:
                 log.warning("ignored event type", stream=SMS_STREAM, type=envelope.type)
                 continue
             if await self.redis.exists(sent_key(envelope.id)):
