@@ -31,6 +31,7 @@ from services.gateway.ports import (
     UserRepository,
     WindowLimiter,
 )
+from shared.event_data import LOGIN_CODE_TEMPLATE
 
 
 class Tokens(TypedDict):
@@ -128,7 +129,7 @@ class Logins:
         is withdrawn, so the user may ask again at once."""
         code = await self.codes.issue(phone, client_ip)
         try:
-            await self.outbox.send(phone, "login_code", {"code": code}, correlation_id)
+            await self.outbox.send(phone, LOGIN_CODE_TEMPLATE, {"code": code}, correlation_id)
         except Exception:
             await self.codes.withdraw(phone)
             raise
