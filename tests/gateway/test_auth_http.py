@@ -318,6 +318,12 @@ async def test_a_key_rotation_keeps_old_tokens_while_their_key_is_listed(
         old_token)["kid"]
     assert await me_status(rotating, old_token) == 200
     assert await me_status(rotating, new_token) == 200
+    # A refresh token from before the switch is not signed: it gets a token of the new key.
+    response = await rotating.post("/api/v1/auth/tokens/refresh",
+                                   json={"refresh_token": old["refresh_token"]})
+    assert response.status == 200, await response.text()
+    refreshed = (await response.json())["access_token"]
+    assert jwt.get_unverified_header(refreshed) == jwt.get_unverified_header(new_token)
     # A kid nobody lists is refused, even with a signature the current key would take.
     assert await me_status(rotating, resigned(new_token, new_key, {"kid": "unknown"})) == 401
 
