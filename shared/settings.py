@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # Inline PEM wins over the file; in development a key pair is generated under var/.
     jwt_public_key: str | None = None
     jwt_public_key_file: Path | None = None
+    # During a key rotation (docs/operations.md): the public keys tokens may still be signed
+    # with, besides the current one, as PEM blocks one after the other (an empty text or file:
+    # none). A token names its key by `kid`. Inline wins over the file.
+    jwt_previous_public_keys: str | None = None
+    jwt_previous_public_keys_file: Path | None = None
     jwt_algorithms: tuple[str, ...] = (JWT_ALGORITHM,)
     jwt_issuer: str = "coursestream"
     jwt_audience: str = "coursestream"

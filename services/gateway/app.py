@@ -18,7 +18,7 @@ from services.gateway.entrypoints.problems import PROBLEMS
 from services.gateway.entrypoints.proxy import Proxy
 from services.gateway.entrypoints.web import add_web_routes
 from services.gateway.settings import Settings
-from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, TokenVerifier
+from shared.auth import REVOCATIONS_KEY, VERIFIER_KEY, TokenVerifier, previous_public_keys_pem
 from shared.http import (
     METRICS_KEY,
     add_readiness_check,
@@ -44,10 +44,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
         async with bootstrap(settings) as runtime:
             app[RUNTIME_KEY] = runtime
             app[REVOCATIONS_KEY] = runtime.revocations
-            # Verified with the public half of our own key, so the pair can never mismatch.
+            # Verified with the public half of our own key, so the pair can never mismatch,
+            # and during a rotation with the previous keys too (tokens signed before it).
             app[VERIFIER_KEY] = TokenVerifier(
                 runtime.issuer.public_key_pem(), settings.jwt_algorithms, settings.jwt_issuer,
                 settings.jwt_audience,
+                previous_public_keys_pem=previous_public_keys_pem(settings),
             )
             proxy.use(runtime.upstream_session, runtime.upstreams)
             add_readiness_check(app, "database", database_check(runtime.engine))

@@ -263,14 +263,17 @@ def test_secrets_are_referenced_and_never_committed(overlay: str) -> None:
                 keys = {i["key"] for i in volume["secret"].get("items", [])}
                 # only the gateway may read the signing key; the services check its
                 # assertions (the shared HMAC key), the workers and the Job take no request
+                # (and the keys still accepted during a key rotation, docs/operations.md)
                 assert name == "gateway" or keys == {"jwt-public.pem"} | (
-                    {"gateway-assertion.key"} if name in registry.SERVICES else set()), name
+                    {"gateway-assertion.key", "jwt-previous-public.pem"}
+                    if name in registry.SERVICES else set()), name
         for each in spec["containers"]:
             referenced |= {v["valueFrom"]["secretKeyRef"]["name"] for v in each.get("env", [])
                            if "secretKeyRef" in v.get("valueFrom", {})}
     assert referenced == SECRETS
     settings = config_maps(overlay)["coursestream-settings"]
     assert settings["JWT_PUBLIC_KEY_FILE"].startswith("/run/secrets/")
+    assert settings["JWT_PREVIOUS_PUBLIC_KEYS_FILE"].startswith("/run/secrets/")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

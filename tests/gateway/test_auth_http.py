@@ -9,6 +9,7 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
@@ -16,7 +17,7 @@ from services.gateway.adapters.orm import users as users_table
 from services.gateway.adapters.tokens import TokenIssuer
 from services.gateway.bootstrap import bootstrap
 from services.gateway.domain import NewUser, User
-from shared.auth import TokenVerifier
+from shared.auth import TokenVerifier, key_id
 from shared.db import make_engine
 from tests.gateway.conftest import (
     GatewayFactory,
@@ -279,3 +280,57 @@ async def test_bad_login_input_is_a_problem_and_writes_nothing(
     slug = "validation-error" if status == 422 else "malformed-json"
     await assert_problem(response, status, slug)
     assert await count_users(database_url) == before
+
+
+def public_pem_of(private: str) -> str:
+    return TokenIssuer(private, "coursestream", 600).public_key_pem()
+
+
+def resigned(token: str, private: str, headers: dict[str, str] | None) -> str:
+    """The token's claims signed again with `private` and these header fields (no kid)."""
+    key = serialization.load_pem_private_key(private.encode(), password=None)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return jwt.encode(claims, key, algorithm="RS256", headers=headers)  # type: ignore[arg-type]
+
+
+async def me_status(gateway: TestClient, token: str) -> int:
+    response = await gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    if response.status == 401:
+        await assert_problem(response, 401, "invalid-token")
+    return response.status
+
+
+async def test_a_key_rotation_keeps_old_tokens_while_their_key_is_listed(
+    make_gateway: GatewayFactory, database_url: str, signing_key: str
+) -> None:
+    """docs/operations.md "Rotate the token signing key", step by step on real gateways."""
+    old = await login(await make_gateway(database_url=database_url), USER.phone, USER.password)
+    old_token = old["access_token"]
+    assert jwt.get_unverified_header(old_token)["kid"] == key_id(
+        serialization.load_pem_public_key(public_pem_of(signing_key).encode()))  # type: ignore[arg-type]
+
+    # The gateway signs with the new key, the old public key still listed: both tokens pass.
+    new_key = private_pem()
+    rotating = await make_gateway(database_url=database_url, jwt_private_key=new_key,
+                                  jwt_previous_public_keys=public_pem_of(signing_key))
+    new_token = (await login(rotating, USER.phone, USER.password))["access_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] != jwt.get_unverified_header(
+        old_token)["kid"]
+    assert await me_status(rotating, old_token) == 200
+    assert await me_status(rotating, new_token) == 200
+    # A refresh token from before the switch is not signed: it gets a token of the new key.
+    response = await rotating.post("/api/v1/auth/tokens/refresh",
+                                   json={"refresh_token": old["refresh_token"]})
+    assert response.status == 200, await response.text()
+    refreshed = (await response.json())["access_token"]
+    assert jwt.get_unverified_header(refreshed) == jwt.get_unverified_header(new_token)
+    # A kid nobody lists is refused, even with a signature the current key would take.
+    assert await me_status(rotating, resigned(new_token, new_key, {"kid": "unknown"})) == 401
+
+    # The old key removed: its tokens are refused, the new ones still pass, and a token
+    # without kid (issued before tokens carried one) is checked with the current key.
+    rotated = await make_gateway(database_url=database_url, jwt_private_key=new_key)
+    assert await me_status(rotated, old_token) == 401
+    assert await me_status(rotated, new_token) == 200
+    assert await me_status(rotated, resigned(new_token, new_key, None)) == 200
+    assert await me_status(rotated, resigned(new_token, signing_key, None)) == 401

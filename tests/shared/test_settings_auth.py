@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -12,7 +13,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicNumbers
 from jwt.utils import base64url_encode
 from pydantic import ValidationError
 
@@ -20,6 +21,7 @@ from shared.auth import (
     TokenVerifier,
     assertion_key,
     ensure_dev_keypair,
+    key_id,
     make_verifier,
     new_signing_key,
     public_key_pem,
@@ -155,3 +157,52 @@ def test_production_without_an_assertion_key_has_no_assertions(tmp_path: Path) -
     assert not (tmp_path / "gateway-assertion.key").exists()
     keyed = settings.model_copy(update={"gateway_assertion_key": "p" * 40})
     assert make_verifier(keyed).assertions is not None
+
+
+def test_the_key_id_is_the_rfc_7638_thumbprint() -> None:
+    # The example key of RFC 7638, section 3.1, and its thumbprint.
+    n = ("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_B"
+         "JECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_F"
+         "DW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4"
+         "vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
+    modulus = int.from_bytes(base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)), "big")
+    assert key_id(RSAPublicNumbers(65537, modulus).public_key()) == (
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+
+
+def test_previous_keys_are_chosen_by_kid_from_a_file(tmp_path: Path) -> None:
+    current, current_pem = keypair()
+    (first, first_pem), (second, second_pem) = keypair(), keypair()
+    keys_file = tmp_path / "jwt-previous-public.pem"
+    keys_file.write_text(first_pem + second_pem)
+    settings = Settings(var_dir=tmp_path, jwt_public_key=current_pem,
+                        jwt_previous_public_keys_file=keys_file)
+    verifier = make_verifier(settings)
+    for key in (current, first, second):
+        kid = key_id(key.public_key())
+        assert verifier.verify(jwt.encode(
+            token_claims(7, "13900000000", ["user"], session_id="s1", token_version=0,
+                         ttl_s=60), key, algorithm=JWT_ALGORITHM, headers={"kid": kid})
+        ).user_id == 7
+    # Without kid: the current key only.
+    assert verifier.verify(token(current)).user_id == 7
+    with pytest.raises(Problem):
+        verifier.verify(token(first))
+    # An empty file lists none; a kid that is not a string is refused.
+    keys_file.write_text("")
+    emptied = make_verifier(settings)
+    signed = token(first).split(".")
+    for bad_kid in (key_id(first.public_key()), 7, ["x"]):
+        header = base64url_encode(orjson.dumps({"alg": "RS256", "typ": "JWT", "kid": bad_kid}))
+        with pytest.raises(Problem) as raised:
+            emptied.verify(".".join([header.decode(), *signed[1:]]))
+        assert raised.value.status == 401
+
+
+@pytest.mark.parametrize("text", ["not a key", "ed25519"])
+def test_previous_keys_must_be_rsa_public_keys(text: str) -> None:
+    if text == "ed25519":
+        text = Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with pytest.raises(ValueError, match=r"PEM public key|RSA"):
+        TokenVerifier(keypair()[1], previous_public_keys_pem=text)

@@ -9,12 +9,14 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from services.gateway.domain import User
-from shared.auth import KEY_BITS, is_signing_key, token_claims
+from shared.auth import KEY_BITS, is_signing_key, key_id, token_claims
 from shared.settings import JWT_ALGORITHM
 
 
 class TokenIssuer:
-    """Signs the claims `shared.auth.TokenVerifier` checks (`shared.auth.token_claims`)."""
+    """Signs the claims `shared.auth.TokenVerifier` checks (`shared.auth.token_claims`), with
+    the key's `kid` (`shared.auth.key_id`) in the header: what lets verifiers hold the
+    previous key beside this one during a rotation."""
 
     def __init__(
         self, private_key_pem: str, issuer: str, ttl_s: int, audience: str = "coursestream"
@@ -24,6 +26,7 @@ class TokenIssuer:
             raise ValueError(f"the JWT private key must be an RSA key of at least {KEY_BITS} "
                              f"bits ({JWT_ALGORITHM})")
         self._key = key
+        self._headers = {"kid": key_id(key.public_key())}
         self._issuer, self._audience = issuer, audience
         self.ttl_s = ttl_s
 
@@ -37,7 +40,7 @@ class TokenIssuer:
             user.id, user.phone, user.roles, session_id=session_id, token_version=token_version,
             ttl_s=self.ttl_s, issuer=self._issuer, audience=self._audience,
         )
-        return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
+        return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM, headers=self._headers)
 
 
 class DeferredIssuer:
