@@ -17,6 +17,7 @@ from services.scheduler.domain.errors import (
     ScheduleNotFound,
 )
 from services.scheduler.domain.schedules import (
+    Advance,
     EventSpec,
     RunRecord,
     Schedule,
@@ -40,6 +41,9 @@ from shared.events import Envelope, new_event_id
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+# Schedules fired per round trip to Redis and per transaction.
+FIRE_BATCH = 500
 
 
 def utc_now() -> datetime:
@@ -142,41 +146,53 @@ class SchedulerHandlers:
         """The leader's round: publish every due run once (fenced by `lease`), record it, move
         each schedule on. Returns how long to wait, at most `tick_s`; raises LostLease."""
         now = self.clock()
-        for schedule in await self.repo.due(now):
-            await self._fire_schedule(lease, schedule, now)
+        due = await self.repo.due(now)
+        for start in range(0, len(due), FIRE_BATCH):
+            await self._fire_batch(lease, due[start:start + FIRE_BATCH], now)
         earliest = await self.repo.earliest_fire_at()
         if earliest is None:
             return tick_s
         return min(tick_s, max(0.0, (earliest - self.clock()).total_seconds()))
 
-    async def _fire_schedule(self, lease: str, schedule: Schedule, now: datetime) -> None:
-        plan = plan_due(schedule, now)
-        records = []
-        for run in plan.runs:
-            if run.outcome != "fired":
-                self.metrics.missed.labels(schedule.id, run.outcome).inc()
-                records.append(RunRecord(run.nominal_at, None, None, None, run.outcome))
-                continue
-            event_id = run_event_id(schedule.id, run.nominal_at)
-            envelope = Envelope(
-                id=event_id, type=schedule.event.type, producer="scheduler",
-                correlation_id=event_id, data=schedule.event.data,
-            )
-            result = await self.runs.publish(lease, schedule.event.stream, envelope)
-            if result == "fenced":
-                raise LostLease(lease)
-            fired_at = self.clock()
-            lateness = (fired_at - schedule.fire_time(run.nominal_at)).total_seconds()
+    async def _fire_batch(self, lease: str, batch: Sequence[Schedule], now: datetime) -> None:
+        """Publish the batch's due runs in one round trip, then record them and move the
+        schedules on in one transaction (a run published but not recorded, by a leader that
+        died in between, is published as a duplicate by the next and then recorded)."""
+        plans = [(schedule, plan_due(schedule, now)) for schedule in batch]
+        records: dict[str, list[RunRecord]] = {schedule.id: [] for schedule in batch}
+        fired: list[tuple[Schedule, datetime, Envelope]] = []
+        for schedule, plan in plans:
+            for run in plan.runs:
+                if run.outcome == "fired":
+                    event_id = run_event_id(schedule.id, run.nominal_at)
+                    fired.append((schedule, run.nominal_at, Envelope(
+                        id=event_id, type=schedule.event.type, producer="scheduler",
+                        correlation_id=event_id, data=schedule.event.data,
+                    )))
+                else:
+                    self.metrics.missed.labels(schedule.id, run.outcome).inc()
+                    records[schedule.id].append(
+                        RunRecord(run.nominal_at, None, None, None, run.outcome))
+        results = await self.runs.publish(
+            lease, [(schedule.event.stream, envelope) for schedule, _, envelope in fired])
+        if "fenced" in results:
+            raise LostLease(lease)
+        fired_at = self.clock()
+        for (schedule, nominal_at, envelope), result in zip(fired, results, strict=True):
+            lateness = (fired_at - schedule.fire_time(nominal_at)).total_seconds()
             self.metrics.fires.labels(
                 schedule.id, "fired" if result == "published" else "duplicate"
             ).inc()
             self.metrics.lateness.labels("schedule").observe(max(0.0, lateness))
             # A duplicate was published by a leader that died before recording it; the
             # record here carries this leader's time.
-            records.append(RunRecord(
-                run.nominal_at, fired_at, event_id, max(0, round(lateness * 1000)), "fired"
+            records[schedule.id].append(RunRecord(
+                nominal_at, fired_at, envelope.id, max(0, round(lateness * 1000)), "fired"
             ))
-        await self.repo.advance(schedule, records, plan.next_nominal_at, plan.next_fire_at)
+        await self.repo.advance([
+            Advance(schedule, records[schedule.id], plan.next_nominal_at, plan.next_fire_at)
+            for schedule, plan in plans
+        ])
 
     async def request_delay(
         self, request: DelayRequest, *, producer: str = "scheduler",

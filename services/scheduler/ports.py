@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from services.scheduler.domain.delays import Moved, StoredDelay
-from services.scheduler.domain.schedules import RunRecord, Schedule
+from services.scheduler.domain.schedules import Advance, RunRecord, Schedule
 from services.scheduler.domain.sms import SmsMessage
 from shared.events import Envelope
 
@@ -35,12 +35,10 @@ class ScheduleRepository(Protocol):
 
     async def earliest_fire_at(self) -> datetime | None: ...
 
-    async def advance(
-        self, schedule: Schedule, runs: Sequence[RunRecord],
-        next_nominal_at: datetime | None, next_fire_at: datetime | None,
-    ) -> bool:
-        """Record the runs; move the schedule on only if its revision and next nominal time
-        are still those of `schedule`. Runs already recorded are kept as they are."""
+    async def advance(self, advances: Sequence[Advance]) -> None:
+        """In one transaction, for each: record the runs; move the schedule on only if its
+        revision and next nominal time are still those of `schedule`. Runs already recorded
+        are kept as they are."""
 
     async def record_runs(self, schedule_id: str, runs: Sequence[RunRecord]) -> None: ...
 
@@ -67,8 +65,11 @@ class DelayStore(Protocol):
 
 
 class RunPublisher(Protocol):
-    async def publish(self, lease_value: str, stream: str, envelope: Envelope) -> PublishResult:
-        """Publish a scheduled run once (by envelope id), only while `lease_value` holds."""
+    async def publish(
+        self, lease_value: str, runs: Sequence[tuple[str, Envelope]]
+    ) -> list[PublishResult]:
+        """Publish each scheduled run (stream, envelope) once (by envelope id), only while
+        `lease_value` holds; one result per run, in order."""
 
 
 class EventPublisher(Protocol):

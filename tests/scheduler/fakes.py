@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from services.scheduler.domain.delays import Moved, StoredDelay
 from services.scheduler.domain.errors import ScheduleExists
-from services.scheduler.domain.schedules import RunRecord, Schedule
+from services.scheduler.domain.schedules import Advance, RunRecord, Schedule
 from services.scheduler.handlers import SchedulerHandlers
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.ports import Clock, PublishResult
@@ -76,18 +76,14 @@ class FakeScheduleRepository:
         timed = self._timed()
         return timed[0].next_fire_at if timed else None
 
-    async def advance(
-        self, schedule: Schedule, runs: Sequence[RunRecord],
-        next_nominal_at: datetime | None, next_fire_at: datetime | None,
-    ) -> bool:
-        await self.record_runs(schedule.id, runs)
-        current = self.schedules.get(schedule.id)
-        if current is None or (current.revision, current.next_nominal_at) != (
-                schedule.revision, schedule.next_nominal_at):
-            return False
-        self.schedules[schedule.id] = replace(
-            current, next_nominal_at=next_nominal_at, next_fire_at=next_fire_at)
-        return True
+    async def advance(self, advances: Sequence[Advance]) -> None:
+        for a in advances:
+            await self.record_runs(a.schedule.id, a.runs)
+            current = self.schedules.get(a.schedule.id)
+            if current is not None and (current.revision, current.next_nominal_at) == (
+                    a.schedule.revision, a.schedule.next_nominal_at):
+                self.schedules[a.schedule.id] = replace(
+                    current, next_nominal_at=a.next_nominal_at, next_fire_at=a.next_fire_at)
 
     async def record_runs(self, schedule_id: str, runs: Sequence[RunRecord]) -> None:
         for run in runs:
@@ -235,7 +231,12 @@ class FakeRunPublisher:
         self.streams = streams
         self.published: set[str] = set()
 
-    async def publish(self, lease_value: str, stream: str, envelope: Envelope) -> PublishResult:
+    async def publish(
+        self, lease_value: str, runs: Sequence[tuple[str, Envelope]]
+    ) -> list[PublishResult]:
+        return [await self._publish(lease_value, stream, envelope) for stream, envelope in runs]
+
+    async def _publish(self, lease_value: str, stream: str, envelope: Envelope) -> PublishResult:
         if self.keeper.current() != lease_value:
             return "fenced"
         if envelope.id in self.published:

@@ -15,7 +15,7 @@ import pytest
 from services.scheduler.adapters.delay_store import RedisDelayStore
 from services.scheduler.adapters.repository import SqlScheduleRepository
 from services.scheduler.domain.errors import ScheduleExists
-from services.scheduler.domain.schedules import EventSpec, RunRecord, Schedule
+from services.scheduler.domain.schedules import Advance, EventSpec, RunRecord, Schedule
 from services.scheduler.domain.triggers import IntervalTrigger
 from services.scheduler.handlers import utc_now
 from services.scheduler.ports import DelayStore, ScheduleRepository
@@ -169,12 +169,25 @@ class TestScheduleRepository:
         nominal = T0 + timedelta(seconds=60)
         run = RunRecord(nominal, nominal, "e1", 0, "fired")
         later = nominal + timedelta(seconds=60)
-        assert not await repo.advance(planned, [run], later, later)
+
+        async def next_nominal() -> datetime | None:
+            current = await repo.get("s")
+            assert current is not None
+            return current.next_nominal_at
+
+        await repo.advance([Advance(planned, [run], later, later)])
+        assert await next_nominal() == saved.next_nominal_at  # refused
         assert (await repo.runs("s", 0, 10)) == (1, [run])
-        assert await repo.advance(saved, [run], later, later)
-        current = await repo.get("s")
-        assert current is not None and current.next_nominal_at == later
-        assert not await repo.advance(saved, [], later, later)  # moved on already
+        other = schedule("other")
+        await repo.add(other)
+        # In one call, each advance is judged on its own.
+        await repo.advance([Advance(saved, [run], later, later),
+                            Advance(other, [], later, later)])
+        assert await next_nominal() == later
+        moved = await repo.get("other")
+        assert moved is not None and moved.next_nominal_at == later
+        await repo.advance([Advance(saved, [], later + timedelta(seconds=60), None)])
+        assert await next_nominal() == later  # moved on already: refused
 
     async def test_a_recorded_run_is_kept_and_runs_come_newest_first(
         self, repo: ScheduleRepository
