@@ -71,6 +71,7 @@ class DelayResult:
     load_s: float
     bytes_per_delay: float | None = None
     mover_rss_mb: float | None = None
+    lateness_ms: list[float] = field(default_factory=list)
 
     def row(self) -> str:
         memory = "-" if self.bytes_per_delay is None else f"{self.bytes_per_delay:,.0f}"
@@ -207,7 +208,9 @@ async def _measure_delays(url: str) -> tuple[int, int, list[float], float]:
 
 
 def run_delays(url: str, var_dir: str, name: str, pending: int, due: int, window_s: float,
-               replicas: int, progress: Progress = _quiet) -> DelayResult:
+               replicas: int, progress: Progress = _quiet, memory: bool = True) -> DelayResult:
+    """`memory`: report Redis bytes per pending delay (noise for a small store just after
+    another run's entries were flushed)."""
     _flush(url)
     started = time.time()
     # Due times start after the load (about 15,000 stores/s from one client) has ended, so
@@ -230,7 +233,8 @@ def run_delays(url: str, var_dir: str, name: str, pending: int, due: int, window
     moved, duplicates, lateness, per_s = asyncio.run(_measure_delays(url))
     p50, p99, late_max = _quantiles(lateness)
     return DelayResult(name, pending, due, moved, duplicates, p50, p99, late_max, per_s, load_s,
-                       grown / pending, max(rss.get() for _ in movers))
+                       grown / pending if memory else None, max(rss.get() for _ in movers),
+                       lateness)
 
 
 # -- schedules ------------------------------------------------------------------------------
@@ -268,14 +272,15 @@ async def _stream(url: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
 
 
 def run_schedules(url: str, workdir: Path, name: str, count: int, seconds: int,
-                  replicas: int, progress: Progress = _quiet) -> ScheduleResult:
+                  replicas: int, progress: Progress = _quiet, lead_s: float = 6.0
+                  ) -> ScheduleResult:
     _flush(url)
     var_dir = workdir / f"schedules-{replicas}"
     var_dir.mkdir(exist_ok=True)
     database_url = f"sqlite:///{var_dir / 'scheduler.db'}"
     migrate("scheduler", database_url)
     # The first nominal second once the schedules are stored and the replicas have started.
-    start = datetime.fromtimestamp(int(time.time()) + 6 + count // 200, UTC)
+    start = datetime.fromtimestamp(int(time.time() + lead_s) + 1 + count // 200, UTC)
     ids = asyncio.run(_create_schedules(url, str(var_dir), database_url, count, start))
     stop_at = start.timestamp() + seconds + 3  # a late fire of the last second still counts
     processes = [multiprocessing.Process(target=replica_process,
@@ -323,11 +328,12 @@ class Options:
     schedules: int = 1000
     seconds: int = 30
     replicas: int = 2
+    lead_s: float = 6.0  # from storing the schedules to their first run: replicas start
 
     @classmethod
     def quick(cls) -> Options:
-        return cls(pending=20_000, due=5_000, window_s=2.0, burst=5_000, schedules=100,
-                   seconds=4)
+        return cls(pending=10_000, due=2_000, window_s=1.0, burst=2_000, schedules=50,
+                   seconds=3, lead_s=3.0)
 
 
 def run(options: Options, workdir: Path, only: str | None = None,
@@ -342,12 +348,12 @@ def run(options: Options, workdir: Path, only: str | None = None,
                 options.replicas, progress))
             delays.append(run_delays(
                 url, str(workdir), f"all due at once, {options.replicas} replicas",
-                options.burst, options.burst, 0.0, options.replicas, progress))
+                options.burst, options.burst, 0.0, options.replicas, progress, memory=False))
         if only in (None, "schedules"):
             for replicas in sorted({1, options.replicas}):
                 schedules.append(run_schedules(
                     url, workdir, f"every 1 s, {replicas} replica{'s' * (replicas > 1)}",
-                    options.schedules, options.seconds, replicas, progress))
+                    options.schedules, options.seconds, replicas, progress, options.lead_s))
     return delays, schedules
 
 
