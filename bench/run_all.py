@@ -12,6 +12,8 @@ through the gateway) and the scheduler (bench.scheduler: a million pending delay
 per-second schedules on one and two replicas). A progress line is printed as each step
 starts. Only the part of `--doc` between the run_all markers is replaced (added at the top
 when missing). `--quick`: small counts, a few seconds per benchmark (the smoke test's run).
+`--save FILE` keeps the figures, `--load FILE` redraws the report from them. Run it at
+normal priority (not under `nice`): the targets compete with whatever else runs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -352,8 +355,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--plots", type=Path, default=Path("docs/benchmarks"))
+    parser.add_argument("--save", type=Path, help="also keep the run's figures (a pickle)")
+    parser.add_argument("--load", type=Path,
+                        help="write the report from figures kept by --save, without running")
     args = parser.parse_args(argv)
-    report = run(args.quick, lambda line: print(line, flush=True))
+    if args.load:
+        report = pickle.loads(args.load.read_bytes())  # a file of our own --save
+    else:
+        report = run(args.quick, lambda line: print(line, flush=True))
+    if args.save:
+        args.save.write_bytes(pickle.dumps(report))
     print(write(report, args.doc, args.plots))
 
 
