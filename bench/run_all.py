@@ -128,6 +128,8 @@ def scheduler_rows(delays: Sequence[scheduler.DelayResult],
     for d in delays:
         notes = [f"{d.moved:,} of {d.due:,} moved", f"{d.duplicates} duplicates",
                  f"stored {d.pending / d.load_s:,.0f}/s"]
+        if d.aof_rewrites:
+            notes.append(f"{d.aof_rewrites} AOF rewrite(s) meanwhile")
         if d.bytes_per_delay is not None:
             notes.append(f"Redis {d.bytes_per_delay:,.0f} B per pending delay, "
                          f"mover RSS {d.mover_rss_mb:,.0f} MB")

@@ -72,6 +72,7 @@ class DelayResult:
     bytes_per_delay: float | None = None
     mover_rss_mb: float | None = None
     lateness_ms: list[float] = field(default_factory=list)
+    aof_rewrites: int = 0  # AOF rewrites Redis started while the delays were due or moving
 
     def row(self) -> str:
         memory = "-" if self.bytes_per_delay is None else f"{self.bytes_per_delay:,.0f}"
@@ -153,9 +154,10 @@ def _quantiles(values: list[float]) -> tuple[float, float, float]:
 
 async def _load(url: str, var_dir: str, pending: int, due: int, window_s: float,
                 progress: Progress) -> tuple[int, datetime]:
-    """Store the delays: first those due in an hour, then the `due` ones, due over the window
-    from 2 s after they are stored (at 4,000 stores/s; 8,000-16,000 measured), so storing
-    never competes with moving. Returns Redis's used_memory growth (bytes), the first due time."""
+    """Store the delays: first those due in an hour, then (once no AOF rewrite runs) the `due`
+    ones, due over the window from 2 s after they are stored (at 4,000 stores/s; 8,000-16,000
+    measured), so storing never competes with moving. Returns Redis's used_memory growth
+    (bytes) and the first due time."""
     async with bootstrap(settings(url, var_dir)) as runtime:
         before = (await runtime.redis.info("memory"))["used_memory"]
 
@@ -174,11 +176,23 @@ async def _load(url: str, var_dir: str, pending: int, due: int, window_s: float,
 
         later = datetime.now(UTC) + timedelta(hours=1)
         await store(due, pending, lambda n: later)
+        # Storing a million grows the append-only file enough for Redis to rewrite it (a fork
+        # of a process of most of a GB, and all of it written again): the window starts once
+        # that is over, as it would be long before a million delays come due in production.
+        while (await runtime.redis.info("persistence"))["aof_rewrite_in_progress"]:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
         first_due = datetime.now(UTC) + timedelta(seconds=2 + due / 4_000)
         step = timedelta(seconds=window_s / max(1, due))
         await store(0, due, lambda n: first_due + n * step)
         after = (await runtime.redis.info("memory"))["used_memory"]
         return int(after - before), first_due
+
+
+async def _aof_rewrites(url: str) -> int:
+    redis = make_redis(url)
+    info = await redis.info("persistence")
+    await redis.aclose()
+    return int(info.get("aof_rewrites", 0)) + int(info["aof_rewrite_in_progress"])
 
 
 def mover_process(url: str, var_dir: str, stop_at: float, due: int,
@@ -233,17 +247,19 @@ def run_delays(url: str, var_dir: str, name: str, pending: int, due: int, window
         process.start()
     started = time.time()
     grown, first_due = asyncio.run(_load(url, var_dir, pending, due, window_s, progress))
+    rewrites_before = asyncio.run(_aof_rewrites(url))
     load_s = time.time() - started
     if datetime.now(UTC) > first_due and window_s > 0:  # all due at once: lateness is the queue
         raise SystemExit(f"storing took {load_s:.1f} s, past the first due time")
     progress(f"{name}: stored {pending:,} delays in {load_s:.1f} s; moving")
     for process in movers:
         process.join()
+    rewrites = asyncio.run(_aof_rewrites(url)) - rewrites_before
     moved, duplicates, lateness, per_s = asyncio.run(_measure_delays(url))
     p50, p99, late_max = _quantiles(lateness)
     return DelayResult(name, pending, due, moved, duplicates, p50, p99, late_max, per_s, load_s,
                        grown / pending if memory else None, max(rss.get() for _ in movers),
-                       lateness)
+                       lateness, rewrites)
 
 
 # -- schedules ------------------------------------------------------------------------------
