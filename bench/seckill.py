@@ -24,13 +24,14 @@ import json
 import re
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,7 +41,7 @@ import redis as sync_redis
 from cryptography.hazmat.primitives import serialization
 
 from bench import UNREFUSED_LIMITS
-from bench.wrk import percentiles, wait_answering
+from bench.wrk import PRINT_PERCENTILES, distribution, percentiles, wait_answering
 from services.seckill.adapters.keys import Keys
 from shared.auth import is_signing_key, token_claims
 from shared.embedded_redis import DEFAULT_PORT, free_port
@@ -48,8 +49,12 @@ from shared.settings import JWT_ALGORITHM
 from tests.support.platform import Platform, running_platform
 
 PARTITIONS = 4
+CEILING = "bare handler, same Lua script (ceiling)"
+FLOOR = "minimal aiohttp proxy in front of the bare handler (floor of two hops)"
+DIRECT = "seckill service directly"
 GATEWAY = "through the gateway"
 AIM_RPS, AIM_P99_MS, AIM_WRITTEN_S = 3_200, 50, 1.0
+TIMELINE_S = 0.25  # a sale lasts a few seconds: its timeline is cut finer than by the second
 
 WRK_SCRIPT = r"""
 local ffi = require("ffi")
@@ -67,35 +72,67 @@ end
 local users = {%(users)s}
 local tokens = {%(tokens)s}
 local path_of = %(path_of)s
-local i, answered, first = 0, 0, nil
+local i, sent_n, answered = 0, 0, 0
+local sent = {}
 counts = {}
 elapsed = 0
+first = nil
+-- One line per answer: seconds since the first request, latency in ms (-1 when the server
+-- did not echo the request id: the bare handler and the minimal proxy), status.
+samples = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function request()
-  first = first or now()
+  local t = now()
+  first = first or t
   i = math.min(i + 1, #users)
-  local headers = {}
+  sent_n = sent_n + 1
+  sent["b" .. sent_n] = t
+  local headers = {["X-Request-ID"] = "b" .. sent_n}
   if tokens[i] then headers["Authorization"] = "Bearer " .. tokens[i] end
   return wrk.format("POST", path_of(users[i]), headers, "")
 end
 function response(status, headers, body)
+  local t = now()
   counts[status] = (counts[status] or 0) + 1
   answered = answered + 1
+  local at = sent[headers["X-Request-ID"] or headers["x-request-id"] or ""]
+  local latency = at and (t - at) * 1000 or -1
+  samples[answered] = string.format("%%.4f %%.3f %%d", t - first, latency, status)
   if answered == #users then
-    elapsed = now() - first
+    elapsed = t - first
     ffi.C.kill(ffi.C.getpid(), 2)  -- SIGINT: wrk stops and reports at once
   end
 end
 function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
-    io.write(string.format("elapsed %%.6f\n", thread:get("elapsed")))
+    io.write(string.format("elapsed %%.6f\nfirst %%.6f\n", thread:get("elapsed"),
+                           thread:get("first")))
     for status, n in pairs(thread:get("counts")) do
       io.write(string.format("status %%d %%d\n", status, n))
     end
+    for _, line in ipairs(thread:get("samples")) do
+      io.write("sample " .. line .. "\n")
+    end
   end
+%(percentiles)s
 end
 """
+
+
+@dataclass
+class Slice:
+    """A slice of a sale (`TIMELINE_S` long), from its first request: answers per second, their
+    latency (where the server echoed the request id), admissions (stream entries) and orders
+    written (rows) per second, and the orders admitted but not yet written at its end."""
+
+    start_s: float
+    answered_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    admitted_per_s: float
+    written_per_s: float
+    backlog: int  # admitted so far minus written so far: the order writer's lag, in orders
 
 
 @dataclass
@@ -107,6 +144,11 @@ class Result:
     statuses: dict[int, int]
     written_after_s: float | None
     cpu_us: dict[str, float] | None = None  # CPU µs per attempt of each server process
+    distribution: list[tuple[float, float]] = field(default_factory=list)  # (percentile, ms)
+    timeline: list[Slice] = field(default_factory=list)
+    # From wrk: the first request (epoch s), and (s since it, latency ms or -1) per answer.
+    first_at: float = 0.0
+    samples: list[tuple[float, float]] = field(default_factory=list)
 
     def row(self) -> str:
         other = sum(n for s, n in self.statuses.items() if s not in (202, 409))
@@ -167,7 +209,11 @@ def run_wrk(name: str, base_url: str, users: list[int], script: str, connections
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_us["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime
                      - wrk_before.ru_stime) / attempts * 1e6
-    return Result(name, rps, p50, p99, statuses, None, cpu_us)
+    first = float(re.search(r"first ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    samples = [(float(t), float(ms)) for t, ms, _ in
+               re.findall(r"^sample ([\d.]+) (-?[\d.]+) (\d+)$", out, re.M)]
+    return Result(name, rps, p50, p99, statuses, None, cpu_us, distribution(out),
+                  first_at=first, samples=samples)
 
 
 def script_for(users: list[int], tokens: list[str] | None, path_of: str) -> str:
@@ -175,6 +221,7 @@ def script_for(users: list[int], tokens: list[str] | None, path_of: str) -> str:
         "users": ",".join(map(str, users)),
         "tokens": ",".join(f'"{t}"' for t in tokens or []),
         "path_of": path_of,
+        "percentiles": PRINT_PERCENTILES,
     }
 
 
@@ -191,8 +238,9 @@ def create_item(platform: Platform, admin_token: str, stock: int, title: str) ->
 
 
 def wait_written(redis: sync_redis.Redis, database: Path, item_id: int, admitted: int,
-                 timeout: float = 60) -> float:
-    """Seconds from the item's last admission to its last order row, once all are final."""
+                 timeout: float = 60) -> tuple[float, list[float], list[float]]:
+    """Seconds from the item's last admission to its last order row, once all are final;
+    and the epoch seconds of each admission (stream entry) and of each order row."""
     stream = Keys(PARTITIONS).orders_stream_of(item_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -214,21 +262,50 @@ def wait_written(redis: sync_redis.Redis, database: Path, item_id: int, admitted
     for ticket in mine:
         pipe.hget(keys.ticket(ticket), "status")
     assert set(pipe.execute()) == {b"success"}, "some admitted ticket is not final"
-    last_admission_ms = max(int(i.split(b"-")[0]) for i, f in entries
-                            if json.loads(json.loads(f[b"__data__"])["data"])["data"]["item_id"]
-                            == item_id)
+    admissions = [int(i.split(b"-")[0]) / 1000 for i, f in entries
+                  if json.loads(json.loads(f[b"__data__"])["data"])["data"]["item_id"]
+                  == item_id]
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("SELECT created_at FROM seckill_orders WHERE item_id = ?",
+                            (item_id,)).fetchall()
+    orders = [datetime.fromisoformat(r[0]).replace(tzinfo=UTC).timestamp() for r in rows]
     written = datetime.fromisoformat(last).replace(tzinfo=UTC).timestamp()
-    return written - last_admission_ms / 1000
+    return written - max(admissions), admissions, orders
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, default=5000)
-    parser.add_argument("--stock", type=int, default=1000)
-    parser.add_argument("--connections", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measured sales per target, the targets interleaved")
-    args = parser.parse_args()
+def timeline(result: Result, admissions: list[float], orders: list[float],
+             slice_s: float = TIMELINE_S) -> list[Slice]:
+    """The sale slice by slice from its first request, until the last order is written."""
+    def index(since_first: float) -> int:
+        return max(0, int(since_first / slice_s))
+
+    count = 1 + max([index(t) for t, _ in result.samples]
+                    + [index(at - result.first_at) for at in [*admissions, *orders]])
+    latencies: list[list[float]] = [[] for _ in range(count)]
+    answered, admitted, written = [0] * count, [0] * count, [0] * count
+    for t, ms in result.samples:
+        answered[index(t)] += 1
+        if ms >= 0:
+            latencies[index(t)].append(ms)
+    for at in admissions:
+        admitted[index(at - result.first_at)] += 1
+    for at in orders:
+        written[index(at - result.first_at)] += 1
+    slices, backlog = [], 0
+    for k in range(count):
+        backlog += admitted[k] - written[k]
+        lat = latencies[k]
+        p50 = statistics.median(lat) if lat else None
+        p99 = statistics.quantiles(lat, n=100)[98] if len(lat) > 1 else p50
+        slices.append(Slice(k * slice_s, answered[k] / slice_s, p50, p99,
+                            admitted[k] / slice_s, written[k] / slice_s, backlog))
+    return slices
+
+
+def measure(users: int = 5000, stock: int = 1000, connections: int = 100, rounds: int = 1,
+            progress: Callable[[str], None] = print, warm_up: bool = True) -> list[Result]:
+    """Every measured sale, the targets interleaved round by round (after one unmeasured
+    sale per target unless `warm_up` is false: a smoke run's)."""
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp, running_platform(
         Path(tmp), env={"SECKILL_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "WARNING",
@@ -252,7 +329,7 @@ def main() -> None:
         # and code paths) has its own users, so every token is new to every verifier's cache:
         # a target measured after another with the same tokens would skip the seckill
         # service's verification (before 2026-11-24 the gateway runs did just that).
-        next_user = iter(range(100_000, 10**9, args.users))
+        next_user = iter(range(100_000, 10**9, users))
         seckill_process = platform_process(platform, "serve", "seckill")
         watched = {"seckill": seckill_process,
                    "order-writer": platform_process(platform, "worker", "order-writer"),
@@ -261,13 +338,16 @@ def main() -> None:
         def sale(name: str, base: str, path_of: Callable[[int], str], with_tokens: bool,
                  process: psutil.Process, measured: bool) -> None:
             first = next(next_user)
-            round_users = list(range(first, first + args.users))
+            round_users = list(range(first, first + users))
             round_tokens = [token(u) for u in round_users] if with_tokens else None
-            item = create_item(platform, admin, args.stock, name)
+            item = create_item(platform, admin, stock, name)
             script = script_for(round_users, round_tokens, path_of(item))
-            result = run_wrk(name, base, round_users, script, args.connections, workdir,
+            progress(f"seckill: {'' if measured else 'warm-up, '}{name}")
+            result = run_wrk(name, base, round_users, script, connections, workdir,
                              {"target": process, **watched})
-            result.written_after_s = wait_written(redis, database, item, args.stock)
+            result.written_after_s, admissions, orders = wait_written(
+                redis, database, item, stock)
+            result.timeline = timeline(result, admissions, orders)
             if measured:
                 results.append(result)
 
@@ -280,11 +360,10 @@ def main() -> None:
         attempts = 'function(u) return "/api/v1/seckill/items/%d/attempts" end'
         bare_path = lambda item: f'function(u) return "/{item}/" .. u end'  # noqa: E731
         targets = [
-            ("bare handler, same Lua script (ceiling)", f"http://127.0.0.1:{port}",
+            (CEILING, f"http://127.0.0.1:{port}",
              bare_path, False, psutil.Process(bare.pid)),
-            ("minimal aiohttp proxy in front of the bare handler (floor of two hops)",
-             f"http://127.0.0.1:{proxy_port}", bare_path, False, psutil.Process(proxy.pid)),
-            ("seckill service directly", platform.service_url("seckill"),
+            (FLOOR, f"http://127.0.0.1:{proxy_port}", bare_path, False, psutil.Process(proxy.pid)),
+            (DIRECT, platform.service_url("seckill"),
              lambda item: attempts % item, True, seckill_process),
             (GATEWAY, platform.url, lambda item: attempts % item, True,
              platform_process(platform, "serve", "gateway")),
@@ -292,15 +371,27 @@ def main() -> None:
         try:
             wait_answering(f"http://127.0.0.1:{port}/", bare)
             wait_answering(f"http://127.0.0.1:{proxy_port}/", proxy)
-            for target in targets:
+            for target in targets if warm_up else []:
                 sale(*target, measured=False)
-            for _ in range(args.rounds):
+            for _ in range(rounds):
                 for target in targets:
                     sale(*target, measured=True)
         finally:
             for server in (bare, proxy):
                 server.terminate()
                 server.wait()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--stock", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measured sales per target, the targets interleaved")
+    args = parser.parse_args()
+    results = measure(args.users, args.stock, args.connections, args.rounds)
     print(f"\n{args.users} distinct users, stock {args.stock}, {args.connections} connections, "
           f"wrk -t1, order writer running; one 2-core machine\n")
     print(HEADER)

@@ -6,12 +6,24 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+# The percentiles `distribution` reads, for the latency plots.
+PERCENTILES = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 97, 98, 99, 99.5, 99.9, 99.99)
+# Lua for a wrk script's `done(summary, latency, requests)`: prints the latency at each of
+# PERCENTILES, in microseconds; DONE_PERCENTILES is the whole `done` of a script with no other.
+PRINT_PERCENTILES = r"""
+  for _, p in ipairs({LIST}) do
+    io.write(string.format("percentile %g %d\n", p, latency:percentile(p)))
+  end
+""".replace("LIST", ", ".join(f"{p:g}" for p in PERCENTILES))
+DONE_PERCENTILES = f"function done(summary, latency, requests){PRINT_PERCENTILES}end\n"
 
 
 @dataclass
@@ -21,6 +33,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    # (percentile, latency ms) from wrk's whole histogram.
+    distribution: list[tuple[float, float]] = field(default_factory=list)
 
     def row(self, ceiling: float | None) -> str:
         ratio = f"{self.rps / ceiling:.0%}" if ceiling else "100% (ceiling)"
@@ -38,6 +52,12 @@ def percentiles(out: str) -> tuple[float, float]:
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     return p50, p99
+
+
+def distribution(out: str) -> list[tuple[float, float]]:
+    """(percentile, ms) pairs printed by DONE_PERCENTILES."""
+    return [(float(p), int(us) / 1000)
+            for p, us in re.findall(r"^percentile ([\d.]+) (\d+)$", out, re.M)]
 
 
 def _ms(text: str) -> float:
@@ -58,10 +78,14 @@ def run_raw(name: str, url: str, connections: int = 50, seconds: int = 10, threa
     """The figures and wrk's own output (for what `Result` does not carry)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the HTTP benchmarks: apt-get install wrk")
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    for key, value in (headers or {}).items():
-        args += ["-H", f"{key}: {value}"]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "done.lua"
+        script.write_text(DONE_PERCENTILES)
+        args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+                "-s", str(script)]
+        for key, value in (headers or {}).items():
+            args += ["-H", f"{key}: {value}"]
+        out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50, p99 = percentiles(out)
     errors = 0
@@ -70,7 +94,7 @@ def run_raw(name: str, url: str, connections: int = 50, seconds: int = 10, threa
     if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                           out):
         errors += sum(int(g) for g in match.groups())
-    return Result(name, rps, p50, p99, errors), out
+    return Result(name, rps, p50, p99, errors, distribution(out)), out
 
 
 def wait_answering(

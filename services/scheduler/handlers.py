@@ -18,6 +18,7 @@ from services.scheduler.domain.errors import (
     ScheduleNotFound,
 )
 from services.scheduler.domain.schedules import (
+    Advance,
     EventSpec,
     Pause,
     RunRecord,
@@ -43,6 +44,9 @@ from shared.events import Envelope, new_event_id
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+# Schedules fired per round trip to Redis and per transaction.
+FIRE_BATCH = 500
 
 
 def utc_now() -> datetime:
@@ -166,20 +170,21 @@ class SchedulerHandlers:
         if not times:
             return []
         fired = await self.repo.fired_runs(schedule.id, times[0], times[-1])
-        done: list[BackfilledRun] = []
+        done = [BackfilledRun(nominal, fired[nominal], False) for nominal in times
+                if nominal in fired]
+        envelopes = {nominal: run_envelope(schedule, nominal) for nominal in times
+                     if nominal not in fired}
+        results = await self.runs.publish(
+            None, [(schedule.event.stream, envelope) for envelope in envelopes.values()])
+        fired_at = self.clock()
         records: list[RunRecord] = []
-        for nominal in times:
-            if nominal in fired:
-                done.append(BackfilledRun(nominal, fired[nominal], False))
-                continue
-            envelope = run_envelope(schedule, nominal)
-            result = await self.runs.publish(None, schedule.event.stream, envelope)
+        for (nominal, envelope), result in zip(envelopes.items(), results, strict=True):
             done.append(BackfilledRun(nominal, envelope.id, result == "published"))
             if result == "published":  # a duplicate is recorded by whoever published it
-                records.append(RunRecord(nominal, self.clock(), envelope.id, None, "backfilled"))
+                records.append(RunRecord(nominal, fired_at, envelope.id, None, "backfilled"))
                 self.metrics.fires.labels(schedule.id, "backfilled").inc()
         await self.repo.record_backfill(schedule.id, records)
-        return done
+        return sorted(done, key=lambda run: run.nominal_at)
 
     async def sync_builtins(self, specs: Sequence[ScheduleSpec]) -> None:
         """Insert the missing ones; rewrite one only when the file's definition changed since
@@ -202,38 +207,50 @@ class SchedulerHandlers:
         """The leader's round: publish every due run once (fenced by `lease`), record it, move
         each schedule on. Returns how long to wait, at most `tick_s`; raises LostLease."""
         now = self.clock()
-        for schedule in await self.repo.due(now):
-            await self._fire_schedule(lease, schedule, now)
+        due = await self.repo.due(now)
+        for start in range(0, len(due), FIRE_BATCH):
+            await self._fire_batch(lease, due[start:start + FIRE_BATCH], now)
         earliest = await self.repo.earliest_fire_at()
         if earliest is None:
             return tick_s
         return min(tick_s, max(0.0, (earliest - self.clock()).total_seconds()))
 
-    async def _fire_schedule(self, lease: str, schedule: Schedule, now: datetime) -> None:
-        plan = plan_due(schedule, now)
-        records = []
-        for run in plan.runs:
-            if run.outcome != "fired":
-                self.metrics.missed.labels(schedule.id, run.outcome).inc()
-                records.append(RunRecord(run.nominal_at, None, None, None, run.outcome))
-                continue
-            envelope = run_envelope(schedule, run.nominal_at)
-            event_id = envelope.id
-            result = await self.runs.publish(lease, schedule.event.stream, envelope)
-            if result == "fenced":
-                raise LostLease(lease)
-            fired_at = self.clock()
-            lateness = (fired_at - schedule.fire_time(run.nominal_at)).total_seconds()
+    async def _fire_batch(self, lease: str, batch: Sequence[Schedule], now: datetime) -> None:
+        """Publish the batch's due runs in one round trip, then record them and move the
+        schedules on in one transaction (a run published but not recorded, by a leader that
+        died in between, is published as a duplicate by the next and then recorded)."""
+        plans = [(schedule, plan_due(schedule, now)) for schedule in batch]
+        records: dict[str, list[RunRecord]] = {schedule.id: [] for schedule in batch}
+        fired: list[tuple[Schedule, datetime, Envelope]] = []
+        for schedule, plan in plans:
+            for run in plan.runs:
+                if run.outcome == "fired":
+                    fired.append(
+                        (schedule, run.nominal_at, run_envelope(schedule, run.nominal_at)))
+                else:
+                    self.metrics.missed.labels(schedule.id, run.outcome).inc()
+                    records[schedule.id].append(
+                        RunRecord(run.nominal_at, None, None, None, run.outcome))
+        results = await self.runs.publish(
+            lease, [(schedule.event.stream, envelope) for schedule, _, envelope in fired])
+        if "fenced" in results:
+            raise LostLease(lease)
+        fired_at = self.clock()
+        for (schedule, nominal_at, envelope), result in zip(fired, results, strict=True):
+            lateness = (fired_at - schedule.fire_time(nominal_at)).total_seconds()
             self.metrics.fires.labels(
                 schedule.id, "fired" if result == "published" else "duplicate"
             ).inc()
             self.metrics.lateness.labels("schedule").observe(max(0.0, lateness))
             # A duplicate was published by a leader that died before recording it; the
             # record here carries this leader's time.
-            records.append(RunRecord(
-                run.nominal_at, fired_at, event_id, max(0, round(lateness * 1000)), "fired"
+            records[schedule.id].append(RunRecord(
+                nominal_at, fired_at, envelope.id, max(0, round(lateness * 1000)), "fired"
             ))
-        await self.repo.advance(schedule, records, plan.next_nominal_at, plan.next_fire_at)
+        await self.repo.advance([
+            Advance(schedule, records[schedule.id], plan.next_nominal_at, plan.next_fire_at)
+            for schedule, plan in plans
+        ])
 
     async def request_delay(
         self, request: DelayRequest, *, producer: str = "scheduler",

@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol
 from typing_extensions import TypedDict
 
 from services.scheduler.domain.delays import Moved, StoredDelay
-from services.scheduler.domain.schedules import RunRecord, Schedule
+from services.scheduler.domain.schedules import Advance, RunRecord, Schedule
 from services.scheduler.domain.sms import SmsMessage
 from shared.events import Envelope
 
@@ -49,14 +49,11 @@ class ScheduleRepository(Protocol):
 
     async def earliest_fire_at(self) -> datetime | None: ...
 
-    async def advance(
-        self, schedule: Schedule, runs: Sequence[RunRecord],
-        next_nominal_at: datetime | None, next_fire_at: datetime | None,
-    ) -> bool:
-        """Record the runs; move the schedule on only if its revision and next nominal time
-        are still those of `schedule`. Runs already recorded are kept as they are. A limited
-        schedule's `runs_left` goes down by the `fired` runs recorded for the first time,
-        whether or not it moved on, in the same transaction."""
+    async def advance(self, advances: Sequence[Advance]) -> None:
+        """In one transaction, for each: record the runs; move the schedule on only if its
+        revision and next nominal time are still those of `schedule`. Runs already recorded
+        are kept as they are. A limited schedule's `runs_left` goes down by its `fired` runs
+        recorded for the first time, whether or not it moved on."""
 
     async def record_runs(self, schedule_id: str, runs: Sequence[RunRecord]) -> None: ...
 
@@ -93,10 +90,11 @@ class DelayStore(Protocol):
 
 class RunPublisher(Protocol):
     async def publish(
-        self, lease_value: str | None, stream: str, envelope: Envelope
-    ) -> PublishResult:
-        """Publish a scheduled run once (by envelope id), only while `lease_value` holds;
-        with None (a backfill, on any replica) once by envelope id, without the lease."""
+        self, lease_value: str | None, runs: Sequence[tuple[str, Envelope]]
+    ) -> list[PublishResult]:
+        """Publish each scheduled run (stream, envelope) once (by envelope id), only while
+        `lease_value` holds; with None (a backfill, on any replica) once by envelope id,
+        without the lease. One result per run, in order."""
 
 
 class EventPublisher(Protocol):

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from services.scheduler.domain.delays import Moved, StoredDelay
 from services.scheduler.domain.errors import ScheduleExists
-from services.scheduler.domain.schedules import RunRecord, Schedule
+from services.scheduler.domain.schedules import Advance, RunRecord, Schedule
 from services.scheduler.handlers import SchedulerHandlers
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.ports import Clock, PublishResult
@@ -79,21 +79,19 @@ class FakeScheduleRepository:
         timed = self._timed()
         return timed[0].next_fire_at if timed else None
 
-    async def advance(
-        self, schedule: Schedule, runs: Sequence[RunRecord],
-        next_nominal_at: datetime | None, next_fire_at: datetime | None,
-    ) -> bool:
-        fired = await self._insert_runs(schedule.id, runs)
-        current = self.schedules.get(schedule.id)
-        if current is not None and current.runs_left is not None and fired:
-            current = replace(current, runs_left=max(0, current.runs_left - fired))
-            self.schedules[schedule.id] = current
-        if current is None or (current.revision, current.next_nominal_at) != (
-                schedule.revision, schedule.next_nominal_at):
-            return False
-        self.schedules[schedule.id] = replace(
-            current, next_nominal_at=next_nominal_at, next_fire_at=next_fire_at)
-        return True
+    async def advance(self, advances: Sequence[Advance]) -> None:
+        for a in advances:
+            fired = await self._insert_runs(a.schedule.id, a.runs)
+            current = self.schedules.get(a.schedule.id)
+            if current is None:
+                continue
+            if current.runs_left is not None and fired:
+                current = replace(current, runs_left=max(0, current.runs_left - fired))
+            if (current.revision, current.next_nominal_at) == (
+                    a.schedule.revision, a.schedule.next_nominal_at):
+                current = replace(
+                    current, next_nominal_at=a.next_nominal_at, next_fire_at=a.next_fire_at)
+            self.schedules[a.schedule.id] = current
 
     async def record_runs(self, schedule_id: str, runs: Sequence[RunRecord]) -> None:
         await self._insert_runs(schedule_id, runs)
@@ -261,6 +259,11 @@ class FakeRunPublisher:
         self.published: set[str] = set()
 
     async def publish(
+        self, lease_value: str | None, runs: Sequence[tuple[str, Envelope]]
+    ) -> list[PublishResult]:
+        return [await self._publish(lease_value, stream, envelope) for stream, envelope in runs]
+
+    async def _publish(
         self, lease_value: str | None, stream: str, envelope: Envelope
     ) -> PublishResult:
         if lease_value is not None and self.keeper.current() != lease_value:

@@ -48,9 +48,9 @@ async def test_a_deposed_leader_is_fenced_and_a_run_publishes_once(redis: Redis)
     new = await second.acquire()
     assert new is not None
 
-    assert await publisher.publish(old, "test.out", run_envelope()) == "fenced"
+    assert await publisher.publish(old, [("test.out", run_envelope())]) == ["fenced"]
     assert await redis.xlen("test.out") == 0
-    assert await publisher.publish(new, "test.out", run_envelope()) == "published"
+    assert await publisher.publish(new, [("test.out", run_envelope())]) == ["published"]
     # The same nominal run again (a leader that died before recording it): not republished.
-    assert await publisher.publish(new, "test.out", run_envelope()) == "duplicate"
+    assert await publisher.publish(new, [("test.out", run_envelope())]) == ["duplicate"]
     assert await redis.xlen("test.out") == 1

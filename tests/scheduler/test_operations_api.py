@@ -104,9 +104,9 @@ async def test_a_fire_whose_bookkeeping_was_lost_is_counted_once(
         lease = await runtime.lease.acquire()
         assert lease is not None
         event_id = run_event_id("twice", schedule.next_nominal_at)
-        assert await runtime.handlers.runs.publish(lease, "test.out", Envelope(
+        assert await runtime.handlers.runs.publish(lease, [("test.out", Envelope(
             id=event_id, type=EVENT["type"], producer="scheduler", data=EVENT["data"],
-        )) == "published"
+        ))]) == ["published"]
         await runtime.handlers.fire_due(lease, 0.5)  # the next leader's round
         after = await runtime.handlers.get_schedule("twice")
         assert after.runs_left == 1

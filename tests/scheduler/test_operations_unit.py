@@ -97,8 +97,8 @@ async def test_a_fire_whose_bookkeeping_was_lost_counts_once(fakes: Fakes) -> No
     fakes.clock.advance(60)
     dead_leader = await lead(fakes)
     event_id = run_event_id("s", nominal)
-    assert await fakes.runs.publish(dead_leader, "test.out", Envelope(
-        id=event_id, type="job.run", producer="scheduler", data={"n": 1})) == "published"
+    assert await fakes.runs.publish(dead_leader, [("test.out", Envelope(
+        id=event_id, type="job.run", producer="scheduler", data={"n": 1}))]) == ["published"]
     fakes.clock.advance(10)  # its lease ran out; another replica leads
     await fakes.handlers.fire_due(await fakes.lease("b").acquire() or "", 0.5)
     assert [e.id for e in fakes.streams.entries["test.out"]] == [event_id]

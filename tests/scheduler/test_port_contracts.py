@@ -16,7 +16,7 @@ import pytest
 from services.scheduler.adapters.delay_store import RedisDelayStore
 from services.scheduler.adapters.repository import SqlScheduleRepository
 from services.scheduler.domain.errors import ScheduleExists
-from services.scheduler.domain.schedules import EventSpec, Pause, RunRecord, Schedule
+from services.scheduler.domain.schedules import Advance, EventSpec, Pause, RunRecord, Schedule
 from services.scheduler.domain.triggers import IntervalTrigger
 from services.scheduler.handlers import utc_now
 from services.scheduler.ports import DelayStore, ScheduleRepository
@@ -173,12 +173,25 @@ class TestScheduleRepository:
         nominal = T0 + timedelta(seconds=60)
         run = RunRecord(nominal, nominal, "e1", 0, "fired")
         later = nominal + timedelta(seconds=60)
-        assert not await repo.advance(planned, [run], later, later)
+
+        async def next_nominal() -> datetime | None:
+            current = await repo.get("s")
+            assert current is not None
+            return current.next_nominal_at
+
+        await repo.advance([Advance(planned, [run], later, later)])
+        assert await next_nominal() == saved.next_nominal_at  # refused
         assert (await repo.runs("s", 0, 10)) == (1, [run])
-        assert await repo.advance(saved, [run], later, later)
-        current = await repo.get("s")
-        assert current is not None and current.next_nominal_at == later
-        assert not await repo.advance(saved, [], later, later)  # moved on already
+        other = schedule("other")
+        await repo.add(other)
+        # In one call, each advance is judged on its own.
+        await repo.advance([Advance(saved, [run], later, later),
+                            Advance(other, [], later, later)])
+        assert await next_nominal() == later
+        moved = await repo.get("other")
+        assert moved is not None and moved.next_nominal_at == later
+        await repo.advance([Advance(saved, [], later + timedelta(seconds=60), None)])
+        assert await next_nominal() == later  # moved on already: refused
 
     async def test_a_recorded_run_is_kept_and_runs_come_newest_first(
         self, repo: ScheduleRepository
@@ -202,12 +215,26 @@ class TestScheduleRepository:
         n1, n2 = T0 + timedelta(seconds=60), T0 + timedelta(seconds=120)
         fired, missed = RunRecord(n1, n1, "e1", 0, "fired"), RunRecord(n2, None, None, None,
                                                                          "missed")
-        assert await repo.advance(planned, [fired, missed], n2, n2)
-        left = await repo.get("s")
-        assert left is not None and left.runs_left == 2
+        await repo.add(schedule("two", runs_left=5))
+        await repo.add(schedule("free"))
+        # One round: each schedule counts its own fired runs, a missed one is not a fire.
+        await repo.advance([
+            Advance(planned, [fired, missed], n2, n2),
+            Advance(schedule("two", runs_left=5), [fired, replace(fired, nominal_at=n2)],
+                    n2, n2),
+            Advance(schedule("free"), [fired], n2, n2),
+        ])
+
+        async def runs_left(schedule_id: str = "s") -> int | None:
+            current = await repo.get(schedule_id)
+            assert current is not None
+            return current.runs_left
+
+        assert (await runs_left(), await runs_left("two"), await runs_left("free")) == (2, 3, None)
+        assert await repo.delete("two") and await repo.delete("free")
         # The same run recorded again (a deposed leader, or a takeover after a crash between
         # fire and bookkeeping), a trigger, and a copy saved from before the fire.
-        assert not await repo.advance(planned, [fired], n2, n2)
+        await repo.advance([Advance(planned, [fired], n2, n2)])
         await repo.record_runs("s", [RunRecord(T0, T0, "t1", 0, "triggered")])
         await repo.save(planned)
         again = await repo.get("s")

@@ -3,7 +3,9 @@ tag so each script below works on one slot; due entries move to their streams at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -25,6 +27,12 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _add_args(stream: str, envelope: Envelope, due_at: datetime, key: str) -> list[Any]:
+    payload = orjson.dumps({
+        "s": stream, "k": key, "e": encode_entry(envelope)[DATA_FIELD].decode(),
+    })
+    return [envelope.id, _ms(due_at), stream, key, payload]
+
 
 class RedisDelayStore:
     def __init__(self, redis: Redis, key_ttl_s: int = 24 * 3600) -> None:
@@ -37,15 +45,20 @@ class RedisDelayStore:
     async def add(self, stream: str, envelope: Envelope, due_at: datetime, key: str) -> StoredDelay:
         """Store the envelope to be written to `stream` at `due_at`; its id is the delay's.
         With a `key` already in use, nothing is stored and that delay is returned."""
-        payload = orjson.dumps({
-            "s": stream, "k": key, "e": encode_entry(envelope)[DATA_FIELD].decode(),
-        })
         delay_id, due_ms, created = await self._add(
-            keys=STORE_KEYS, args=[envelope.id, _ms(due_at), stream, key, payload]
+            keys=STORE_KEYS, args=_add_args(stream, envelope, due_at, key)
         )
         return StoredDelay(
             text(delay_id), datetime.fromtimestamp(int(due_ms) / 1000, UTC), bool(created)
         )
+
+    async def add_many(self, delays: Sequence[tuple[str, Envelope, datetime, str]]) -> None:
+        """`add` for each (stream, envelope, due_at, key), the same script in one pipeline
+        round trip (a bulk load, such as bench/scheduler.py's million)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for delay in delays:
+                await self._add(keys=STORE_KEYS, args=_add_args(*delay), client=pipe)
+            await pipe.execute()
 
     async def cancel(self, delay_id: str = "", key: str = "") -> bool:
         return bool(await self._cancel(keys=STORE_KEYS[:4], args=[delay_id, key]))

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scheduler.adapters.orm import schedule_runs, schedules
 from services.scheduler.domain.errors import ScheduleExists
-from services.scheduler.domain.schedules import EventSpec, Pause, RunRecord, Schedule
+from services.scheduler.domain.schedules import Advance, EventSpec, Pause, RunRecord, Schedule
 from services.scheduler.domain.triggers import Trigger
 
 TRIGGER = TypeAdapter(Trigger)
 # Schedules the leader fires: enabled, with runs left.
 _FIRING = (schedules.c.enabled.is_(True),
            or_(schedules.c.runs_left.is_(None), schedules.c.runs_left > 0))
+# advance's statements, run once per schedule of a round (executemany): the bound names
+# differ from the columns', which SQLAlchemy requires of an UPDATE's parameters.
+_TIME = schedules.c.next_nominal_at.type
+_LEFT = schedules.c.runs_left
+_MOVE_ON = (
+    update(schedules)
+    .where(
+        schedules.c.id == bindparam("b_id"),
+        schedules.c.revision == bindparam("b_revision"),
+        schedules.c.next_nominal_at == bindparam("b_nominal", type_=_TIME),
+    )
+    .values(next_nominal_at=bindparam("b_next_nominal", type_=_TIME),
+            next_fire_at=bindparam("b_next_fire", type_=_TIME))
+)
+_FIRED = bindparam("b_fired", type_=_LEFT.type)
+_COUNT_DOWN = (
+    update(schedules)
+    .where(schedules.c.id == bindparam("b_id"), _LEFT.is_not(None))
+    .values(runs_left=case((_LEFT > _FIRED, _LEFT - _FIRED), else_=0))
+)
 
 
 def _row(schedule: Schedule) -> dict[str, Any]:
@@ -136,49 +157,50 @@ class SqlScheduleRepository:
             )).scalar()
         return value
 
-    async def advance(
-        self, schedule: Schedule, runs: Sequence[RunRecord],
-        next_nominal_at: datetime | None, next_fire_at: datetime | None,
-    ) -> bool:
-        """Record runs and move the schedule on, unless it changed meanwhile (an API edit,
-        or another leader already moved it): then only the runs are kept. `runs_left` goes
-        down by the fired runs recorded here for the first time, in the same transaction: a
-        run recorded again (by a leader that took over from one that crashed after firing)
-        is not counted twice."""
+    async def advance(self, advances: Sequence[Advance]) -> None:
+        """Record runs and move each schedule on, unless it changed meanwhile (an API edit,
+        or another leader already moved it): then only its runs are kept. `runs_left` goes
+        down by the fired runs recorded here for the first time: a run recorded again (by a
+        leader that took over from one that crashed after firing) is not counted twice.
+        One transaction and an executemany statement each for the runs, the counts and the
+        moves, for the whole round (a transaction per schedule capped a round at a few
+        hundred schedules a second; bench/scheduler.py)."""
+        if not advances:
+            return
         async with self.engine.begin() as conn:
-            fired = await self._insert_runs(conn, schedule.id, runs)
+            fired = await self._insert_runs(
+                conn, [(a.schedule.id, run) for a in advances for run in a.runs])
             if fired:
-                left = schedules.c.runs_left
-                await conn.execute(
-                    update(schedules)
-                    .where(schedules.c.id == schedule.id, left.is_not(None))
-                    .values(runs_left=case((left > fired, left - fired), else_=0))
-                )
-            result = await conn.execute(
-                update(schedules)
-                .where(
-                    schedules.c.id == schedule.id,
-                    schedules.c.revision == schedule.revision,
-                    schedules.c.next_nominal_at == schedule.next_nominal_at,
-                )
-                .values(next_nominal_at=next_nominal_at, next_fire_at=next_fire_at)
-            )
-        return bool(result.rowcount)
+                await conn.execute(_COUNT_DOWN, [
+                    {"b_id": schedule_id, "b_fired": count}
+                    for schedule_id, count in fired.items()
+                ])
+            await conn.execute(_MOVE_ON, [
+                {"b_id": a.schedule.id, "b_revision": a.schedule.revision,
+                 "b_nominal": a.schedule.next_nominal_at, "b_next_nominal": a.next_nominal_at,
+                 "b_next_fire": a.next_fire_at}
+                for a in advances
+            ])
 
     async def record_runs(self, schedule_id: str, runs: Sequence[RunRecord]) -> None:
         async with self.engine.begin() as conn:
-            await self._insert_runs(conn, schedule_id, runs)
+            await self._insert_runs(conn, [(schedule_id, run) for run in runs])
 
-    async def _insert_runs(self, conn: Any, schedule_id: str, runs: Sequence[RunRecord]) -> int:
-        """Insert the runs not recorded yet; how many of those inserted were `fired`."""
+    async def _insert_runs(
+        self, conn: Any, runs: Sequence[tuple[str, RunRecord]]
+    ) -> Counter[str]:
+        """Insert the (schedule id, run) pairs not recorded yet, in one executemany statement;
+        how many of those inserted were `fired`, by schedule id (from RETURNING, which
+        names only the rows this statement inserted)."""
         if not runs:
-            return 0
+            return Counter()
         # A run already recorded (by a leader that lost the lease mid-way) is kept as it is.
         inserted = await conn.execute(
-            _insert(conn).values(_run_rows(schedule_id, runs)).on_conflict_do_nothing()
-            .returning(schedule_runs.c.outcome)
+            _insert(conn).on_conflict_do_nothing()
+            .returning(schedule_runs.c.schedule_id, schedule_runs.c.outcome),
+            [_run_row(schedule_id, run) for schedule_id, run in runs],
         )
-        return sum(outcome == "fired" for outcome in inserted.scalars())
+        return Counter(schedule_id for schedule_id, outcome in inserted if outcome == "fired")
 
     async def fired_runs(
         self, schedule_id: str, start: datetime, end: datetime
@@ -200,7 +222,7 @@ class SqlScheduleRepository:
         if not runs:
             return
         async with self.engine.begin() as conn:
-            statement = _insert(conn).values(_run_rows(schedule_id, runs))
+            statement = _insert(conn).values([_run_row(schedule_id, run) for run in runs])
             await conn.execute(statement.on_conflict_do_update(
                 index_elements=[schedule_runs.c.schedule_id, schedule_runs.c.nominal_at],
                 set_={name: statement.excluded[name]
@@ -231,7 +253,6 @@ def _insert(conn: Any) -> Any:
     return dialect.insert(schedule_runs)
 
 
-def _run_rows(schedule_id: str, runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
-    return [{"schedule_id": schedule_id, "nominal_at": r.nominal_at, "fired_at": r.fired_at,
-             "event_id": r.event_id, "lateness_ms": r.lateness_ms, "outcome": r.outcome}
-            for r in runs]
+def _run_row(schedule_id: str, run: RunRecord) -> dict[str, Any]:
+    return {"schedule_id": schedule_id, "nominal_at": run.nominal_at, "fired_at": run.fired_at,
+            "event_id": run.event_id, "lateness_ms": run.lateness_ms, "outcome": run.outcome}

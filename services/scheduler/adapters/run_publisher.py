@@ -3,6 +3,8 @@ and a run triggered by hand (a plain XADD)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from redis.asyncio import Redis
 
 from services.scheduler.adapters.leader_lease import LEASE_KEY
@@ -21,20 +23,26 @@ class RedisRunPublisher:
     which a Redis Cluster would put in different slots (see docs/scheduler.md)."""
 
     def __init__(self, redis: Redis, dedupe_ttl_s: int) -> None:
+        self._redis = redis
         self._script = load(redis, "fire")
         self._ttl = dedupe_ttl_s
 
     async def publish(
-        self, lease_value: str | None, stream: str, envelope: Envelope
-    ) -> PublishResult:
-        entry = encode_entry(envelope)[DATA_FIELD]
-        reply = await self._script(
-            keys=[LEASE_KEY, dedupe_key(envelope.id), stream],
-            args=[lease_value or "", self._ttl, entry],
-        )
-        status = text(reply[0])
-        assert status in ("published", "duplicate", "fenced"), status
-        return status  # type: ignore[return-value]
+        self, lease_value: str | None, runs: Sequence[tuple[str, Envelope]]
+    ) -> list[PublishResult]:
+        """One script call per run, all in one pipeline round trip (not a transaction: each
+        call checks the lease itself; with no lease, a backfill's, none is checked)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream, envelope in runs:
+                await self._script(
+                    keys=[LEASE_KEY, dedupe_key(envelope.id), stream],
+                    args=[lease_value or "", self._ttl, encode_entry(envelope)[DATA_FIELD]],
+                    client=pipe,
+                )
+            replies = await pipe.execute()
+        statuses = [text(reply[0]) for reply in replies]
+        assert set(statuses) <= {"published", "duplicate", "fenced"}, statuses
+        return statuses  # type: ignore[return-value]
 
 
 class RedisEventPublisher:

@@ -207,6 +207,16 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Advance:
+    """One schedule moved on after a round: the runs to record and its next times."""
+
+    schedule: Schedule
+    runs: list[RunRecord]
+    next_nominal_at: datetime | None
+    next_fire_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedRun:
     nominal_at: datetime
     outcome: Outcome
