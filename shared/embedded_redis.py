@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import time
@@ -27,10 +28,35 @@ def cli_binary() -> Path:
     return server_binary().with_name("valkey-cli")
 
 
-def free_port() -> int:
+def listen_ports() -> range:
+    """Ports below the kernel's ephemeral range, which it never picks as a connection's source
+    port. A port it hands out (bind to 0) is in that range, and a client polling such a port
+    before its server listens can connect to itself (TCP simultaneous open: it reads its own
+    request back) and hold the port, so the server cannot bind it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10_000, low)
+
+
+def port_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A free loopback port for a server about to start (see `listen_ports`)."""
+    ports = listen_ports()
+    for _ in range(200):
+        port = random.choice(ports)
+        if port_free(port):
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @dataclass

@@ -6,7 +6,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,27 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursestream import registry
-from shared.embedded_redis import DEFAULT_PORT
+from shared.embedded_redis import DEFAULT_PORT, listen_ports, port_free
 
 # gateway, catalog, seckill, scheduler, gateway admin, then the workers' metrics ports
 OFFSETS = (0, 1, 2, 3, 9, *(offset for _, offset in registry.WORKER_METRICS_PORTS.values()))
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_base_port() -> int:
-    """A base port whose service ports and embedded Redis port are all free."""
+    """A base port whose service ports and embedded Redis port are all free, below the
+    ephemeral range (`shared.embedded_redis.listen_ports`: `up` polls each port before its
+    service listens)."""
+    ports = listen_ports()
     for _ in range(200):
-        base = random.randrange(20_000, 40_000, 10)
-        ports = [base + o for o in OFFSETS] + [DEFAULT_PORT + base - 8000]
-        if all(_port_free(p) for p in ports):
+        base = random.randrange(ports.start, ports.stop - 10, 10)
+        wanted = [base + o for o in OFFSETS] + [DEFAULT_PORT + base - 8000]
+        if all(p in ports and port_free(p) for p in wanted):
             return base
     raise RuntimeError("no free port range")
 
