@@ -11,11 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import click
-from redis.asyncio import Redis
 
 from coursestream import registry
 from shared.events import DATA_FIELD, decode_entry
-from shared.redis import make_redis, text
+from shared.redis import RedisClient, make_redis, text
 from shared.settings import Settings
 from shared.stream_health import read_health
 from shared.streams import RetryDead, dead_stream
@@ -65,7 +64,7 @@ def streams() -> None:
 
 @streams.command("ls")
 @with_redis
-async def list_streams(redis: Redis) -> None:
+async def list_streams(redis: RedisClient) -> None:
     """Every stream with its length, and each group's lag, pending entries, oldest pending
     age, consumers and dead letters (the figures of the `stream_*` gauges)."""
     names = sorted([text(key) async for key in redis.scan_iter(_type="stream", count=1000)])
@@ -84,7 +83,7 @@ async def list_streams(redis: Redis) -> None:
 @click.option("--end", default="+", help="Entry id or RFC 3339 time.")
 @click.option("--count", default=20, show_default=True)
 @with_redis
-async def show(redis: Redis, stream: str, start: str, end: str, count: int) -> None:
+async def show(redis: RedisClient, stream: str, start: str, end: str, count: int) -> None:
     """Entries of a range, decoded, one JSON line each."""
     for entry_id, fields in await redis.xrange(stream, stream_id(start),
                                                stream_id(end, end=True), count=count):
@@ -94,7 +93,7 @@ async def show(redis: Redis, stream: str, start: str, end: str, count: int) -> N
 @streams.command()
 @click.argument("stream")
 @with_redis
-async def tail(redis: Redis, stream: str) -> None:
+async def tail(redis: RedisClient, stream: str) -> None:
     """Follow new entries until Ctrl-C."""
     last = "$"
     while True:
@@ -109,7 +108,7 @@ async def tail(redis: Redis, stream: str) -> None:
 @click.argument("group")
 @click.option("--count", default=20, show_default=True)
 @with_redis
-async def pending(redis: Redis, stream: str, group: str, count: int) -> None:
+async def pending(redis: RedisClient, stream: str, group: str, count: int) -> None:
     """A group's pending entries: consumer, idle time, deliveries."""
     summary = await redis.xpending(stream, group)
     click.echo(f"pending={summary['pending']} min={summary['min']} max={summary['max']}")
@@ -127,7 +126,7 @@ async def pending(redis: Redis, stream: str, group: str, count: int) -> None:
               "positioned just before --start on the stream itself.")
 @with_redis
 async def replay(
-    redis: Redis, stream: str, start: str, end: str, into: str | None, group: str | None
+    redis: RedisClient, stream: str, start: str, end: str, into: str | None, group: str | None
 ) -> None:
     """Re-read a range without touching the production groups."""
     if (into is None) == (group is None):
@@ -160,13 +159,15 @@ async def replay(
 @click.argument("stream")
 @click.option("--count", default=20, show_default=True)
 @with_redis
-async def dead(redis: Redis, stream: str, count: int) -> None:
+async def dead(redis: RedisClient, stream: str, count: int) -> None:
     """Dead letters of a stream, with their error and delivery count."""
     for entry_id, fields in await redis.xrange(dead_stream(stream), count=count):
         click.echo(render(entry_id, fields))
 
 
-async def put_back(redis: Redis, stream: str, entry_id: str, fields: dict[bytes, bytes]) -> str:
+async def put_back(
+    redis: RedisClient, stream: str, entry_id: str, fields: dict[bytes, bytes]
+) -> str:
     """The plain retry: the entry again on its stream (a new entry), then out of the dead."""
     new_id = await redis.xadd(stream, {DATA_FIELD: fields[DATA_FIELD.encode()]})
     await redis.xdel(dead_stream(stream), entry_id)
@@ -177,7 +178,7 @@ async def put_back(redis: Redis, stream: str, entry_id: str, fields: dict[bytes,
 @click.argument("stream")
 @click.option("--id", "entry_ids", multiple=True, help="Dead entry id (repeat); default all.")
 @with_redis
-async def retry_dead(redis: Redis, stream: str, entry_ids: tuple[str, ...]) -> None:
+async def retry_dead(redis: RedisClient, stream: str, entry_ids: tuple[str, ...]) -> None:
     """Retry dead entries: put back on their stream, or, where the service says how (a
     seckill order request takes its unit of stock again or is refused), its own way."""
     retry: RetryDead = registry.dead_letter_retry(stream) or put_back

@@ -24,11 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.rsa import (
     RSAPublicKey,
     generate_private_key,
 )
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.http import REQUEST_ID_KEY
 from shared.problems import Problem
+from shared.redis import RedisClient
 from shared.settings import JWT_ALGORITHM, Settings
 
 PRIVATE_KEY_NAME = "jwt-private.pem"
@@ -279,7 +279,7 @@ class Revocations:
     holds everywhere within `cache_s` seconds. Without Redis nothing can be told apart, so
     authenticated requests are refused with 503 rather than let through."""
 
-    def __init__(self, redis: Redis, cache_s: float = 5.0, cache_size: int = 50_000) -> None:
+    def __init__(self, redis: RedisClient, cache_s: float = 5.0, cache_size: int = 50_000) -> None:
         self._redis = redis
         self._cache: TTLCache[tuple[int, str], list[bytes | None]] = TTLCache(
             maxsize=cache_size, ttl=cache_s, timer=time.monotonic)

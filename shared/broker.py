@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from faststream.redis import RedisBroker
+from faststream.redis import RedisBroker, RedisClusterBroker
 from faststream.redis.parser import MessageFormat
+
+from shared.redis import cluster_nodes, is_cluster_url
 
 if TYPE_CHECKING:
     from fast_depends.library.serializer import SerializerProto
@@ -50,10 +52,18 @@ class JsonMessageFormat(MessageFormat):
 
 
 def make_broker(redis_url: str) -> RedisBroker:
-    """A broker that reads and writes the shared JSON entry format."""
-    return RedisBroker(
-        redis_url,
-        message_format=JsonMessageFormat,
-        logger=logging.getLogger("faststream"),
-        log_level=logging.DEBUG,
-    )
+    """A broker that reads and writes the shared JSON entry format; FastStream's cluster
+    broker (redis-py's cluster client) for a `redis+cluster://` URL."""
+    options: dict[str, Any] = {
+        "message_format": JsonMessageFormat,
+        "logger": logging.getLogger("faststream"),
+        "log_level": logging.DEBUG,
+    }
+    if is_cluster_url(redis_url):
+        nodes = cluster_nodes(redis_url)
+        return RedisClusterBroker(
+            f"redis://{nodes[0].host}:{nodes[0].port}",
+            startup_nodes=[(n.host, n.port) for n in nodes[1:]],
+            **options,
+        )
+    return RedisBroker(redis_url, **options)

@@ -25,13 +25,12 @@ from typing import Any
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
 from prometheus_client import CollectorRegistry, Counter
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from shared.events import DEFAULT_MAXLEN, Envelope, decode_entry
 from shared.logging import LogIds, get_logger, request_context
 from shared.periodic import every
-from shared.redis import text
+from shared.redis import RedisClient, text
 from shared.stream_health import StreamHealthCollector, watch_health
 from shared.streams import dead_letter, trim_stream
 from shared.tracing import current_traceparent, trace_id, valid_traceparent
@@ -77,7 +76,7 @@ class ConsumerMetrics:
 class StreamConsumer:
     """One consumer (by name) of one stream in one group."""
 
-    redis: Redis
+    redis: RedisClient
     stream: str
     group: str
     consumer: str
@@ -341,9 +340,9 @@ async def running(
 
 def _health_targets(
     consumers: Sequence[StreamConsumer], also_streams: Sequence[str]
-) -> dict[StreamHealthCollector, tuple[Redis, dict[str, list[str]]]]:
+) -> dict[StreamHealthCollector, tuple[RedisClient, dict[str, list[str]]]]:
     """Per collector (one per metrics registry): a Redis client and {stream: groups}."""
-    targets: dict[StreamHealthCollector, tuple[Redis, dict[str, list[str]]]] = {}
+    targets: dict[StreamHealthCollector, tuple[RedisClient, dict[str, list[str]]]] = {}
     for consumer in consumers:
         _, streams = targets.setdefault(consumer.metrics.health, (consumer.redis, {}))
         for stream in also_streams:

@@ -20,7 +20,7 @@ from shared.redis import text
 from shared.tracing import current_or_new
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from shared.redis import RedisClient
 
 DATA_FIELD = "__data__"
 DEFAULT_MAXLEN = 100_000
@@ -74,7 +74,7 @@ def decode_entry(fields: Mapping[Any, Any]) -> Envelope:
 
 
 async def publish(
-    redis: Redis, stream: str, envelope: Envelope, *, maxlen: int | None = None
+    redis: RedisClient, stream: str, envelope: Envelope, *, maxlen: int | None = None
 ) -> str:
     """XADD one envelope. `maxlen` (approximate) only for streams no group consumes;
     grouped streams are trimmed by `shared.streams.trim_stream`, which keeps unacknowledged

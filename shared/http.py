@@ -16,7 +16,6 @@ from aiohttp import StreamReader, hdrs, web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestHandler
 from pydantic import BaseModel, ValidationError
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,6 +33,7 @@ from shared.problems import (
     from_http_exception,
     validation_problem,
 )
+from shared.redis import RedisClient
 from shared.tracing import (
     TRACEPARENT_HEADER,
     current_traceparent,
@@ -350,7 +350,7 @@ def database_check(engine: AsyncEngine) -> ReadinessCheck:
     return check
 
 
-def redis_check(redis: Redis) -> ReadinessCheck:
+def redis_check(redis: RedisClient) -> ReadinessCheck:
     """Ready when Redis answers `PING`."""
 
     async def check() -> None:

@@ -1,9 +1,13 @@
-"""The Redis client every service builds from `REDIS_URL`, and reading its replies."""
+"""The Redis client every service builds from `REDIS_URL`, and reading its replies.
+
+`REDIS_URL` names one server (`redis://`, `rediss://`, `unix://`) or a Redis Cluster
+(`redis+cluster://host:port[,host:port...]`); `make_redis` answers the matching client and the
+rest of the code does not ask which (docs/decisions.md, "Redis Cluster")."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeAlias
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -12,10 +16,20 @@ from redis.exceptions import NoScriptError
 
 CLUSTER_SCHEME = "redis+cluster://"
 
+# What `make_redis` answers. Both speak the same commands; a cluster refuses a script or a
+# transaction whose keys are in more than one slot (each key set shares a hash tag).
+RedisClient: TypeAlias = Redis | RedisCluster
 
-def make_redis(url: str, max_connections: int = 200) -> Redis:
-    """An asyncio client whose pool waits (up to 5 s) for a free connection under load
-    instead of failing, with bytes replies."""
+
+def make_redis(url: str, max_connections: int = 200) -> RedisClient:
+    """An asyncio client with bytes replies. One server: its pool waits (up to 5 s) for a free
+    connection under load instead of failing. A cluster URL: redis-py's cluster client."""
+    if is_cluster_url(url):
+        return RedisCluster(
+            startup_nodes=cluster_nodes(url),
+            max_connections=max_connections,
+            health_check_interval=30,
+        )
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=5, health_check_interval=30
     )
@@ -26,16 +40,15 @@ def is_cluster_url(url: str) -> bool:
     return url.startswith(CLUSTER_SCHEME)
 
 
-def make_cluster_redis(url: str, max_connections: int = 200) -> RedisCluster:
-    """redis-py's cluster client for `redis+cluster://host:port[,host:port...]`: every listed
-    node is a startup node (any one that answers gives the slot map); it follows MOVED and ASK
-    redirections and, after a failover, reloads the slot map by itself."""
+def cluster_nodes(url: str) -> list[ClusterNode]:
+    """The startup nodes of `redis+cluster://host:port[,host:port...]`: any one that answers
+    gives the slot map; the client follows MOVED and ASK redirections and, after a failover,
+    reloads the map by itself."""
     hosts = url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
-    nodes = [ClusterNode(host, int(port)) for host, _, port in
-             (entry.rpartition(":") for entry in hosts.split(",") if entry)]
-    return RedisCluster(
-        startup_nodes=nodes, max_connections=max_connections, health_check_interval=30
-    )
+    return [
+        ClusterNode(host, int(port))
+        for host, _, port in (entry.rpartition(":") for entry in hosts.split(",") if entry)
+    ]
 
 
 def text(value: Any) -> str:
@@ -57,7 +70,7 @@ class ScriptBatcher:
     before it runs joins the same pipeline, so no call waits longer than one loop turn.
     """
 
-    def __init__(self, redis: Redis, script: AsyncScript) -> None:
+    def __init__(self, redis: RedisClient, script: AsyncScript) -> None:
         self._redis = redis
         self._script = script
         self._calls: list[Call] = []

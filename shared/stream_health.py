@@ -19,11 +19,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from shared.periodic import every
-from shared.redis import text
+from shared.redis import RedisClient, text
 from shared.streams import dead_stream
 
 DEAD_PAGE = 1000
@@ -53,7 +52,7 @@ def _id_ms(entry_id: Any) -> int:
 
 
 async def read_health(
-    redis: Redis, streams: Mapping[str, Iterable[str] | None]
+    redis: RedisClient, streams: Mapping[str, Iterable[str] | None]
 ) -> list[StreamHealth]:
     """One pass over `streams` ({stream: its groups to report, or None for all of them});
     a stream that does not exist is skipped, and so is a group it does not have."""
@@ -96,7 +95,7 @@ def _redis_now_ms(reply: tuple[int, int]) -> int:
 
 
 async def _dead_letters(
-    redis: Redis, stream: str, group_count: int, groups: Sequence[str]
+    redis: RedisClient, stream: str, group_count: int, groups: Sequence[str]
 ) -> dict[str, int]:
     """Dead letters per group. One group on the stream: the dead stream's length. Several:
     each dead entry names its group, so the dead stream is read (dead letters are few)."""
@@ -151,7 +150,7 @@ class StreamHealthCollector(Collector):
 
 
 async def watch_health(
-    redis: Redis, streams: Mapping[str, Iterable[str] | None],
+    redis: RedisClient, streams: Mapping[str, Iterable[str] | None],
     collector: StreamHealthCollector, every_s: float,
 ) -> None:
     """Forever: one pass over `streams` into `collector`, then wait `every_s`. A failed pass

@@ -6,13 +6,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
-
-from shared.redis import text
+from shared.redis import RedisClient, text
 
 # Retries one dead entry (redis, stream, dead entry id, its fields) and removes it from the
 # dead stream when done; returns what became of it (`coursestream streams retry-dead`).
-RetryDead = Callable[[Redis, str, str, dict[bytes, bytes]], Awaitable[str]]
+RetryDead = Callable[[RedisClient, str, str, dict[bytes, bytes]], Awaitable[str]]
 
 
 def dead_stream(stream: str) -> str:
@@ -24,7 +22,7 @@ def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-async def oldest_unacknowledged(redis: Redis, stream: str) -> str | None:
+async def oldest_unacknowledged(redis: RedisClient, stream: str) -> str | None:
     """The smallest id some group still needs: its oldest pending entry, or the first entry
     after its last delivered one. None when no group reads the stream."""
     groups = await redis.xinfo_groups(stream)
@@ -42,7 +40,7 @@ async def oldest_unacknowledged(redis: Redis, stream: str) -> str | None:
     return f"{ms}-{seq}"
 
 
-async def trim_stream(redis: Redis, stream: str, maxlen: int) -> int:
+async def trim_stream(redis: RedisClient, stream: str, maxlen: int) -> int:
     """Trim to about `maxlen` entries, never past an entry a group has not acknowledged.
 
     Returns the number of entries removed.
@@ -61,7 +59,7 @@ async def trim_stream(redis: Redis, stream: str, maxlen: int) -> int:
 
 
 async def dead_letter(
-    redis: Redis,
+    redis: RedisClient,
     stream: str,
     group: str,
     entry_id: str,

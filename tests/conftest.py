@@ -7,11 +7,18 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
-from shared.embedded_redis import EmbeddedRedis
-from shared.redis import make_redis
+from shared.embedded_redis import EmbeddedCluster, EmbeddedRedis
+from shared.redis import RedisClient, make_redis
 from tests.support import databases, redis_servers
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes `redis_url` runs on every Redis backend; one marked `cluster` on the
+    embedded Redis Cluster as well."""
+    if "redis_url" in metafunc.fixturenames:
+        cluster = ["cluster"] if metafunc.definition.get_closest_marker("cluster") else []
+        metafunc.parametrize("redis_url", [*redis_servers.BACKENDS, *cluster], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -21,21 +28,33 @@ def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
     server.stop()
 
 
-@pytest.fixture(params=redis_servers.BACKENDS)
+@pytest.fixture(scope="session")
+def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
+    """3 masters, 3 replicas, shared by the session's cluster tests (a test that kills a node
+    starts its own)."""
+    cluster = EmbeddedCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
 async def redis_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """An empty real Redis: the embedded server, then the one in REDIS_URL if set."""
+    """An empty real Redis: the embedded server, then the one in REDIS_URL if set (and the
+    embedded cluster for tests marked `cluster`)."""
     if request.param == "embedded":
         url = request.getfixturevalue("embedded_redis").url
+    elif request.param == "cluster":
+        url = request.getfixturevalue("embedded_cluster").url
     else:
         url = os.environ["REDIS_URL"]
     client = make_redis(url)
-    await client.flushdb()
+    await client.flushdb()  # on a cluster: every master
     await client.aclose()
     yield url
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
+async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
     client = make_redis(redis_url)
     yield client
     await client.aclose()

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.catalog.adapters.event_publisher import RedisEventPublisher
@@ -29,7 +28,7 @@ from services.catalog.entrypoints import serializers
 from services.catalog.handlers import Handlers
 from services.catalog.settings import Settings
 from shared.db import make_engine, make_sessionmaker
-from shared.redis import make_redis
+from shared.redis import RedisClient, make_redis
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Runtime:
     settings: Settings
     registry: CollectorRegistry  # where the adapters count (the app's /metrics)
     engine: AsyncEngine
-    redis: Redis
+    redis: RedisClient
     store: SqlCatalogStore
     banners: BannerCache
     events: RedisEventPublisher

@@ -24,14 +24,14 @@ from services.gateway.handlers import Accounts, Logins, Sessions
 from services.gateway.settings import Settings
 from shared.auth import Assertions, Revocations, make_assertions
 from shared.db import make_engine
-from shared.redis import make_redis
+from shared.redis import RedisClient, make_redis
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
     settings: Settings
     engine: AsyncEngine
-    redis: Redis
+    redis: RedisClient
     users: UsersRepository
     refresh_tokens: RefreshTokensRepository
     revocations: Revocations
@@ -71,7 +71,10 @@ async def bootstrap(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 def _runtime(
-    settings: Settings, engine: AsyncEngine, redis: Redis, upstream_session: aiohttp.ClientSession
+    settings: Settings,
+    engine: AsyncEngine,
+    redis: RedisClient,
+    upstream_session: aiohttp.ClientSession,
 ) -> Runtime:
     users, refresh_tokens = UsersRepository(engine), RefreshTokensRepository(engine)
     revocations = Revocations(redis, settings.revocation_cache_s)
@@ -141,7 +144,7 @@ def _upstream_session(settings: Settings) -> aiohttp.ClientSession:
     )
 
 
-def _no_redis(settings: Settings) -> Redis:
+def _no_redis(settings: Settings) -> RedisClient:
     """Without REDIS_URL: a client that refuses on first use with the settings' own message,
     so what never touches Redis (`users add`, the demo data) runs without it."""
 

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scheduler.adapters.delay_store import RedisDelayStore
@@ -24,14 +23,14 @@ from services.scheduler.handlers import SchedulerHandlers
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.settings import Settings
 from shared.db import make_engine
-from shared.redis import make_redis
+from shared.redis import RedisClient, make_redis
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
     engine: AsyncEngine
-    redis: Redis
+    redis: RedisClient
     repo: SqlScheduleRepository
     delays: RedisDelayStore
     lease: RedisLeaderLease

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.seckill.adapters.event_log import EventLog
@@ -24,7 +23,7 @@ from services.seckill.domain import OpenStreams
 from services.seckill.metrics import AdmissionMetrics
 from services.seckill.settings import Settings
 from shared.db import make_engine
-from shared.redis import make_redis
+from shared.redis import RedisClient, make_redis
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class Runtime:
     them), and the admission metrics count on the registry given to `bootstrap`."""
 
     settings: Settings
-    redis: Redis
+    redis: RedisClient
     engine: AsyncEngine
     keys: Keys
     repo: Repository

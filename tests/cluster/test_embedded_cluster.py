@@ -5,28 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faststream.redis import RedisClusterBroker, StreamSub
+from redis.asyncio.cluster import RedisCluster
 
 from services.seckill.adapters.keys import Keys
+from shared.broker import make_broker
 from shared.embedded_redis import EmbeddedCluster
-from shared.redis import is_cluster_url, make_cluster_redis
+from shared.redis import is_cluster_url, make_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.timeout(90)]
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
-    server = EmbeddedCluster(Path(tmp_path_factory.mktemp("cluster"))).start()
-    yield server
-    server.stop()
-
-
-async def test_the_seckill_partitions_spread_over_the_masters(cluster: EmbeddedCluster) -> None:
+async def test_the_seckill_partitions_spread_over_the_masters(
+    embedded_cluster: EmbeddedCluster,
+) -> None:
+    cluster = embedded_cluster
     assert is_cluster_url(cluster.url)
-    client = make_cluster_redis(cluster.url)
+    client = make_redis(cluster.url)
+    assert isinstance(client, RedisCluster)
     try:
         keys = Keys(partitions=8)
         owners = set()
@@ -46,7 +45,7 @@ async def test_a_killed_master_fails_over_and_the_client_follows(
     tmp_path: Path,
 ) -> None:
     cluster = EmbeddedCluster(tmp_path).start()
-    client = make_cluster_redis(cluster.url)
+    client = make_redis(cluster.url)
     try:
         key = "seckill:{p0}:item:0"
         await client.hset(key, "remaining", "5")
@@ -69,3 +68,40 @@ async def test_a_killed_master_fails_over_and_the_client_follows(
     finally:
         await client.aclose()
         cluster.stop()
+
+
+async def test_the_broker_of_a_cluster_url_consumes_a_group_on_every_master(
+    embedded_cluster: EmbeddedCluster,
+) -> None:
+    """`make_broker` gives FastStream's cluster broker: a grouped subscriber per partition
+    stream (the partitions on different masters) reads what was published to each."""
+    keys = Keys(partitions=3)
+    streams = [keys.orders_stream(p) for p in range(3)]
+    client = make_redis(embedded_cluster.url)
+    await client.initialize()  # the slot map
+    assert len({client.get_node_from_key(s).port for s in streams}) > 1
+    broker = make_broker(embedded_cluster.url)
+    assert isinstance(broker, RedisClusterBroker)
+    seen: list[str] = []
+    done = asyncio.Event()
+    for stream in streams:
+
+        @broker.subscriber(stream=StreamSub(stream, group="test", consumer="c1"))
+        async def handle(body: dict[str, str]) -> None:
+            seen.append(body["n"])
+            if len(seen) == len(streams):
+                done.set()
+
+    try:
+        async with broker:
+            await broker.start()
+            for n, stream in enumerate(streams):
+                await broker.publish({"n": str(n)}, stream=stream)
+            await asyncio.wait_for(done.wait(), 10)
+        assert sorted(seen) == ["0", "1", "2"]
+        for stream in streams:  # acknowledged in its group
+            assert (await client.xpending(stream, "test"))["pending"] == 0
+    finally:
+        for stream in streams:
+            await client.delete(stream)
+        await client.aclose()

@@ -21,7 +21,7 @@ from tests.gateway.conftest import GatewayFactory, assert_problem
 from tests.gateway.upstreams import Upstream
 from tests.support import redis_servers
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 def policy(quota: int, window_s: int) -> dict[str, int]:
@@ -50,8 +50,12 @@ def test_each_request_counts_against_its_class(
 
 
 @pytest.fixture
-async def gateway(make_gateway: GatewayFactory, upstreams: dict[str, Upstream]) -> TestClient:
+async def gateway(
+    make_gateway: GatewayFactory, upstreams: dict[str, Upstream], redis_url: str
+) -> TestClient:
+    """Limits on every Redis backend, the cluster included."""
     return await make_gateway(
+        redis_url=redis_url,
         catalog_url=upstreams["catalog"].url, seckill_url=upstreams["seckill"].url,
         rate_limits_enabled=True, trusted_proxies=["127.0.0.0/8"],
         rate_limit_reads=policy(3, 60), rate_limit_attempts=policy(2, 1),

@@ -3,14 +3,13 @@ reads it (an approximate MAXLEN)."""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from services.catalog.streams import EVENTS_STREAM
 from shared.events import Envelope, publish
+from shared.redis import RedisClient
 
 
 class RedisEventPublisher:
-    def __init__(self, redis: Redis, maxlen: int) -> None:
+    def __init__(self, redis: RedisClient, maxlen: int) -> None:
         self.redis = redis
         self.maxlen = maxlen
 

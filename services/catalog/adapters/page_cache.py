@@ -31,7 +31,6 @@ from typing import Any
 import orjson
 from cachetools import LRUCache
 from prometheus_client import CollectorRegistry, Counter
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.catalog.domain import CachedCopy, fresh
@@ -39,7 +38,7 @@ from services.catalog.ports import CacheUnreachable
 from shared.coalesce import CoalescedRead
 from shared.events import new_event_id
 from shared.logging import get_logger
-from shared.redis import text
+from shared.redis import RedisClient, text
 
 log = get_logger(__name__)
 
@@ -79,7 +78,7 @@ return 0
 Load = Callable[[], Awaitable[Any]]
 
 
-async def replace_version(redis: Redis, tag: str = BANNERS_TAG) -> str:
+async def replace_version(redis: RedisClient, tag: str = BANNERS_TAG) -> str:
     """Make every existing copy of cache `tag` unservable; call after its rows changed."""
     version = new_event_id()
     await redis.set(version_key(tag), version)
@@ -138,7 +137,7 @@ class VersionedCache:
     the database and renders the copy (JSON-serialisable) of one key."""
 
     def __init__(
-        self, redis: Redis, metrics: CacheMetrics, *, tag: str = BANNERS_TAG,
+        self, redis: RedisClient, metrics: CacheMetrics, *, tag: str = BANNERS_TAG,
         ttl_ms: int = 3_600_000, lease_ms: int = 5000, wait_ms: int = 3000, poll_ms: int = 10,
         local_size: int = 512,
     ) -> None:
@@ -298,7 +297,9 @@ class BannerCache(VersionedCache):
     """The banner list: one key (`list`) of a `VersionedCache` tagged `banners`; `load`
     queries the database and renders the list (one query per call)."""
 
-    def __init__(self, redis: Redis, load: Load, metrics: CacheMetrics, **options: Any) -> None:
+    def __init__(
+        self, redis: RedisClient, load: Load, metrics: CacheMetrics, **options: Any
+    ) -> None:
         super().__init__(redis, metrics, tag=BANNERS_TAG, **options)
         self.load = load
 

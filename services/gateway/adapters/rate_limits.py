@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
-from shared.redis import ScriptBatcher
+from shared.redis import RedisClient, ScriptBatcher
 
 # INCR and the window's expiry in one step, so a counter never lives on without one.
 HIT = """
@@ -24,7 +22,7 @@ if (tonumber(redis.call('GET', KEYS[1]) or '0')) > 0 then redis.call('DECR', KEY
 class WindowLimit:
     """At most `limit` hits per subject in a window of `window_s` seconds."""
 
-    def __init__(self, redis: Redis, name: str, limit: int, window_s: int) -> None:
+    def __init__(self, redis: RedisClient, name: str, limit: int, window_s: int) -> None:
         self._redis = redis
         self._prefix = f"gateway:{name}:"
         self.limit, self.window_s = limit, window_s
@@ -88,7 +86,7 @@ class RateLimit:
     """`quota` requests per `window_s` per subject, by GCRA: a burst of up to `quota`, then
     one every `window_s / quota` seconds. Named for the `RateLimit-Policy` header."""
 
-    def __init__(self, redis: Redis, name: str, quota: int, window_s: int) -> None:
+    def __init__(self, redis: RedisClient, name: str, quota: int, window_s: int) -> None:
         self.name, self.quota, self.window_s = name, quota, window_s
         self._prefix = f"gateway:rate:{name}:"
         self._interval_ms = window_s * 1000 / quota

@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from redis.asyncio import Redis
-
 from services.gateway.adapters.rate_limits import WindowLimit, ceil_seconds
 from services.gateway.domain import (
     CodeCoolingDown,
@@ -25,7 +23,7 @@ from services.gateway.domain import (
     TooManyCodesForPhone,
     new_code,
 )
-from shared.redis import text
+from shared.redis import RedisClient, text
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -83,7 +81,7 @@ return 0
 
 class SmsCodes:
     def __init__(
-        self, redis: Redis, secret: str, *, ttl_s: int, cooldown_s: int, max_tries: int,
+        self, redis: RedisClient, secret: str, *, ttl_s: int, cooldown_s: int, max_tries: int,
         ip_limit: int, ip_window_s: int, per_phone_per_day: int = 10,
         per_ip_per_day: int = 100, failures_per_phone: int = 10,
         failures_window_s: int = 24 * 3600,

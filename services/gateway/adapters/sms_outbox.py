@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-
 from services.gateway.streams import NOTIFY_SMS, SMS_SEND
 from shared.event_data import SmsSend
 from shared.events import Envelope, publish
+from shared.redis import RedisClient
 
 
 class SmsOutbox:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def send(

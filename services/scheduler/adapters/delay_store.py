@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from services.scheduler.adapters.lua_scripts import load
 from services.scheduler.domain.delays import Moved, StoredDelay
 from services.scheduler.ports import PendingDelay
 from shared.events import DATA_FIELD, Envelope, encode_entry
-from shared.redis import text
+from shared.redis import RedisClient, text
 
 TAG = "{scheduler:delays}"
 DUE, PAYLOAD, KEYS, KEY_EXPIRY, STREAMS = (
@@ -35,7 +34,7 @@ def _add_args(stream: str, envelope: Envelope, due_at: datetime, key: str) -> li
 
 
 class RedisDelayStore:
-    def __init__(self, redis: Redis, key_ttl_s: int = 24 * 3600) -> None:
+    def __init__(self, redis: RedisClient, key_ttl_s: int = 24 * 3600) -> None:
         self.redis = redis
         self.key_ttl_ms = key_ttl_s * 1000
         self._add = load(redis, "delay_add")

@@ -6,9 +6,7 @@ that checks the value (see `lua/fire.lua`) refuses a leader whose lease has pass
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
-from shared.redis import text
+from shared.redis import RedisClient, text
 
 LEASE_KEY = "{scheduler:leader}"
 FENCE_KEY = "{scheduler:leader}:fence"
@@ -37,7 +35,7 @@ return redis.call('DEL', KEYS[1])
 
 
 class RedisLeaderLease:
-    def __init__(self, redis: Redis, owner: str, lease_ms: int) -> None:
+    def __init__(self, redis: RedisClient, owner: str, lease_ms: int) -> None:
         self.owner = owner
         self.lease_ms = lease_ms
         self._acquire = redis.register_script(ACQUIRE)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from shared.redis import RedisClient
 
-def load(redis: Redis, name: str) -> AsyncScript:
+
+def load(redis: RedisClient, name: str) -> AsyncScript:
     source = (files("services.scheduler.adapters") / "lua" / f"{name}.lua").read_text()
     return redis.register_script(source)

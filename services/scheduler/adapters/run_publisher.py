@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
 from services.scheduler.adapters.leader_lease import LEASE_KEY
 from services.scheduler.adapters.lua_scripts import load
 from services.scheduler.ports import PublishResult
 from shared.events import DATA_FIELD, Envelope, encode_entry, publish
-from shared.redis import text
+from shared.redis import RedisClient, text
 
 
 def dedupe_key(event_id: str) -> str:
@@ -22,7 +20,7 @@ class RedisRunPublisher:
     """Standalone Redis: the script touches the lease, the dedupe key and the target stream,
     which a Redis Cluster would put in different slots (see docs/scheduler.md)."""
 
-    def __init__(self, redis: Redis, dedupe_ttl_s: int) -> None:
+    def __init__(self, redis: RedisClient, dedupe_ttl_s: int) -> None:
         self._redis = redis
         self._script = load(redis, "fire")
         self._ttl = dedupe_ttl_s
@@ -48,7 +46,7 @@ class RedisRunPublisher:
 class RedisEventPublisher:
     """Not fenced, not deduplicated: for runs triggered by hand, on any replica."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
 
     async def publish(self, stream: str, envelope: Envelope) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from services.scheduler.entrypoints.schemas import DelayCancel, DelayRequest
 from services.scheduler.handlers import SchedulerHandlers
@@ -18,6 +17,7 @@ from services.scheduler.streams import (
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer
 from shared.errors import DomainError
 from shared.logging import get_logger
+from shared.redis import RedisClient
 from shared.streams import dead_letter
 from shared.tracing import continued
 
@@ -40,7 +40,7 @@ async def handle_request(handlers: SchedulerHandlers, delivery: Delivery) -> Non
 
 
 def requests_consumer(
-    redis: Redis, handlers: SchedulerHandlers, metrics: ConsumerMetrics, consumer: str,
+    redis: RedisClient, handlers: SchedulerHandlers, metrics: ConsumerMetrics, consumer: str,
     claim_idle_ms: int = 30_000,
 ) -> StreamConsumer:
     async def handle(batch: Sequence[Delivery]) -> None:

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from services.scheduler.adapters.sms_providers import open_provider
 from services.scheduler.bootstrap import bootstrap
@@ -20,6 +19,7 @@ from services.scheduler.streams import SMS_GROUP, SMS_SEND, SMS_STREAM
 from shared.broker import make_broker
 from shared.consumers import ConsumerMetrics, Delivery, StreamConsumer, running
 from shared.logging import get_logger
+from shared.redis import RedisClient
 from shared.streams import dead_letter
 from shared.worker import run_worker
 
@@ -37,7 +37,7 @@ def sent_key(message_id: str) -> str:
 
 
 class SmsSender:
-    def __init__(self, redis: Redis, provider: SmsProvider, metrics: SmsMetrics) -> None:
+    def __init__(self, redis: RedisClient, provider: SmsProvider, metrics: SmsMetrics) -> None:
         self.redis = redis
         self.provider = provider
         self.metrics = metrics

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-
 from services.seckill.streams import SECKILL_EVENTS
 from shared.events import DEFAULT_MAXLEN, Envelope, encode_entry
+from shared.redis import RedisClient
 
 # seckill.events has no consumer group (audit, replay): capped at XADD time. Grouped streams
 # are trimmed by their consumers (shared.streams.trim_stream), never here.
@@ -18,7 +17,7 @@ _CAPPED = {SECKILL_EVENTS: DEFAULT_MAXLEN}
 class EventLog:
     """The service's publisher (`ports.Publisher`) on Redis Streams."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
 
     async def publish_many(self, entries: Sequence[tuple[str, Envelope]]) -> None:

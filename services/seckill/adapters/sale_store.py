@@ -6,14 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from importlib.resources import files
 
-from redis.asyncio import Redis
-
 from services.seckill.adapters.keys import Keys
 from services.seckill.domain import Admission, Failure, money
 from services.seckill.ports import LoadedItem, Ticket, TicketMark
 from services.seckill.streams import ORDER_WRITER_GROUP
 from shared.events import LUA_ENCODE_ENTRY
-from shared.redis import ScriptBatcher, text
+from shared.redis import RedisClient, ScriptBatcher, text
 from shared.tracing import current_or_new
 
 PRODUCER = "seckill"
@@ -30,7 +28,7 @@ def _ms(moment: datetime) -> int:
 class SaleStore:
     """`ports.SaleStore` on Redis: each change one Lua script or pipeline on one slot."""
 
-    def __init__(self, redis: Redis, keys: Keys, ticket_ttl_s: int = 86_400) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, ticket_ttl_s: int = 86_400) -> None:
         self.redis = redis
         self.keys = keys
         self.ticket_ttl_s = ticket_ttl_s

@@ -16,10 +16,10 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
-from redis.asyncio import Redis
 from redis.utils import str_if_bytes
 
 from shared.logging import get_logger
+from shared.redis import RedisClient
 
 log = get_logger(__name__)
 
@@ -41,7 +41,7 @@ class Listener:
 
 
 class TicketChannels:
-    def __init__(self, redis: Redis, poll_s: float = 0.1, retry_s: float = 1.0) -> None:
+    def __init__(self, redis: RedisClient, poll_s: float = 0.1, retry_s: float = 1.0) -> None:
         self._pubsub = redis.pubsub()
         self._poll_s = poll_s
         self._retry_s = retry_s
