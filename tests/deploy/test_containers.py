@@ -52,6 +52,23 @@ def test_each_service_has_an_image_that_serves_it(service: str) -> None:
     assert build["dockerfile"] == f"services/{service}/Dockerfile"
 
 
+def test_each_image_runs_as_the_unprivileged_user_its_pods_run_as() -> None:
+    """Not root, and the uid of the Kubernetes manifests, which own `/app/var` (fsGroup)."""
+    pods: dict[str, int] = {}
+    for manifest in (ROOT / "deploy" / "k8s" / "base").glob("*.yaml"):
+        for doc in yaml.safe_load_all(manifest.read_text()):
+            if doc and doc.get("kind") == "Deployment":
+                spec = doc["spec"]["template"]["spec"]
+                for container in spec["containers"]:
+                    pods[container["image"]] = spec["securityContext"]["runAsUser"]
+    for service in registry.SERVICES:
+        text = (ROOT / "services" / service / "Dockerfile").read_text()
+        users = re.findall(r"^USER (\d+):\d+$", text, re.MULTILINE)
+        assert users and int(users[-1]) != 0, f"{service}'s image runs as root"
+        assert pods[f"coursestream-{service}"] == int(users[-1])
+        assert "chown coursestream:coursestream /app/var" in text
+
+
 def test_the_gateway_image_builds_the_web_client_as_coursestream_up_does() -> None:
     text = (ROOT / "services" / "gateway" / "Dockerfile").read_text()
     node, python = re.split(r"^FROM python", text, maxsplit=1, flags=re.MULTILINE)
