@@ -5,17 +5,19 @@ on an idle machine) stay out of the test command."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bench import catalog_http, run_all, seckill
+from tests.support.packages import ensure_command
 
-pytestmark = [
-    pytest.mark.e2e, pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk)"),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def wrk() -> str:
+    return ensure_command("wrk", "wrk")
 
 
 @pytest.mark.timeout(300)

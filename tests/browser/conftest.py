@@ -7,7 +7,6 @@ admin, so the tests do not depend on the demo data."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from coursestream.web_client import DIST, WEB, ensure_built
+from tests.support.packages import apt_install, ensure_command
 from tests.support.platform import Platform, running_platform
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -40,28 +40,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-def _apt_install(*packages: str) -> None:
-    """Install Debian packages when we are root; refresh the package lists once if needed."""
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
-    if subprocess.run(install, check=False, capture_output=True, timeout=600).returncode:
-        subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=600)
-        subprocess.run(install, check=False, capture_output=True, timeout=600)
-
-
 def _chromium() -> str:
-    if not shutil.which("chromium"):
-        _apt_install("chromium")
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("no chromium on PATH and apt-get could not install it: "
-                    "apt-get install -y chromium")
+    path = ensure_command("chromium", "chromium")
     # Chinese text in the screenshots needs a CJK font; the page works without one
     has_cjk = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True,
                              check=False).stdout.strip() if shutil.which("fc-list") else ""
     if not has_cjk:
-        _apt_install("fonts-wqy-microhei")
+        apt_install("fonts-wqy-microhei")
     return path
 
 
