@@ -15,6 +15,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 CLUSTER_SCHEME = "redis+cluster://"
+NODE_MAX_CLIENTS = 10_000  # a Redis or Valkey server's default `maxclients`
 
 # What `make_redis` answers. Both speak the same commands; a cluster refuses a script or a
 # transaction whose keys are in more than one slot (each key set shares a hash tag).
@@ -23,13 +24,14 @@ RedisClient: TypeAlias = Redis | RedisCluster
 
 def make_redis(url: str, max_connections: int = 200) -> RedisClient:
     """An asyncio client with bytes replies. One server: its pool waits (up to 5 s) for a free
-    connection under load instead of failing. A cluster URL: redis-py's cluster client."""
+    connection under load instead of failing, so `max_connections` bounds it. A cluster URL:
+    redis-py's cluster client, whose per-node pools cannot wait (a full one fails the command
+    with MaxConnectionsError), so each may grow to a node's default `maxclients`: a failed
+    admission costs more than a connection, and the load is bounded upstream (the gateway's
+    connector limit) (docs/decisions.md, "Redis Cluster")."""
     if is_cluster_url(url):
-        return RedisCluster(
-            startup_nodes=cluster_nodes(url),
-            max_connections=max_connections,
-            health_check_interval=30,
-        )
+        return RedisCluster(startup_nodes=cluster_nodes(url),
+                            max_connections=NODE_MAX_CLIENTS, health_check_interval=30)
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=5, health_check_interval=30
     )

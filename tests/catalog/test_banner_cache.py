@@ -23,7 +23,7 @@ from tests.catalog.conftest import API, StartApp, count_queries, snapshot
 from tests.support.redis_servers import start_embedded
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def add_banner(client: TestClient, admin: dict[str, str], title: str) -> dict[str, Any]:

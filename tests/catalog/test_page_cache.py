@@ -20,7 +20,7 @@ from tests.catalog.conftest import API, StartApp
 from tests.support.redis_servers import start_embedded
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 LIST = f"{API}/courses?kind=free&page_size=1"
 

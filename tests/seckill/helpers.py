@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import func, select
 
@@ -17,6 +16,7 @@ from services.seckill.domain import ItemFigures
 from services.seckill.streams import SECKILL_COMMANDS
 from shared.consumers import Delivery
 from shared.events import Envelope, decode_entry, publish
+from shared.redis import RedisClient
 from tests.seckill.conftest import BASE
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
@@ -28,7 +28,7 @@ class Inspector:
 
     def __init__(self, runtime: Runtime) -> None:
         self.settings = runtime.settings
-        self.redis: Redis = runtime.redis
+        self.redis: RedisClient = runtime.redis
         self.engine = runtime.engine
         self.keys = runtime.keys
         self.repo = runtime.repo

@@ -15,7 +15,7 @@ from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def attempt(client: TestClient[Any, Any], item_id: int, headers: dict[str, str]) -> Any:

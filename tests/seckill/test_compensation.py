@@ -19,7 +19,7 @@ from tests.seckill.conftest import Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, order_of, read_requests
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 def writer_metrics() -> OrderWriterMetrics:

@@ -32,7 +32,7 @@ from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy, expire_command, order_of
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def event_types(inspector: Inspector) -> Counter[str]:

@@ -18,7 +18,7 @@ from tests.seckill.conftest import BASE, create_item
 from tests.support import redis_servers
 from tests.support.tokens import Tokens
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def attempt(client: TestClient[Any, Any], item_id: int, headers: dict[str, str]) -> Any:

@@ -12,14 +12,16 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import RedisCluster
 
 from services.seckill.app import create_app
 from services.seckill.settings import Settings
+from shared.redis import RedisClient
 from tests.seckill.conftest import BASE, Tokens, WriterFactory, create_item
 from tests.seckill.helpers import Inspector, buy
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 @asynccontextmanager
@@ -59,7 +61,11 @@ def subscribed(inspector: Inspector, expected: dict[str, int]) -> Callable[[], A
 
     async def check() -> bool:
         channels = [inspector.keys.ticket_channel(t) for t in expected]
-        found = await inspector.redis.pubsub_numsub(*channels)
+        redis = inspector.redis
+        if isinstance(redis, RedisCluster):  # classic channels: each node counts its own
+            found = await redis.pubsub_numsub(*channels, target_nodes=RedisCluster.ALL_NODES)
+        else:
+            found = await redis.pubsub_numsub(*channels)
         return [int(count) for _, count in found] == list(expected.values())
 
     return check
@@ -145,8 +151,19 @@ async def test_a_stream_gets_its_final_status_after_the_pubsub_connection_drops(
     await eventually(subscribed(inspector, {ticket: 1}))
     await redis.hset(inspector.keys.ticket(ticket),
                      mapping={"status": "failed", "reason": "order-failed"})
+    await kill_pubsub_connections(redis)
+    assert await final_status(stream) == "failed"
+
+
+async def kill_pubsub_connections(redis: RedisClient) -> None:
+    """Closes the pub/sub connections of this test's database (the server may be shared), on
+    every node of a cluster (the test's own cluster)."""
+    if isinstance(redis, RedisCluster):
+        for node in redis.get_nodes():
+            for found in await redis.client_list(_type="pubsub", target_nodes=node):
+                await redis.client_kill_filter(_id=found["id"], target_nodes=node)
+        return
     db = redis.get_connection_kwargs().get("db", 0)
     for found in await redis.client_list(_type="pubsub"):
-        if int(found["db"]) == db:  # this test's database only: the server may be shared
+        if int(found["db"]) == db:
             await redis.client_kill_filter(_id=found["id"])
-    assert await final_status(stream) == "failed"

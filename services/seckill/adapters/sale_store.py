@@ -125,7 +125,11 @@ class SaleStore:
                     "reason": mark.reason or "",
                 })
                 pipe.expire(key, self.ticket_ttl_s, nx=True)
-                pipe.publish(self.keys.ticket_channel(mark.ticket), mark.status.value)
+                # Through `execute_command`: redis-py's cluster pipeline refuses `publish` (a
+                # command without a key goes to any node), which is what a channel needs here
+                # (classic pub/sub reaches subscribers on every node of a cluster).
+                pipe.execute_command(
+                    "PUBLISH", self.keys.ticket_channel(mark.ticket), mark.status.value)
             await pipe.execute()
 
     async def release(self, item_id: int, ticket: str, buyer: int) -> bool:

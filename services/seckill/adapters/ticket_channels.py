@@ -42,6 +42,7 @@ class Listener:
 
 class TicketChannels:
     def __init__(self, redis: RedisClient, poll_s: float = 0.1, retry_s: float = 1.0) -> None:
+        self._redis = redis
         self._pubsub = redis.pubsub()
         self._poll_s = poll_s
         self._retry_s = retry_s
@@ -81,9 +82,11 @@ class TicketChannels:
     async def _read_forever(self) -> None:
         while True:
             try:
-                if self._pubsub.connection is None:
-                    await self._pubsub.connect()
+                # The first SUBSCRIBE connects (a cluster's pub/sub picks its node then).
                 await self._follow_listeners()
+                if not self._subscribed:
+                    await asyncio.sleep(self._poll_s)
+                    continue
                 message = await self._pubsub.get_message(timeout=self._poll_s)
                 if message is not None and message["type"] in ("message", "subscribe"):
                     await self._dispatch(str_if_bytes(message["channel"]))
@@ -92,6 +95,7 @@ class TicketChannels:
                 self._subscribed = set()
                 with contextlib.suppress(Exception):
                     await self._pubsub.aclose()
+                self._pubsub = self._redis.pubsub()  # on a cluster: maybe another node now
                 await asyncio.sleep(self._retry_s)
 
     async def _follow_listeners(self) -> None:
