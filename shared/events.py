@@ -7,8 +7,9 @@ shows it as text, and a Lua script can write it with `cjson` (`LUA_ENCODE_ENTRY`
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import orjson
 from pydantic import BaseModel, Field
 from ulid import ULID
 
-from shared.redis import text
+from shared.redis import ScriptBatcher, text
 from shared.tracing import current_or_new
 
 if TYPE_CHECKING:
@@ -83,6 +84,61 @@ async def publish(
         stream, encode_entry(envelope), maxlen=maxlen, approximate=maxlen is not None
     )
     return text(entry_id)
+
+
+def hash_tag(key: str) -> str:
+    """What Redis Cluster hashes of `key`: the first non-empty `{...}`, else the whole key."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start != -1 else -1
+    return key[start + 1:end] if end > start + 1 else key
+
+
+def dedupe_key(stream: str, event_id: str) -> str:
+    """Marks `event_id` as published to `stream`; it carries the stream's hash tag, so the
+    two share a cluster slot."""
+    return f"{{{hash_tag(stream)}}}:published:{event_id}"
+
+
+PUBLISH_ONCE = """
+-- KEYS[1] the event's dedupe key, KEYS[2] the stream (one slot: shared.events.dedupe_key).
+-- ARGV[1] dedupe TTL in s, ARGV[2] the entry's __data__, ARGV[3] approximate MAXLEN or 0.
+-- Returns the new entry's id, or false when the event was published before.
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then return false end
+if ARGV[3] ~= '0' then
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', '__data__', ARGV[2])
+end
+return redis.call('XADD', KEYS[2], '*', '__data__', ARGV[2])
+"""
+
+
+class OncePublisher:
+    """XADD each envelope unless its id was published to that stream in the last `ttl_s`:
+    an event published again (a redelivery, a retried fire, a crash between two steps) gets
+    one entry. The dedupe key and the stream share a slot, so this works on a cluster; the
+    entries of one call share one round trip. `maxlen` caps streams no group consumes."""
+
+    def __init__(
+        self, redis: RedisClient, ttl_s: int, maxlen: Mapping[str, int] | None = None
+    ) -> None:
+        self._script = ScriptBatcher(redis, redis.register_script(PUBLISH_ONCE))
+        self._ttl_s = ttl_s
+        self._maxlen = dict(maxlen or {})
+
+    async def publish_many(self, entries: Sequence[tuple[str, Envelope]]) -> list[str | None]:
+        """The entry id of each envelope, or None for one published before."""
+        return await self.publish_encoded(
+            [(stream, envelope.id, encode_entry(envelope)[DATA_FIELD])
+             for stream, envelope in entries])
+
+    async def publish_encoded(
+        self, entries: Sequence[tuple[str, str, bytes | str]]
+    ) -> list[str | None]:
+        """`publish_many` for (stream, event id, `__data__` as `encode_entry` makes it)."""
+        replies = await asyncio.gather(*(
+            self._script([dedupe_key(stream, event_id), stream],
+                         [self._ttl_s, data, self._maxlen.get(stream, 0)])
+            for stream, event_id, data in entries))
+        return [None if reply is None else text(reply) for reply in replies]
 
 
 # Prepend to a Lua script (or Redis function library) that writes stream entries itself.

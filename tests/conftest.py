@@ -14,11 +14,20 @@ from tests.support import databases, redis_servers
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test that takes `redis_url` runs on every Redis backend; one marked `cluster` on the
-    embedded Redis Cluster as well."""
-    if "redis_url" in metafunc.fixturenames:
-        cluster = ["cluster"] if metafunc.definition.get_closest_marker("cluster") else []
+    """A test that takes `redis_url` runs on every Redis backend, one that takes `db_backend`
+    on every database; one marked `cluster` on the embedded Redis Cluster as well, with
+    SQLite only (the database does not see the difference; the time budget does)."""
+    names = metafunc.fixturenames
+    cluster = ["cluster"] if metafunc.definition.get_closest_marker("cluster") else []
+    if "redis_url" in names and "db_backend" in names:
+        pairs = [(db, r) for db in databases.BACKENDS for r in redis_servers.BACKENDS]
+        pairs += [("sqlite", c) for c in cluster]
+        metafunc.parametrize(("db_backend", "redis_url"), pairs, indirect=True,
+                             ids=[f"{db}-{r}" for db, r in pairs])
+    elif "redis_url" in names:
         metafunc.parametrize("redis_url", [*redis_servers.BACKENDS, *cluster], indirect=True)
+    elif "db_backend" in names:
+        metafunc.parametrize("db_backend", databases.BACKENDS, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +80,7 @@ def database_factory(
     asyncio.run(factory.drop_all())
 
 
-@pytest.fixture(params=databases.BACKENDS)
+@pytest.fixture
 def db_backend(request: pytest.FixtureRequest) -> str:
     """`sqlite`, then `postgresql` where TEST_DATABASE_URL is set."""
     return str(request.param)

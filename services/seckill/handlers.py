@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError, model_validator
@@ -166,7 +166,7 @@ async def write_orders(
             metrics.orders.labels("rejected").inc()
             continue
         marks.append(TicketMark(request.ticket, TicketStatus.SUCCESS, order_id=order.id))
-        out.append((SECKILL_EVENTS, _event(ORDER_CREATED, order_data(order), cause=delivery)))
+        out.append(_order_event(ORDER_CREATED, order, order.created_at, cause=delivery))
         if order.status == OrderStatus.UNPAID:
             out.append(_expiry_request(order, cause=delivery))
         metrics.orders.labels("created").inc()
@@ -189,11 +189,14 @@ async def _reject(
 
 
 def _rejected(
-    request: OrderRequested, reason: str, cause: Delivery | None
+    request: OrderRequested, reason: str, cause: Delivery | None, key: str = ""
 ) -> tuple[str, Envelope]:
-    return SECKILL_EVENTS, _event(ORDER_REJECTED, {
+    """Once per ticket (whichever path rejects it first; the ticket keeps that reason), or per
+    `key`: a dead request readmitted by hand and refused is told again."""
+    at = cause.envelope.occurred_at if cause else datetime.now(UTC)
+    return _sale_event(ORDER_REJECTED, key or request.ticket, at, {
         "ticket": request.ticket, "item_id": request.item_id, "user_id": request.user_id,
-        "reason": reason}, cause=cause)
+        "reason": reason}, cause)
 
 
 async def order_failed(
@@ -234,7 +237,8 @@ async def retry_dead_request(store: SaleStore, publisher: Publisher, dead_stream
     outcome = await store.readmit(dead_stream, entry_id, fields[DATA_FIELD.encode()],
                                   request.user_id, request.item_id, request.ticket)
     if outcome in (ALREADY_PURCHASED.reason, SOLD_OUT.reason):
-        await publisher.publish_many([_rejected(request, outcome, cause=None)])
+        await publisher.publish_many([_rejected(
+            request, outcome, cause=None, key=f"{request.ticket}|retry:{entry_id}")])
     return f"ticket {request.ticket}: {outcome}"
 
 
@@ -248,6 +252,24 @@ def order_data(order: OrderRow) -> OrderData:
         "created_at": order.created_at.isoformat(), "pay_by": order.pay_by.isoformat(),
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
     }
+
+
+def _order_event(
+    event_type: str, order: OrderRow, at: datetime, cause: Delivery | None = None
+) -> tuple[str, Envelope]:
+    return _sale_event(event_type, order.ticket, at, order_data(order), cause)
+
+
+def _sale_event(
+    event_type: str, key: str, at: datetime, data: Mapping[str, object],
+    cause: Delivery | None = None,
+) -> tuple[str, Envelope]:
+    """An event on seckill.events, its id made of its type and `key` (the ticket, which is
+    the order's): published again (a redelivery, a retry after a crash, a readmission), it
+    has the same id and the event log's dedupe key drops it, so a reader sees it once."""
+    envelope = _event(event_type, data, cause)
+    envelope.id = stable_event_id(int(at.timestamp() * 1000), f"{key}|{event_type}")
+    return SECKILL_EVENTS, envelope
 
 
 def _event(
@@ -306,7 +328,8 @@ async def pay(
     pay_by is expired on the spot, which returns its unit without waiting for the command."""
     order, changed = await repo.pay(order_id)
     if changed and order is not None:
-        await publisher.publish_many([(SECKILL_EVENTS, _event(ORDER_PAID, order_data(order)))])
+        await publisher.publish_many(
+            [_order_event(ORDER_PAID, order, order.paid_at or order.created_at)])
     elif order is not None and order.status == OrderStatus.UNPAID:
         order = await expire(repo, store, publisher, order_id) or order
     return order, changed
@@ -325,7 +348,7 @@ async def expire(
         released = await store.release(order.item_id, order.ticket, order.user_id)
         if changed or released:
             await publisher.publish_many(
-                [(SECKILL_EVENTS, _event(ORDER_EXPIRED, order_data(order)))])
+                [_order_event(ORDER_EXPIRED, order, order.pay_by)])
     elif order.status == OrderStatus.UNPAID:
         await publisher.publish_many([_expiry_request(order)])
     return order

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from services.gateway.adapters.sms_codes import SmsCodes
 from tests.gateway.conftest import CODES, GatewayFactory, ask_code, assert_problem, sent_codes
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 PHONE = "13700000001"
 TOKENS = "/api/v1/auth/tokens"

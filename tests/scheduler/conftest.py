@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from redis.asyncio import Redis
 
 from services.scheduler.app import create_app
 from services.scheduler.settings import Settings
 from shared.embedded_redis import EmbeddedRedis
 from shared.events import Envelope, decode_entry
-from shared.redis import make_redis
+from shared.redis import RedisClient, make_redis
 from tests.support.tokens import Tokens
 
 BASE = "/api/v1/scheduler"
@@ -94,7 +93,7 @@ async def client(settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
         raise AssertionError("HANG")
 
 
-async def events(redis: Redis, stream: str) -> list[tuple[str, Envelope]]:
+async def events(redis: RedisClient, stream: str) -> list[tuple[str, Envelope]]:
     """Every entry of a stream, decoded, with its entry id."""
     entries = await redis.xrange(stream)
     return [(entry_id.decode(), decode_entry(fields)) for entry_id, fields in entries]

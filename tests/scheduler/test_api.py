@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from tests.scheduler.conftest import BASE, events
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 CRON = {"type": "cron", "expr": "0 8 * * 1", "timezone": "Asia/Shanghai"}
 EVENT = {"stream": "test.out", "type": "thing.happened", "data": {"n": 1}}

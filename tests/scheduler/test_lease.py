@@ -6,24 +6,24 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from redis.asyncio import Redis
 
 from services.scheduler.adapters.leader_lease import RedisLeaderLease
 from services.scheduler.adapters.run_publisher import RedisRunPublisher
 from services.scheduler.domain.schedules import run_event_id
 from shared.events import Envelope
+from shared.redis import RedisClient
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 NOMINAL = datetime(2026, 1, 1, 8, tzinfo=UTC)
 
 
-def run_envelope() -> Envelope:
-    event_id = run_event_id("s", NOMINAL)
+def run_envelope(schedule: str = "s") -> Envelope:
+    event_id = run_event_id(schedule, NOMINAL)
     return Envelope(id=event_id, type="tick", producer="scheduler", data={})
 
 
-async def test_one_leader_at_a_time_with_growing_fencing_tokens(redis: Redis) -> None:
+async def test_one_leader_at_a_time_with_growing_fencing_tokens(redis: RedisClient) -> None:
     first, second = RedisLeaderLease(redis, "a", 300), RedisLeaderLease(redis, "b", 300)
     held = await first.acquire()
     assert held is not None and held.endswith(":a")
@@ -39,7 +39,7 @@ async def test_one_leader_at_a_time_with_growing_fencing_tokens(redis: Redis) ->
     assert await second.renew(taken)
 
 
-async def test_a_deposed_leader_is_fenced_and_a_run_publishes_once(redis: Redis) -> None:
+async def test_a_deposed_leader_is_fenced_and_a_run_publishes_once(redis: RedisClient) -> None:
     first, second = RedisLeaderLease(redis, "a", 200), RedisLeaderLease(redis, "b", 5000)
     publisher = RedisRunPublisher(redis, dedupe_ttl_s=60)
     old = await first.acquire()
@@ -50,7 +50,11 @@ async def test_a_deposed_leader_is_fenced_and_a_run_publishes_once(redis: Redis)
 
     assert await publisher.publish(old, [("test.out", run_envelope())]) == ["fenced"]
     assert await redis.xlen("test.out") == 0
-    assert await publisher.publish(new, [("test.out", run_envelope())]) == ["published"]
-    # The same nominal run again (a leader that died before recording it): not republished.
-    assert await publisher.publish(new, [("test.out", run_envelope())]) == ["duplicate"]
-    assert await redis.xlen("test.out") == 1
+    # Two streams (on a cluster, in other slots than the lease and each other).
+    runs = [("test.out", run_envelope()), ("test.other", run_envelope("t"))]
+    assert await publisher.publish(new, runs) == ["published", "published"]
+    # The same nominal runs again (a leader that died before recording them): not republished,
+    # by a leader or by a backfill (not fenced).
+    assert await publisher.publish(new, runs) == ["duplicate", "duplicate"]
+    assert await publisher.publish(None, runs) == ["duplicate", "duplicate"]
+    assert await redis.xlen("test.out") == 1 and await redis.xlen("test.other") == 1

@@ -19,7 +19,7 @@ from tests.scheduler.conftest import BASE, events
 from tests.scheduler.test_api import EVENT, problem
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 def iso(moment: datetime) -> str:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "shared", ROOT / "services", ROOT / "coursestream"]
 # Calls whose argument is the type of an event written (`Envelope(type=...)`, seckill's
 # `_event(type, ...)`, the catalog's `Entity(name, model, type)`), and where it sits.
-TYPE_ARGUMENTS = {"Envelope": "type", "_event": 0, "Entity": 2}
+TYPE_ARGUMENTS = {"Envelope": "type", "_event": 0, "_sale_event": 0, "_order_event": 0, "Entity": 2}
 # A type passed through from what was asked for: the scheduler writes what a delay or a
 # schedule names (checked by `check_event` when it is asked for), a helper what it is given.
 PASSED_THROUGH = {"request.type", "schedule.event.type", "event_type", "entity.event"}

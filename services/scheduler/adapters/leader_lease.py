@@ -1,7 +1,7 @@
 """The leader lease in Redis: SET NX PX with a fencing token from INCR, renewed by its owner.
 
 The lease value is `<token>:<owner>`; the token grows with every new leader, so a writer
-that checks the value (see `lua/fire.lua`) refuses a leader whose lease has passed on.
+that checks the value (see `run_publisher.py`) refuses a leader whose lease has passed on.
 """
 
 from __future__ import annotations

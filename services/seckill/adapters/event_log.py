@@ -1,31 +1,29 @@
-"""Publishing the service's events and commands (several per batch, one round trip)."""
+"""Publishing the service's events and commands (several per batch, one round trip), each
+event once by its id."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from services.seckill.streams import SECKILL_EVENTS
-from shared.events import DEFAULT_MAXLEN, Envelope, encode_entry
+from shared.events import DEFAULT_MAXLEN, Envelope, OncePublisher
 from shared.redis import RedisClient
 
 # seckill.events has no consumer group (audit, replay): capped at XADD time. Grouped streams
 # are trimmed by their consumers (shared.streams.trim_stream), never here.
 _CAPPED = {SECKILL_EVENTS: DEFAULT_MAXLEN}
+# How long an event's id is remembered: a redelivery or a retry comes within minutes.
+DEDUPE_TTL_S = 24 * 3600
 
 
 class EventLog:
-    """The service's publisher (`ports.Publisher`) on Redis Streams."""
+    """The service's publisher (`ports.Publisher`) on Redis Streams: an envelope published
+    again with the same id (the order writer's events on redelivery, `handlers._sale_event`)
+    gets no second entry."""
 
     def __init__(self, redis: RedisClient) -> None:
-        self.redis = redis
+        self._once = OncePublisher(redis, DEDUPE_TTL_S, _CAPPED)
 
     async def publish_many(self, entries: Sequence[tuple[str, Envelope]]) -> None:
-        if not entries:
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for stream, envelope in entries:
-                fields: Any = encode_entry(envelope)
-                maxlen = _CAPPED.get(stream)
-                pipe.xadd(stream, fields, maxlen=maxlen, approximate=maxlen is not None)
-            await pipe.execute()
+        if entries:
+            await self._once.publish_many(entries)
