@@ -35,17 +35,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import jwt
 import psutil
 import redis as sync_redis
-from cryptography.hazmat.primitives import serialization
 
 from bench import UNREFUSED_LIMITS
 from bench.wrk import PRINT_PERCENTILES, distribution, percentiles, wait_answering
 from services.seckill.adapters.keys import Keys
-from shared.auth import is_signing_key, token_claims
 from shared.embedded_redis import DEFAULT_PORT, free_port
-from shared.settings import JWT_ALGORITHM
 from tests.support.platform import Platform, running_platform
 
 PARTITIONS = 4
@@ -314,16 +310,7 @@ def measure(users: int = 5000, stock: int = 1000, connections: int = 100, rounds
         workdir = Path(tmp)
         redis = sync_redis.Redis(port=DEFAULT_PORT + platform.base_port - 8000)
         database = platform.var_dir / "seckill.db"
-        # Loaded once: PyJWT given PEM bytes loads (and checks) an RSA key on every call.
-        private_key = serialization.load_pem_private_key(
-            (platform.var_dir / "jwt-private.pem").read_bytes(), password=None)
-        assert is_signing_key(private_key)
-
-        def token(user: int, *roles: str) -> str:
-            return jwt.encode(token_claims(user, f"139{user % 10**8:08d}", roles,
-                                           session_id=f"bench-{user}", token_version=0,
-                                           ttl_s=3600), private_key, algorithm=JWT_ALGORITHM)
-
+        token = platform.signer()
         admin = token(1, "admin")
         # Every sale (an unmeasured warm-up per target first, to warm connections, scripts
         # and code paths) has its own users, so every token is new to every verifier's cache:

@@ -70,11 +70,17 @@ def main(ctx: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--base-port", default=8000, show_default=True,
               help="Gateway port; services use the next ports, the gateway admin port +9.")
-def up(host: str, base_port: int) -> None:
+@click.option("--replicas", default=1, show_default=True, type=click.IntRange(1, 9),
+              help="Processes of each service and worker behind the one gateway; replica r "
+                   "listens on its port + 100 * r.")
+@click.option("--redis-cluster", is_flag=True,
+              help="Without REDIS_URL: an embedded Redis Cluster (3 masters, 3 replicas, no "
+                   "persistence) instead of the one embedded server.")
+def up(host: str, base_port: int, replicas: int, redis_cluster: bool) -> None:
     """Migrate, load demo data once, start embedded Redis if needed, run everything."""
     from coursestream.up import run_platform
 
-    raise SystemExit(run_platform(host, base_port))
+    raise SystemExit(run_platform(host, base_port, replicas, redis_cluster))
 
 
 @main.command()

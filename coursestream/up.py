@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from coursestream import addresses, registry
 from shared.auth import ensure_dev_keypair
 from shared.db import migrate
-from shared.embedded_redis import DEFAULT_PORT, EmbeddedRedis
+from shared.embedded_redis import DEFAULT_PORT, EmbeddedCluster, EmbeddedRedis
 from shared.settings import Settings
 
 DEMO_LOGINS = (
@@ -50,7 +52,12 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60)
     raise TimeoutError(f"{url} was not ready after {timeout} s")
 
 
-def run_platform(host: str, base_port: int) -> int:
+# Replica r (from 0) of a service or worker listens on its port + REPLICA_PORT_STEP * r.
+REPLICA_PORT_STEP = 100
+
+
+def run_platform(host: str, base_port: int, replicas: int = 1,
+                 redis_cluster: bool = False) -> int:
     settings = Settings()
     var_dir = settings.var_dir
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -59,8 +66,17 @@ def run_platform(host: str, base_port: int) -> int:
         return 1
     ensure_dev_keypair(var_dir)
     env = dict(os.environ)
-    redis: EmbeddedRedis | None = None
-    if not settings.redis_url:
+    redis: EmbeddedRedis | EmbeddedCluster | None = None
+    if settings.redis_url:
+        pass
+    elif redis_cluster:
+        # Fresh each time: the nodes take free ports, which a restart would not find again.
+        shutil.rmtree(var_dir / "redis-cluster", ignore_errors=True)
+        redis = EmbeddedCluster(var_dir / "redis-cluster").start()
+        env["REDIS_URL"] = redis.url
+        print(f"embedded Redis Cluster (valkey, 3 masters, 3 replicas, no persistence) on "
+              f"{redis.url}")
+    else:
         redis = EmbeddedRedis(var_dir / "redis", port=DEFAULT_PORT + base_port - 8000).start()
         env["REDIS_URL"] = redis.url
         print(f"embedded Redis (valkey) on {redis.url}, append-only file in {redis.data_dir}")
@@ -70,12 +86,13 @@ def run_platform(host: str, base_port: int) -> int:
     public = env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{ports['gateway']}")
     for name, port in ports.items():
         env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        if name != "gateway" and replicas > 1:  # the gateway balances over them
+            env[f"UPSTREAM_{name.upper()}_URLS"] = ",".join(
+                f"http://127.0.0.1:{port + REPLICA_PORT_STEP * r}" for r in range(replicas))
     env["GATEWAY_ADMIN_PORT"] = str(base_port + 9)
     # On one machine no balancer routes around a draining process: Ctrl-C stops at once.
     env.setdefault("DRAIN_S", "0")
     stop_timeout = float(env["DRAIN_S"]) + settings.shutdown_timeout_s + 5
-    for worker in registry.WORKERS.values():
-        env[worker.metrics_port_setting] = str(base_port + worker.metrics_port_offset)
     env.setdefault("WORKER_METRICS_HOST", "127.0.0.1")  # one machine: nobody scrapes from afar
 
     _build_web(env)
@@ -86,15 +103,29 @@ def run_platform(host: str, base_port: int) -> int:
         for line in load_demo_data():
             print(line)
         command = [sys.executable, "-m", "coursestream"]
-        for service in registry.SERVICES:
-            children[service] = subprocess.Popen(
-                [*command, "serve", service, "--host", host if service == "gateway"
-                 else "127.0.0.1", "--port", str(ports[service])], env=env)
-        for name in registry.WORKERS:
-            children[name] = subprocess.Popen([*command, "worker", name], env=env)
-        for service, process in children.items():
-            if service in ports:
-                _wait_ready(f"http://127.0.0.1:{ports[service]}/readyz", process)
+        ready: dict[str, int] = {}
+        for r in range(replicas):
+            # One gateway (the public door); `replicas` of each service and worker, each its
+            # own consumer in the groups.
+            suffix = f"-{r + 1}" if replicas > 1 else ""
+            step = REPLICA_PORT_STEP * r
+            child_env = env | ({"CONSUMER_NAME": f"{socket.gethostname()}-up{suffix}"}
+                               if replicas > 1 else {})
+            for service in registry.SERVICES:
+                if service == "gateway" and r > 0:
+                    continue
+                port = ports[service] + step
+                children[service + suffix] = subprocess.Popen(
+                    [*command, "serve", service, "--host", host if service == "gateway"
+                     else "127.0.0.1", "--port", str(port)], env=child_env)
+                ready[service + suffix] = port
+            for name, worker in registry.WORKERS.items():
+                metrics_port = base_port + worker.metrics_port_offset + step
+                children[name + suffix] = subprocess.Popen(
+                    [*command, "worker", name],
+                    env=child_env | {worker.metrics_port_setting: str(metrics_port)})
+        for name, port in ready.items():
+            _wait_ready(f"http://127.0.0.1:{port}/readyz", children[name])
         found = addresses.write(var_dir, _platform_settings(env, var_dir))
         print(f"\ncoursestream is up: {public}/\n  API docs: {public}/api/docs")
         print(f"  Redis: {_without_password(env['REDIS_URL'])}; other coursestream commands "

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
+from redis.crc import key_slot
+
 DEFAULT_PORT = 6390  # never 6379: the machine's own Redis lives there
 
 
@@ -173,6 +175,14 @@ class EmbeddedCluster:
             if "role:slave" in role and "master_link_status:up" not in role:
                 return False
         return True
+
+    def master_of(self, key: str) -> EmbeddedRedis:
+        """The master that holds `key` now (which must exist)."""
+        slot = str(key_slot(key.encode()))
+        for node in self.master_nodes():
+            if self._cli(node, "cluster", "countkeysinslot", slot).strip() != "0":
+                return node
+        raise LookupError(f"no master holds {key}")
 
     def master_nodes(self) -> list[EmbeddedRedis]:
         """The nodes that are masters now (a failover changes them)."""

@@ -33,7 +33,7 @@ from shared.problems import (
     from_http_exception,
     validation_problem,
 )
-from shared.redis import RedisClient
+from shared.redis import REDIS_UNAVAILABLE, RedisClient
 from shared.tracing import (
     TRACEPARENT_HEADER,
     current_traceparent,
@@ -108,6 +108,15 @@ def request_middleware(
                     status = exc.status
                     raise  # a redirect: aiohttp sends it
                 response = from_http_exception(exc).response(request.path)
+            except REDIS_UNAVAILABLE as exc:
+                # Redis restarting or a cluster failing over: seconds, not a bug. Whether a
+                # write sent just before the connection dropped ran is unknown: a retry with
+                # the same Idempotency-Key (attempts) or the same id answers what it did.
+                log.warning("Redis unavailable", path=request.path, method=request.method,
+                            error=repr(exc))
+                response = Problem(503, "unavailable", "This is unavailable for a moment; "
+                                   "retry shortly.", headers={"Retry-After": "1"}).response(
+                    request.path)
             except Exception:
                 log.exception("unhandled error", path=request.path, method=request.method)
                 response = Problem(500, detail="An unexpected error occurred.").response(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeAlias
 
+from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.commands.core import AsyncScript
@@ -16,6 +17,11 @@ from redis.exceptions import NoScriptError
 
 CLUSTER_SCHEME = "redis+cluster://"
 NODE_MAX_CLIENTS = 10_000  # a Redis or Valkey server's default `maxclients`
+
+# Redis out of reach for a moment (a restart, a cluster failover, a slot migrating): the
+# request may be retried; an HTTP answer is 503 (`shared.http`).
+REDIS_UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError,
+                     redis_errors.ClusterDownError, redis_errors.TryAgainError)
 
 # What `make_redis` answers. Both speak the same commands; a cluster refuses a script or a
 # transaction whose keys are in more than one slot (each key set shares a hash tag).

@@ -10,25 +10,32 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+
 from coursestream import registry
+from coursestream.up import REPLICA_PORT_STEP
+from shared.auth import is_signing_key, token_claims
 from shared.embedded_redis import DEFAULT_PORT, listen_ports, port_free
+from shared.settings import JWT_ALGORITHM
 
 # gateway, catalog, seckill, scheduler, gateway admin, then the workers' metrics ports
 OFFSETS = (0, 1, 2, 3, 9, *(offset for _, offset in registry.WORKER_METRICS_PORTS.values()))
 
 
-def free_base_port() -> int:
-    """A base port whose service ports and embedded Redis port are all free, below the
-    ephemeral range (`shared.embedded_redis.listen_ports`: `up` polls each port before its
-    service listens)."""
+def free_base_port(replicas: int = 1) -> int:
+    """A base port whose service ports (of each replica) and embedded Redis port are all
+    free, below the ephemeral range (`shared.embedded_redis.listen_ports`: `up` polls each
+    port before its service listens)."""
     ports = listen_ports()
     for _ in range(200):
         base = random.randrange(ports.start, ports.stop - 10, 10)
-        wanted = [base + o for o in OFFSETS] + [DEFAULT_PORT + base - 8000]
+        wanted = [base + o + REPLICA_PORT_STEP * r for o in OFFSETS for r in range(replicas)]
+        wanted.append(DEFAULT_PORT + base - 8000)
         if all(p in ports and port_free(p) for p in wanted):
             return base
     raise RuntimeError("no free port range")
@@ -55,6 +62,21 @@ class Platform:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def signer(self) -> Callable[..., str]:
+        """`sign(user_id, *roles)`: a token of the platform's own dev key (`var/`), for as
+        many users as a load needs without logging each in. The key is loaded once (PyJWT
+        given PEM bytes loads and checks an RSA key on every call)."""
+        key = serialization.load_pem_private_key(
+            (self.var_dir / "jwt-private.pem").read_bytes(), password=None)
+        assert is_signing_key(key)
+
+        def sign(user: int, *roles: str) -> str:
+            return jwt.encode(token_claims(user, f"139{user % 10**8:08d}", roles,
+                                           session_id=f"test-{user}", token_version=0,
+                                           ttl_s=3600), key, algorithm=JWT_ALGORITHM)
+
+        return sign
+
 
 def answers_ok(url: str) -> bool:
     """True when a GET of `url` answers 200 within a second."""
@@ -67,10 +89,10 @@ def answers_ok(url: str) -> bool:
 
 @contextlib.contextmanager
 def running_platform(workdir: Path, env: dict[str, str] | None = None,
-                     timeout: float = 120) -> Iterator[Platform]:
+                     timeout: float = 120, replicas: int = 1) -> Iterator[Platform]:
     """Start `coursestream up` (embedded Redis unless REDIS_URL is given in `env`), wait until
     every service answers /readyz, yield, then stop it with SIGINT as a user's Ctrl-C would."""
-    base = free_base_port()
+    base = free_base_port(replicas)
     var_dir = workdir / "var"
     log_path = workdir / "platform.log"
     child_env = {k: v for k, v in os.environ.items()
@@ -79,7 +101,8 @@ def running_platform(workdir: Path, env: dict[str, str] | None = None,
                       "LOG_JSON": "true", **(env or {})})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "coursestream", "up", "--base-port", str(base)],
+            [sys.executable, "-m", "coursestream", "up", "--base-port", str(base),
+             "--replicas", str(replicas)],
             env=child_env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
         )
     platform = Platform(process, base, var_dir, log_path)
