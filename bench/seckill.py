@@ -173,20 +173,22 @@ def _cpu(process: psutil.Process) -> float:
     return total
 
 
-def platform_process(platform: Platform, *args: str) -> psutil.Process:
-    """The child of `coursestream up` whose command line ends with `args`."""
-    for child in psutil.Process(platform.process.pid).children():
-        if " ".join(args) in " ".join(child.cmdline()):
-            return child
-    raise RuntimeError(f"no process {args}")
+def platform_processes(platform: Platform, *args: str) -> list[psutil.Process]:
+    """The children of `coursestream up` whose command lines hold `args` (one per replica)."""
+    found = [child for child in psutil.Process(platform.process.pid).children()
+             if " ".join(args) in " ".join(child.cmdline())]
+    if not found:
+        raise RuntimeError(f"no process {args}")
+    return found
 
 
 def run_wrk(name: str, base_url: str, users: list[int], script: str, connections: int,
-            workdir: Path, watched: dict[str, psutil.Process] | None = None) -> Result:
+            workdir: Path, watched: dict[str, list[psutil.Process]] | None = None) -> Result:
+    """One sale by wrk; `watched`: the processes (all replicas) whose CPU is counted per name."""
     path = workdir / f"{abs(hash(name))}.lua"
     path.write_text(script)
     watched = watched or {}
-    cpu_before = {n: _cpu(p) for n, p in watched.items()}
+    cpu_before = {n: sum(map(_cpu, ps)) for n, ps in watched.items()}
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", "-d120s", "--latency", "-s", str(path), base_url],
@@ -201,7 +203,8 @@ def run_wrk(name: str, base_url: str, users: list[int], script: str, connections
     rps = len(users) / elapsed
     p50, p99 = percentiles(out)
     attempts = sum(statuses.values())
-    cpu_us = {n: (_cpu(p) - cpu_before[n]) / attempts * 1e6 for n, p in watched.items()}
+    cpu_us = {n: (sum(map(_cpu, ps)) - cpu_before[n]) / attempts * 1e6
+              for n, ps in watched.items()}
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_us["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime
                      - wrk_before.ru_stime) / attempts * 1e6
@@ -233,7 +236,8 @@ def create_item(platform: Platform, admin_token: str, stock: int, title: str) ->
         return int(json.load(response)["id"])
 
 
-def wait_written(redis: sync_redis.Redis, database: Path, item_id: int, admitted: int,
+def wait_written(redis: sync_redis.Redis | sync_redis.RedisCluster, database: Path,
+                 item_id: int, admitted: int,
                  timeout: float = 60) -> tuple[float, list[float], list[float]]:
     """Seconds from the item's last admission to its last order row, once all are final;
     and the epoch seconds of each admission (stream entry) and of each order row."""
@@ -317,13 +321,13 @@ def measure(users: int = 5000, stock: int = 1000, connections: int = 100, rounds
         # a target measured after another with the same tokens would skip the seckill
         # service's verification (before 2026-11-24 the gateway runs did just that).
         next_user = iter(range(100_000, 10**9, users))
-        seckill_process = platform_process(platform, "serve", "seckill")
+        seckill_process = platform_processes(platform, "serve", "seckill")
         watched = {"seckill": seckill_process,
-                   "order-writer": platform_process(platform, "worker", "order-writer"),
-                   "redis": platform_process(platform, "valkey-server")}
+                   "order-writer": platform_processes(platform, "worker", "order-writer"),
+                   "redis": platform_processes(platform, "valkey-server")}
 
         def sale(name: str, base: str, path_of: Callable[[int], str], with_tokens: bool,
-                 process: psutil.Process, measured: bool) -> None:
+                 process: list[psutil.Process], measured: bool) -> None:
             first = next(next_user)
             round_users = list(range(first, first + users))
             round_tokens = [token(u) for u in round_users] if with_tokens else None
@@ -348,12 +352,13 @@ def measure(users: int = 5000, stock: int = 1000, connections: int = 100, rounds
         bare_path = lambda item: f'function(u) return "/{item}/" .. u end'  # noqa: E731
         targets = [
             (CEILING, f"http://127.0.0.1:{port}",
-             bare_path, False, psutil.Process(bare.pid)),
-            (FLOOR, f"http://127.0.0.1:{proxy_port}", bare_path, False, psutil.Process(proxy.pid)),
+             bare_path, False, [psutil.Process(bare.pid)]),
+            (FLOOR, f"http://127.0.0.1:{proxy_port}", bare_path, False,
+             [psutil.Process(proxy.pid)]),
             (DIRECT, platform.service_url("seckill"),
              lambda item: attempts % item, True, seckill_process),
             (GATEWAY, platform.url, lambda item: attempts % item, True,
-             platform_process(platform, "serve", "gateway")),
+             platform_processes(platform, "serve", "gateway")),
         ]
         try:
             wait_answering(f"http://127.0.0.1:{port}/", bare)

@@ -87,9 +87,11 @@ class EmbeddedRedis:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                log = self.data_dir / "valkey.log"
+                last = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
                 raise RuntimeError(
-                    f"valkey-server exited with {self.process.returncode}; "
-                    f"see {self.data_dir / 'valkey.log'}"
+                    f"valkey-server on port {self.port} exited with "
+                    f"{self.process.returncode}; {log} ends:\n" + "\n".join(last)
                 )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
@@ -138,14 +140,24 @@ class EmbeddedCluster:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
     def start(self, timeout: float = 30.0) -> EmbeddedCluster:
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()  # the nodes started so far
+            raise
+        return self
+
+    def _start(self, timeout: float) -> None:
         for index in range(self.masters * (1 + self.replicas)):
-            self.nodes.append(EmbeddedRedis(
+            node = EmbeddedRedis(
                 self.data_dir / f"node-{index}", port=free_port(), aof=False, extra_args=[
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                     "--cluster-port", str(free_port()),
                     "--cluster-node-timeout", str(self.node_timeout_ms),
                 ],
-            ).start())
+            )
+            self.nodes.append(node)
+            node.start()
         subprocess.run(
             [str(cli_binary()), "--cluster", "create",
              *(f"127.0.0.1:{n.port}" for n in self.nodes),
@@ -155,10 +167,8 @@ class EmbeddedCluster:
         deadline = time.monotonic() + timeout
         while not self._ready():
             if time.monotonic() > deadline:
-                self.stop()
                 raise TimeoutError("the cluster did not reach cluster_state:ok on every node")
             time.sleep(0.1)
-        return self
 
     def _cli(self, node: EmbeddedRedis, *command: str) -> str:
         return subprocess.run(

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import ast
 import functools
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.fresh import in_fresh_interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "app.py").exists())
@@ -30,17 +29,15 @@ def _imports(source: str) -> list[str]:
     return sorted(found)
 
 
+def _imports_of(*files: str) -> dict[str, list[str]]:
+    return {f: _imports(Path(f).read_text()) for f in files}
+
+
 @functools.cache
 def _all_imports() -> dict[str, list[str]]:
-    """Parsed in a fresh interpreter: Python 3.11's `ast.parse` can fail with "AST
-    constructor recursion depth mismatch" once greenlet (Playwright's sync API, in the browser
-    tests of the same run) has switched stacks in this one."""
+    """Parsed in a fresh interpreter (tests/support/fresh.py)."""
     files = [str(p) for folder in ("services", "shared") for p in (ROOT / folder).rglob("*.py")]
-    script = ("import json, sys; from tests.test_layers import _imports; "
-              "print(json.dumps({f: _imports(open(f).read()) for f in sys.argv[1:]}))")
-    out = subprocess.run([sys.executable, "-c", script, *files], cwd=ROOT, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
-    return dict(json.loads(out))
+    return dict(in_fresh_interpreter("tests.test_layers", "_imports_of", *files))
 
 
 def imports(path: Path) -> set[str]:

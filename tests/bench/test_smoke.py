@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import catalog_http, run_all, seckill
+from bench import catalog_http, run_all, seckill, seckill_cluster
 from tests.support.packages import ensure_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -71,3 +71,17 @@ def test_every_benchmark_runs_and_reports(tmp_path: Path) -> None:
     for name in (run_all.SALE_PLOT, run_all.LATENCY_PLOT):
         assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"(plots/{name})" in text
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(300)
+def test_the_cluster_benchmark_sells_the_stock_on_both_backends() -> None:
+    """`bench.seckill_cluster`, tiny: two platforms of two replicas each, one sale on each."""
+    results = seckill_cluster.measure(users=200, stock=20, connections=20, rounds=1,
+                                      progress=lambda _: None)
+    assert [r.name for r in results] == [seckill_cluster.ONE, seckill_cluster.CLUSTER]
+    for sale in results:
+        assert sale.statuses.get(202) == 20 and set(sale.statuses) <= {202, 409}, sale.statuses
+        assert sale.written_after_s is not None and sale.timeline[-1].backlog == 0
+        assert sale.cpu_us is not None and sale.cpu_us["redis"] > 0
+    assert seckill_cluster.overhead(results).startswith("cluster / one Redis: attempts/s ")

@@ -26,6 +26,7 @@ from services.seckill.adapters.keys import Keys
 from services.seckill.streams import SECKILL_EVENTS
 from shared.auth import Principal, Revocations, revocation_key, user_slot
 from shared.events import dedupe_key, new_event_id
+from tests.support.fresh import in_fresh_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS, USERS = range(1, 41), range(1, 41)
@@ -103,7 +104,7 @@ CASES: dict[str, KeySets] = {
 }
 
 
-def registered_scripts() -> set[str]:
+def registered_scripts() -> list[str]:
     """Each `register_script(<expression>)` in services/ and shared/, and each Lua file the
     scheduler loads by name (`lua_scripts.load(redis, "<name>")`)."""
     found = set()
@@ -117,11 +118,13 @@ def registered_scripts() -> set[str]:
                 found.add(f"{where}:{ast.unparse(node.args[0])}")
             elif name == "load" and isinstance(node.args[-1], ast.Constant):
                 found.add(f"services/scheduler/adapters/lua/{node.args[-1].value}.lua")
-    return found
+    return sorted(found)
 
 
 def test_every_registered_script_has_a_case() -> None:
-    assert registered_scripts() == set(CASES)
+    # Parsed in a fresh interpreter (tests/support/fresh.py).
+    found = in_fresh_interpreter("tests.cluster.test_script_slots", "registered_scripts")
+    assert set(found) == set(CASES)
 
 
 def test_each_call_of_each_script_stays_in_one_slot() -> None:

@@ -189,3 +189,23 @@ async def test_a_master_killed_mid_sale_fails_over_and_reconcile_repairs_the_dri
     after = reconcile(sale.platform)
     assert after.returncode == 0 and drift_of(after.stdout, item) == 0, after.stdout
     assert len(sale.orders(item)) <= stock
+
+
+async def test_a_banner_edit_is_seen_at_once_on_both_catalog_replicas(sale: Sale) -> None:
+    """Each replica keeps an in-process copy: the edit's answer comes first, then no replica
+    serves the old title (catalog.events reaches every replica; the version key decides)."""
+    platform, http = sale.platform, sale.http
+    replicas = [platform.service_url("catalog", r) for r in range(2)]
+    banners = "/api/v1/catalog/banners"
+    for base in replicas:  # both replicas hold a copy
+        async with http.get(base + banners) as response:
+            assert response.status == 200
+            first = (await response.json())[0]
+    title = f"edited {time.monotonic_ns()}"
+    async with http.patch(f"{platform.url}{banners}/{first['id']}", json={"title": title},
+                          headers=sale.admin) as response:
+        assert response.status == 200, await response.text()
+    for base in replicas:
+        async with http.get(base + banners) as response:
+            found = {b["id"]: b["title"] for b in await response.json()}
+        assert found[first["id"]] == title, base

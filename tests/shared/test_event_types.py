@@ -6,10 +6,7 @@ from __future__ import annotations
 import ast
 import functools
 import importlib
-import json
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pytest
 
 from services.scheduler.domain.sms import SmsMessage
 from shared.event_types import EVENT_TYPES, STREAMS, check_event, stream_named
+from tests.support.fresh import in_fresh_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "shared", ROOT / "services", ROOT / "coursestream"]
@@ -79,14 +77,8 @@ def _value(module: str, node: ast.expr) -> str | None:
 @functools.cache
 def published_types() -> dict[str, str]:
     """Every event type the code writes (Python, Lua, the built-in schedules), with where.
-    Read in a fresh interpreter: Python 3.11's `ast.parse` can fail with "AST constructor
-    recursion depth mismatch" once greenlet has switched stacks in this one (as in
-    tests/test_layers.py)."""
-    script = ("import json; from tests.shared.test_event_types import scan; "
-              "print(json.dumps(scan()))")
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
-    return dict(json.loads(out))
+    Read in a fresh interpreter (tests/support/fresh.py)."""
+    return dict(in_fresh_interpreter("tests.shared.test_event_types", "scan"))
 
 
 def scan() -> dict[str, str]:

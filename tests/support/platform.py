@@ -52,8 +52,9 @@ class Platform:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.base_port}"
 
-    def service_url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.base_port + list(registry.SERVICES).index(service)}"
+    def service_url(self, service: str, replica: int = 0) -> str:
+        port = self.base_port + list(registry.SERVICES).index(service)
+        return f"http://127.0.0.1:{port + REPLICA_PORT_STEP * replica}"
 
     @property
     def admin_url(self) -> str:
