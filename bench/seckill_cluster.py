@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,8 +110,7 @@ def measure(users: int = 5000, stock: int = 1000, connections: int = 100, rounds
 def overhead(results: list[Result]) -> str:
     """The cluster's figures over one Redis's (the medians of the rounds)."""
     def median(name: str, figure: Callable[[Result], float]) -> float:
-        values = sorted(figure(r) for r in results if r.name == name)
-        return values[len(values) // 2]
+        return statistics.median(figure(r) for r in results if r.name == name)
 
     rps = median(CLUSTER, lambda r: r.rps) / median(ONE, lambda r: r.rps)
     p99 = median(CLUSTER, lambda r: r.p99_ms) / median(ONE, lambda r: r.p99_ms)
