@@ -152,15 +152,12 @@ def create_sale(site: Platform, stock: int, starts_in_s: float = -60, lasts_s: f
 
 
 def sent_code(site: Platform, phone: str, within: float = 15) -> str:
-    outbox = site.var_dir / "sms-outbox.jsonl"
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        lines = outbox.read_text().splitlines() if outbox.exists() else []
-        codes = [m["params"]["code"] for m in map(json.loads, lines) if m["phone"] == phone]
-        if codes:
-            return str(codes[-1])
+        if sent := site.sent_sms(phone):
+            return str(sent[-1]["params"]["code"])
         time.sleep(0.2)
-    raise AssertionError(f"no SMS code for {phone} in {outbox}")
+    raise AssertionError(f"no SMS code for {phone} in {site.var_dir / 'sms-outbox.jsonl'}")
 
 
 def screenshot(page: Any, name: str) -> None:

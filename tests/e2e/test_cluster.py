@@ -21,10 +21,13 @@ import aiohttp
 import pytest
 
 from bench import UNREFUSED_LIMITS
+from services.scheduler.adapters.delay_store import KEYS
 from services.seckill.adapters.keys import Keys
 from services.seckill.settings import Settings as SeckillSettings
 from shared.embedded_redis import EmbeddedCluster
+from shared.redis import make_redis
 from tests.support.platform import Platform, running_platform
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.fault, pytest.mark.slow,
               pytest.mark.timeout(300)]
@@ -51,8 +54,9 @@ def platform(cluster: EmbeddedCluster,
 
 
 class Sale:
-    def __init__(self, platform: Platform, http: aiohttp.ClientSession) -> None:
-        self.platform, self.http = platform, http
+    def __init__(self, platform: Platform, http: aiohttp.ClientSession,
+                 cluster_url: str) -> None:
+        self.platform, self.http, self.cluster_url = platform, http, cluster_url
         self.sign: Callable[..., str] = platform.signer()
         self.admin = {"Authorization": f"Bearer {self.sign(1, 'admin')}"}
 
@@ -106,6 +110,11 @@ class Sale:
                 return found
             await asyncio.sleep(0.5)
 
+    def order_ids(self, item: int) -> list[int]:
+        with sqlite3.connect(self.platform.var_dir / "seckill.db") as db:
+            return [row[0] for row in db.execute(
+                "SELECT id FROM seckill_orders WHERE item_id = ?", (item,))]
+
     def orders(self, item: int) -> list[tuple[int, str, str]]:
         with sqlite3.connect(self.platform.var_dir / "seckill.db") as db:
             return db.execute("SELECT user_id, ticket, status FROM seckill_orders "
@@ -129,9 +138,9 @@ def drift_of(report: str, item: int) -> int:
 
 
 @pytest.fixture
-async def sale(platform: Platform) -> Any:
+async def sale(platform: Platform, cluster: EmbeddedCluster) -> Any:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        yield Sale(platform, http)
+        yield Sale(platform, http, cluster.url)
 
 
 async def test_2400_attempts_of_2000_users_through_two_replicas_admit_exactly_the_stock(
@@ -152,6 +161,35 @@ async def test_2400_attempts_of_2000_users_through_two_replicas_admit_exactly_th
     assert len({u for u, _, _ in orders}) == stock
     report = reconcile(sale.platform)
     assert report.returncode == 0 and drift_of(report.stdout, item) == 0, report.stdout
+    # Each order asked the scheduler (its scheduler.requests group, two replicas) for its
+    # expiry: one keyed delay per order.
+    redis = make_redis(sale.cluster_url)
+    try:
+        async def expiries_stored() -> bool:
+            stored = await redis.hmget(KEYS, [f"order-expire:{o}" for o in sale.order_ids(item)])
+            return None not in stored
+
+        await eventually(expiries_stored, within=30)
+    finally:
+        await redis.aclose()
+
+
+async def test_an_sms_code_is_sent_once_by_two_senders_and_logs_in(sale: Sale) -> None:
+    """The code in the cluster (one slot per phone), `notify.sms` read by two SMS senders in
+    one group: one message, and the code logs in."""
+    auth, phone = f"{sale.platform.url}/api/v1/auth", "13600000021"
+    async with sale.http.post(f"{auth}/sms-codes", json={"phone": phone}) as response:
+        assert response.status == 202, await response.text()
+
+    async def sent() -> bool:
+        return bool(sale.platform.sent_sms(phone))
+
+    await eventually(sent, within=15)
+    await asyncio.sleep(1)  # time for a second sender to send it again, if it would
+    [message] = sale.platform.sent_sms(phone)
+    async with sale.http.post(f"{auth}/tokens", json={
+            "phone": phone, "code": message["params"]["code"]}) as response:
+        assert response.status == 200, await response.text()
 
 
 async def test_a_master_killed_mid_sale_fails_over_and_reconcile_repairs_the_drift(

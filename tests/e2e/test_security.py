@@ -9,7 +9,6 @@ import asyncio
 from typing import Any
 
 import aiohttp
-import orjson
 
 from tests.support.platform import Platform
 from tests.support.waiting import eventually
@@ -21,12 +20,10 @@ def from_address(n: int) -> dict[str, str]:
 
 async def sent_code(platform: Platform, phone: str) -> str:
     """The newest code the SMS sender (console provider) wrote for this phone."""
-    outbox = platform.var_dir / "sms-outbox.jsonl"
     codes: list[str] = []
 
     async def arrived() -> bool:
-        lines = outbox.read_text().splitlines() if outbox.exists() else []
-        codes[:] = [m["params"]["code"] for m in map(orjson.loads, lines) if m["phone"] == phone]
+        codes[:] = [m["params"]["code"] for m in platform.sent_sms(phone)]
         return bool(codes)
 
     await eventually(arrived, within=15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -62,6 +64,12 @@ class Platform:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def sent_sms(self, phone: str) -> list[dict[str, Any]]:
+        """What the SMS sender (console provider) wrote to this phone so far, oldest first."""
+        outbox = self.var_dir / "sms-outbox.jsonl"
+        lines = outbox.read_text().splitlines() if outbox.exists() else []
+        return [m for m in map(json.loads, lines) if m["phone"] == phone]
 
     def signer(self) -> Callable[..., str]:
         """`sign(user_id, *roles)`: a token of the platform's own dev key (`var/`), for as
