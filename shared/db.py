@@ -34,10 +34,18 @@ def _make_sqlite_folder(url: str) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite files get WAL, foreign keys and a busy timeout."""
+    """An async engine; SQLite files get WAL, foreign keys and a busy timeout, and one
+    pooled connection per process: each aiosqlite connection is a thread of its own, and the
+    default pool (5, plus 10 overflow connections opened and closed again under load) made
+    the uncached course search 500/s with p99 243 ms where one connection makes it 724/s with
+    p99 83 ms (docs/benchmarks.md, issue 19, 2026-12-04 19:55 UTC). SQLite runs one writer
+    at a time anyway; PostgreSQL keeps a pool of 10."""
     full = make_url(async_url(url))
     _make_sqlite_folder(url)
     if full.get_backend_name() == "sqlite":
+        if full.database not in (None, "", ":memory:"):  # a file (memory has one connection)
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(full, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
