@@ -14,7 +14,7 @@ minus the due time; duplicates are envelope ids seen twice in the target stream.
 makes `--due` delays due at once, to measure how many the movers move per second.
 
 Schedules: `--schedules` interval schedules firing every second, stored through the handlers,
-fired by the scheduler's own loops (election, `ScheduleRunner`, its `fire` script) in one and
+fired by the scheduler's own loops (election, `ScheduleRunner`, its fenced publish) in one and
 then `--replicas` processes for `--seconds` seconds each, on SQLite. Every nominal second of
 every schedule has one deterministic event id (`run_event_id`): a missed fire is an id absent
 from the target stream, a duplicate one seen twice. Lateness is the entry's Redis time minus
