@@ -273,6 +273,15 @@ def wait_written(redis: sync_redis.Redis | sync_redis.RedisCluster, database: Pa
     return written - max(admissions), admissions, orders
 
 
+def written_sale(result: Result, redis: sync_redis.Redis | sync_redis.RedisCluster,
+                 database: Path, item_id: int, stock: int) -> Result:
+    """`result` of a sale by wrk, once every admitted order is written: with the time from
+    the last admission to the last order, and its timeline."""
+    result.written_after_s, admissions, orders = wait_written(redis, database, item_id, stock)
+    result.timeline = timeline(result, admissions, orders)
+    return result
+
+
 def timeline(result: Result, admissions: list[float], orders: list[float],
              slice_s: float = TIMELINE_S) -> list[Slice]:
     """The sale slice by slice from its first request, until the last order is written."""
@@ -334,11 +343,9 @@ def measure(users: int = 5000, stock: int = 1000, connections: int = 100, rounds
             item = create_item(platform, admin, stock, name)
             script = script_for(round_users, round_tokens, path_of(item))
             progress(f"seckill: {'' if measured else 'warm-up, '}{name}")
-            result = run_wrk(name, base, round_users, script, connections, workdir,
-                             {"target": process, **watched})
-            result.written_after_s, admissions, orders = wait_written(
-                redis, database, item, stock)
-            result.timeline = timeline(result, admissions, orders)
+            result = written_sale(
+                run_wrk(name, base, round_users, script, connections, workdir,
+                        {"target": process, **watched}), redis, database, item, stock)
             if measured:
                 results.append(result)
 

@@ -35,8 +35,7 @@ from bench.seckill import (
     platform_processes,
     run_wrk,
     script_for,
-    timeline,
-    wait_written,
+    written_sale,
 )
 from shared.embedded_redis import DEFAULT_PORT, EmbeddedCluster
 from tests.support.platform import running_platform
@@ -96,11 +95,9 @@ def measure(users: int = 5000, stock: int = 1000, connections: int = 100, rounds
                 script = script_for(round_users, [token(u) for u in round_users],
                                     ATTEMPTS % item)
                 progress(f"seckill on {name}: {'sale' if measured else 'warm-up'}")
-                result = run_wrk(name, platform.url, round_users, script, connections,
-                                 Path(tmp), watched)
-                result.written_after_s, admissions, orders = wait_written(
-                    redis, platform.var_dir / "seckill.db", item, stock)
-                result.timeline = timeline(result, admissions, orders)
+                result = written_sale(
+                    run_wrk(name, platform.url, round_users, script, connections, Path(tmp),
+                            watched), redis, platform.var_dir / "seckill.db", item, stock)
                 if measured:
                     results.append(result)
             redis.close()

@@ -66,20 +66,9 @@ def run_platform(host: str, base_port: int, replicas: int = 1,
         return 1
     ensure_dev_keypair(var_dir)
     env = dict(os.environ)
-    redis: EmbeddedRedis | EmbeddedCluster | None = None
-    if settings.redis_url:
-        pass
-    elif redis_cluster:
-        # Fresh each time: the nodes take free ports, which a restart would not find again.
-        shutil.rmtree(var_dir / "redis-cluster", ignore_errors=True)
-        redis = EmbeddedCluster(var_dir / "redis-cluster").start()
+    redis = None if settings.redis_url else _start_redis(var_dir, base_port, redis_cluster)
+    if redis is not None:
         env["REDIS_URL"] = redis.url
-        print(f"embedded Redis Cluster (valkey, 3 masters, 3 replicas, no persistence) on "
-              f"{redis.url}")
-    else:
-        redis = EmbeddedRedis(var_dir / "redis", port=DEFAULT_PORT + base_port - 8000).start()
-        env["REDIS_URL"] = redis.url
-        print(f"embedded Redis (valkey) on {redis.url}, append-only file in {redis.data_dir}")
     os.environ.update(env)  # migrations and demo data below read the same settings
 
     ports = {name: base_port + i for i, name in enumerate(registry.SERVICES)}
@@ -141,6 +130,20 @@ def run_platform(host: str, base_port: int, replicas: int = 1,
         if redis is not None:
             redis.stop()
             print("embedded Redis stopped")
+
+
+def _start_redis(var_dir: Path, base_port: int,
+                 cluster: bool) -> EmbeddedRedis | EmbeddedCluster:
+    if cluster:
+        # Fresh each time: the nodes take free ports, which a restart would not find again.
+        shutil.rmtree(var_dir / "redis-cluster", ignore_errors=True)
+        nodes = EmbeddedCluster(var_dir / "redis-cluster").start()
+        print(f"embedded Redis Cluster (valkey, 3 masters, 3 replicas, no persistence) on "
+              f"{nodes.url}")
+        return nodes
+    server = EmbeddedRedis(var_dir / "redis", port=DEFAULT_PORT + base_port - 8000).start()
+    print(f"embedded Redis (valkey) on {server.url}, append-only file in {server.data_dir}")
+    return server
 
 
 def _platform_settings(env: dict[str, str], var_dir: Path) -> dict[str, str]:

@@ -267,21 +267,23 @@ def _sale_event(
     """An event on seckill.events, its id made of its type and `key` (the ticket, which is
     the order's): published again (a redelivery, a retry after a crash, a readmission), it
     has the same id and the event log's dedupe key drops it, so a reader sees it once."""
-    envelope = _event(event_type, data, cause)
-    envelope.id = stable_event_id(int(at.timestamp() * 1000), f"{key}|{event_type}")
-    return SECKILL_EVENTS, envelope
+    event_id = stable_event_id(int(at.timestamp() * 1000), f"{key}|{event_type}")
+    return SECKILL_EVENTS, _event(event_type, data, cause, event_id)
 
 
 def _event(
-    event_type: str, data: Mapping[str, object], cause: Delivery | None = None
+    event_type: str, data: Mapping[str, object], cause: Delivery | None = None,
+    event_id: str | None = None,
 ) -> Envelope:
-    """An event of this service. One caused by a delivered entry carries that entry's
-    correlation id and traceparent, and an id derived from it: a redelivery publishes the
-    same id again."""
+    """An event of this service, with `event_id` if given. One caused by a delivered entry
+    carries that entry's correlation id and traceparent, and by default an id derived from
+    it: a redelivery publishes the same id again."""
     if cause is None:
-        return Envelope(type=event_type, producer=PRODUCER, data=dict(data))
+        return Envelope(id=event_id or new_event_id(), type=event_type, producer=PRODUCER,
+                        data=dict(data))
     entry_ms = int(cause.entry_id.partition("-")[0])
-    return Envelope(id=stable_event_id(entry_ms, f"{cause.envelope.id}|{event_type}"),
+    return Envelope(id=event_id or stable_event_id(entry_ms,
+                                                   f"{cause.envelope.id}|{event_type}"),
                     type=event_type, producer=PRODUCER,
                     correlation_id=cause.envelope.correlation_id,
                     traceparent=cause.envelope.traceparent or current_or_new(),

@@ -11,12 +11,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local batch = tonumber(ARGV[1])
 local retake_at = now + tonumber(ARGV[3])
 local reply = {0}
-local function take(id, due_ms)
-  local raw = redis.call('HGET', KEYS[2], id)
-  if not raw then  -- cancelled, or done
-    redis.call('ZREM', KEYS[5], id)
-    return
-  end
+local function take(id, raw, due_ms)
   redis.call('ZADD', KEYS[5], retake_at, id)
   reply[#reply + 1] = id
   reply[#reply + 1] = raw
@@ -25,7 +20,11 @@ end
 -- In flight past its time: its mover died before it was done (lateness from its due time).
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, batch)) do
   local raw = redis.call('HGET', KEYS[2], id)
-  take(id, raw and tonumber(cjson.decode(raw).d) or now)
+  if raw then
+    take(id, raw, tonumber(cjson.decode(raw).d) or now)
+  else  -- cancelled, or done
+    redis.call('ZREM', KEYS[5], id)
+  end
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, batch)
 reply[1] = #due / 2
@@ -33,13 +32,13 @@ for i = 1, #due, 2 do
   local id = due[i]
   redis.call('ZREM', KEYS[1], id)
   local raw = redis.call('HGET', KEYS[2], id)
-  if raw then
+  if raw then  -- else cancelled meanwhile
     local key = cjson.decode(raw).k
     if key ~= '' then
       redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), key)
     end
+    take(id, raw, tonumber(due[i + 1]))
   end
-  take(id, tonumber(due[i + 1]))
 end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 100)
 for _, key in ipairs(expired) do
