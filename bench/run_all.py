@@ -106,7 +106,7 @@ def seckill_rows(results: Sequence[seckill.Result], stock: int, users: int,
     for result in results:
         sold = result.statuses.get(202, 0)
         notes = [f"sold {sold:,} of {stock:,}", f"last order +{result.written_after_s:.2f} s"]
-        if result.name == seckill.GATEWAY:
+        if result.name in (seckill.GATEWAY, seckill.GATEWAY_SEEN):
             share, p99 = result.rps / floor.rps, result.p99_ms / floor.p99_ms
             met = share >= SECKILL_AIM and p99 <= SECKILL_P99_AIM
             notes.append(f"p99 {p99:.2f}x the floor's; aim {SECKILL_AIM:.0%} and "
