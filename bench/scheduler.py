@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
+import uvloop
 
 from services.scheduler.bootstrap import bootstrap
 from services.scheduler.domain.schedules import EventSpec, ScheduleSpec, run_event_id
@@ -207,7 +208,7 @@ def mover_process(url: str, var_dir: str, stop_at: float, due: int,
             mover.stop()
             await task
 
-    asyncio.run(run())
+    uvloop.run(run())  # as `coursestream serve scheduler` runs it
 
 
 async def _measure_delays(url: str) -> tuple[int, int, list[float], float]:
@@ -271,7 +272,7 @@ def replica_process(url: str, var_dir: str, database_url: str, stop_at: float) -
                 running_loops(runtime):
             await asyncio.sleep(max(0.0, stop_at - time.time()))
 
-    asyncio.run(run())
+    uvloop.run(run())  # as `coursestream serve scheduler` runs it
 
 
 async def _create_schedules(url: str, var_dir: str, database_url: str, count: int,

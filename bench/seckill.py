@@ -1,6 +1,7 @@
-"""Benchmark: a flash sale through the gateway, next to the seckill service directly, a bare
-aiohttp handler that only runs the same admission Lua script (the ceiling), and a minimal
-aiohttp proxy in front of that bare handler (the floor of any two-hop path), in one run.
+"""Benchmark: a flash sale through the gateway (tokens new and tokens seen), next to the seckill
+service directly, a bare aiohttp handler that only runs the same admission Lua script (the
+ceiling), and a minimal aiohttp proxy in front of that bare handler (the floor of any two-hop
+path), in one run.
 
     .venv/bin/python -m bench.seckill [--users 5000] [--stock 1000] [--connections 100]
         [--rounds 1]
@@ -8,7 +9,9 @@ aiohttp proxy in front of that bare handler (the floor of any two-hop path), in 
 Needs `wrk` (apt-get install wrk). Starts `coursestream up` in a temporary directory (embedded
 Redis, SQLite, the order writer), the bare server and the minimal proxy. Each target sells its
 own item (`--stock` units); every sale has its own `--users` distinct users, whose tokens are
-signed beforehand and so new to every verifier's cache. wrk sends each user's attempt once
+signed beforehand and so new to every verifier's cache, but for the fifth target: through the
+gateway again, after each user opened the sale's page through it (as the web client does, so
+the gateway's cache holds every token at the attempt). wrk sends each user's attempt once
 (plus at most `--connections` repeats at the very end, counted as "other"). Each target first
 runs an unmeasured sale (warm-up), then `--rounds` measured sales, the targets interleaved.
 Reported per sale: attempts/s, p50 and p99 of the attempt request, answers by status, the time

@@ -100,14 +100,22 @@ def dedupe_key(stream: str, event_id: str) -> str:
 
 
 PUBLISH_ONCE = """
--- KEYS[1] the event's dedupe key, KEYS[2] the stream (one slot: shared.events.dedupe_key).
--- ARGV[1] dedupe TTL in s, ARGV[2] the entry's __data__, ARGV[3] approximate MAXLEN or 0.
--- Returns the new entry's id, or false when the event was published before.
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then return false end
-if ARGV[3] ~= '0' then
-  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', '__data__', ARGV[2])
+-- Events of one stream: KEYS[1] the stream, KEYS[2..] each event's dedupe key (in the
+-- stream's slot: shared.events.dedupe_key). ARGV[1] dedupe TTL in s, ARGV[2] approximate
+-- MAXLEN or 0, ARGV[3..] each event's __data__, in the order of its key.
+-- Returns, for each event, its new entry's id, or false when it was published before.
+local ttl, maxlen = tonumber(ARGV[1]), ARGV[2]
+local ids = {}
+for i = 2, #KEYS do
+  if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then
+    ids[i - 1] = false
+  elseif maxlen ~= '0' then
+    ids[i - 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', '__data__', ARGV[i + 1])
+  else
+    ids[i - 1] = redis.call('XADD', KEYS[1], '*', '__data__', ARGV[i + 1])
+  end
 end
-return redis.call('XADD', KEYS[2], '*', '__data__', ARGV[2])
+return ids
 """
 
 
@@ -115,7 +123,9 @@ class OncePublisher:
     """XADD each envelope unless its id was published to that stream in the last `ttl_s`:
     an event published again (a redelivery, a retried fire, a crash between two steps) gets
     one entry. The dedupe key and the stream share a slot, so this works on a cluster; the
-    entries of one call share one round trip. `maxlen` caps streams no group consumes."""
+    entries of one call share one round trip, and those of one stream one script call (a
+    script call per event cost the delay mover more than half of its CPU per delay: packing,
+    a task and a reply each). `maxlen` caps streams no group consumes."""
 
     def __init__(
         self, redis: RedisClient, ttl_s: int, maxlen: Mapping[str, int] | None = None
@@ -134,11 +144,19 @@ class OncePublisher:
         self, entries: Sequence[tuple[str, str, bytes | str]]
     ) -> list[str | None]:
         """`publish_many` for (stream, event id, `__data__` as `encode_entry` makes it)."""
+        by_stream: dict[str, list[int]] = {}
+        for index, (stream, _, _) in enumerate(entries):
+            by_stream.setdefault(stream, []).append(index)
         replies = await asyncio.gather(*(
-            self._script([dedupe_key(stream, event_id), stream],
-                         [self._ttl_s, data, self._maxlen.get(stream, 0)])
-            for stream, event_id, data in entries))
-        return [None if reply is None else text(reply) for reply in replies]
+            self._script([stream, *(dedupe_key(stream, entries[i][1]) for i in indexes)],
+                         [self._ttl_s, self._maxlen.get(stream, 0),
+                          *(entries[i][2] for i in indexes)])
+            for stream, indexes in by_stream.items()))
+        published: list[str | None] = [None] * len(entries)
+        for indexes, reply in zip(by_stream.values(), replies, strict=True):
+            for index, entry_id in zip(indexes, reply, strict=True):
+                published[index] = None if entry_id is None else text(entry_id)
+        return published
 
 
 # Prepend to a Lua script (or Redis function library) that writes stream entries itself.

@@ -74,7 +74,7 @@ CASES: dict[str, KeySets] = {
         lambda item, _, __: [KEYS.item(item), KEYS.orders_stream_of(item),
                              KEYS.released(item)]),
     "shared/events.py:PUBLISH_ONCE": lambda: (
-        [dedupe_key(stream, new_event_id()), stream]
+        [stream, dedupe_key(stream, new_event_id()), dedupe_key(stream, new_event_id())]
         for stream in [SECKILL_EVENTS, "scheduler.requests", "catalog.commands", "notify.sms",
                        *KEYS.all_orders_streams()]),
     "services/scheduler/adapters/lua/delay_add.lua": lambda: iter([STORE_KEYS[:4]]),

@@ -7,7 +7,14 @@ from redis.asyncio import Redis
 from ulid import ULID
 
 from shared.broker import JsonMessageFormat
-from shared.events import LUA_ENCODE_ENTRY, Envelope, decode_entry, publish, stable_event_id
+from shared.events import (
+    LUA_ENCODE_ENTRY,
+    Envelope,
+    OncePublisher,
+    decode_entry,
+    publish,
+    stable_event_id,
+)
 from shared.tracing import new_traceparent
 
 pytestmark = pytest.mark.integration
@@ -57,3 +64,22 @@ def test_stable_event_ids_repeat_for_the_same_time_and_key_only() -> None:
     others = {stable_event_id(1795531443381, "01JSOURCE|delay.requested"),
               stable_event_id(1795531443382, "01JSOURCE|order.created")}
     assert first not in others and len(others) == 2
+
+
+async def test_each_event_is_published_once_in_its_order(redis: Redis) -> None:
+    """`OncePublisher`: the events of one call, of several streams, keep their order in each
+    stream and come back in the call's order; one published before gets None."""
+    once = OncePublisher(redis, ttl_s=60)
+    a = [Envelope(type="t", producer="p", data={"n": n}) for n in range(4)]
+    b = Envelope(type="t", producer="p", data={"n": "b"})
+    first = await once.publish_many([("s:a", a[0]), ("s:b", b), ("s:a", a[1])])
+    again = await once.publish_many([("s:b", b), ("s:a", a[2]), ("s:a", a[0]), ("s:a", a[3])])
+
+    assert None not in first and again[0] is None and again[2] is None
+    entries = await redis.xrange("s:a")
+    assert [decode_entry(fields).id for _, fields in entries] == [a[0].id, a[1].id, a[2].id,
+                                                                  a[3].id]
+    assert [entry_id.decode() for entry_id, _ in entries] == [first[0], first[2], again[1],
+                                                              again[3]]
+    assert [decode_entry(f).id for _, f in await redis.xrange("s:b")] == [b.id]
+    assert await once.publish_many([]) == []
