@@ -280,8 +280,9 @@ class SchedulerHandlers:
         moved = await self.delays.move_due(batch)
         if moved.moved:
             self.metrics.delays_moved.inc(moved.moved)
+            lateness = self.metrics.lateness.labels("delay")
             for late_ms in moved.lateness_ms:
-                self.metrics.lateness.labels("delay").observe(late_ms / 1000)
+                lateness.observe(late_ms / 1000)
         if moved.looked_at >= batch:
             return 0.0
         next_due, pending = await self.delays.peek()
